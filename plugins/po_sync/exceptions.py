@@ -1,0 +1,120 @@
+"""Exceptions raised by po_sync.
+
+Every error the package raises is a :class:`PoSyncError`. The hierarchy says what a caller may do
+about it, in the way httpx writes out its own::
+
+    PoSyncError
+    ├── ConfigurationError          a connection, Variable, param or operator argument is wrong
+    ├── LedgerError                 the status table cannot be read or written
+    ├── RecordError                 one record is bad; the run goes on without it
+    │   └── RecordValidationError   input failed validation (names record, file and field)
+    └── ExternalSystemError         a call to NetSuite, X-Series, Onetrail, ServiceNow, SFTP or S3 failed
+        ├── RetriableError          429, 5xx, timeouts, dropped connections: try again later
+        │   └── RateLimitedError    429 / concurrency limit; ``retry_after`` seconds when the server said
+        └── FatalError              any other refusal: retrying the same request will not help
+            └── AuthenticationError 401 / invalid login
+
+``ExternalSystemError`` keeps the external system's own error ``code``, its ``detail`` and the
+request ``path`` (never a secret, a token or a query string holding one), so that the ledger can
+store an error a person can act on.
+"""
+
+from __future__ import annotations
+
+
+class PoSyncError(Exception):
+    """Base class of every error raised by po_sync."""
+
+
+class ConfigurationError(PoSyncError):
+    """A connection, Variable, param or operator argument is missing or malformed."""
+
+
+class LedgerError(PoSyncError):
+    """The ledger (status table) cannot be read or written."""
+
+
+class RecordError(PoSyncError):
+    """One record cannot be synced; the run records it and goes on with the others.
+
+    :param message: what is wrong, in words a person can act on.
+    :param code: a short machine-readable code stored in the ledger (e.g. ``UNKNOWN_ITEM``).
+    :param record_id: the source id of the record, when known.
+    """
+
+    default_code = "RECORD_ERROR"
+
+    def __init__(self, message: str, *, code: str | None = None, record_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.record_id = record_id
+
+
+class RecordValidationError(RecordError):
+    """A record failed validation; the message names the record, the file and the field."""
+
+    default_code = "VALIDATION_ERROR"
+
+
+class ExternalSystemError(PoSyncError):
+    """A call to an external system failed.
+
+    :param message: a one-line summary without secrets.
+    :param system: which system answered (``netsuite``, ``xseries``, ``sftp``...).
+    :param status: the HTTP status, when there was one.
+    :param code: the system's own error code (e.g. NetSuite ``o:errorCode``).
+    :param detail: the system's own error detail.
+    :param path: the request path, without query string.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: str = "",
+        status: int | None = None,
+        code: str | None = None,
+        detail: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.system = system
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.path = path
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.code:
+            parts.append(f"code={self.code}")
+        if self.status is not None:
+            parts.append(f"status={self.status}")
+        if self.path:
+            parts.append(f"path={self.path}")
+        return " ".join(parts)
+
+
+class RetriableError(ExternalSystemError):
+    """A transient failure (429, 5xx, timeout, dropped connection): the same request may succeed later."""
+
+
+class RateLimitedError(RetriableError):
+    """The system refused the call for rate or concurrency reasons.
+
+    :param retry_after: seconds the server asked us to wait, if it said.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class FatalError(ExternalSystemError):
+    """A refusal that will not change on retry (validation, missing record, permission)."""
+
+
+class AuthenticationError(FatalError):
+    """The credentials were refused (401, invalid login)."""

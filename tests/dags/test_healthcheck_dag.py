@@ -1,0 +1,56 @@
+"""po_sync_healthcheck, run through Airflow (dag.test) against a real ledger."""
+
+from __future__ import annotations
+
+import pytest
+
+from po_sync.ledger import RecordKey, RecordStatus
+
+pytestmark = pytest.mark.e2e
+
+
+def run_dag(dagbag, conf, *, retries=None):
+    dag = dagbag.get_dag("po_sync_healthcheck")
+    saved = {task.task_id: task.retries for task in dag.tasks}
+    if retries is not None:  # dag.test() waits out real retry delays; a failing case needs none
+        for task in dag.tasks:
+            task.retries = retries
+    try:
+        return dag.test(run_conf=conf)
+    finally:
+        for task in dag.tasks:
+            task.retries = saved[task.task_id]
+
+
+def test_healthy_and_missing_connections_are_recorded_and_the_run_succeeds(dagbag, ledger_conn):
+    dag_run = run_dag(dagbag, {"connections": ["po_sync_db", "no_such_connection"]})
+    assert dag_run.state == "success"
+
+    healthy = ledger_conn.get(RecordKey("po_sync_healthcheck", "connection", "po_sync_ledger", "po_sync_db"))
+    missing = ledger_conn.get(RecordKey("po_sync_healthcheck", "connection", "missing", "no_such_connection"))
+    assert healthy.status is RecordStatus.SYNCED
+    assert missing.status is RecordStatus.FAILED and missing.last_error_code == "CONNECTION_MISSING"
+    (sync_run,) = [ledger_conn.get_run(i) for i in (healthy_run_id(ledger_conn),)]
+    assert (sync_run["status"], sync_run["count_read"], sync_run["count_synced"], sync_run["count_failed"]) == (
+        "completed",
+        2,
+        1,
+        1,
+    )
+    assert sync_run["dag_id"] == "po_sync_healthcheck" and sync_run["run_id"] == dag_run.run_id
+
+
+def test_fail_on_unhealthy_fails_the_task_after_recording(dagbag, ledger_conn):
+    dag_run = run_dag(dagbag, {"connections": ["no_such_connection"], "fail_on_unhealthy": True}, retries=0)
+    assert dag_run.state == "failed"
+    missing = ledger_conn.get(RecordKey("po_sync_healthcheck", "connection", "missing", "no_such_connection"))
+    assert missing.status is RecordStatus.FAILED
+
+
+def healthy_run_id(ledger) -> int:
+    import sqlalchemy as sa
+
+    from po_sync.ledger.schema import sync_run
+
+    with ledger.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.max(sync_run.c.id))).scalar_one()
