@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import pathlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 AIRFLOW_HOME = ROOT / ".airflow_test_home"
@@ -15,3 +19,20 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{AIRFLOW_HOME}/airflow.db")
 AIRFLOW_HOME.mkdir(exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Every registered stand-in (S3/SQS, SFTP, SMTP, NetSuite...), started once per test session."""
+    from po_sync_sandbox.runner import Sandbox
+
+    with Sandbox(tmp_path_factory.mktemp("sandbox-state")) as started:
+        yield started
+
+
+@pytest.fixture
+def airflow_conns(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
+    """Export the sandbox's connections as ``AIRFLOW_CONN_*`` for one test, as a deployment would."""
+    for key, value in sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    return sandbox.connections

@@ -54,3 +54,22 @@ def healthy_run_id(ledger) -> int:
 
     with ledger.engine.connect() as conn:
         return conn.execute(sa.select(sa.func.max(sync_run.c.id))).scalar_one()
+
+
+def test_every_sandbox_connection_checks_healthy_and_a_rerun_records_again(dagbag, ledger_conn, airflow_conns):
+    conns = ["po_sync_db", *sorted(airflow_conns)]
+    for attempt in (1, 2):
+        dag_run = run_dag(dagbag, {"connections": conns, "fail_on_unhealthy": True})
+        assert dag_run.state == "success", f"attempt {attempt}"
+    states = {c: ledger_conn.get_by_id(i).status for c, i in _record_ids(ledger_conn).items()}
+    assert states == dict.fromkeys(conns, RecordStatus.SYNCED)
+    assert all(ledger_conn.get_by_id(i).attempts == 2 for i in _record_ids(ledger_conn).values())
+
+
+def _record_ids(ledger) -> dict[str, int]:
+    import sqlalchemy as sa
+
+    from po_sync.ledger.schema import sync_record
+
+    with ledger.engine.connect() as conn:
+        return {row.source_id: row.id for row in conn.execute(sa.select(sync_record.c.source_id, sync_record.c.id))}

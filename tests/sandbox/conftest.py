@@ -1,4 +1,4 @@
-"""Fixtures for the sandbox frame tests: one sandbox per session, connections exported per test."""
+"""Fixtures for the sandbox frame tests (the session sandbox itself is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,6 @@ from typing import Any
 
 import pytest
 from po_sync_sandbox.base import connection_env
-from po_sync_sandbox.runner import Sandbox
-
-
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """Every registered stand-in, started once for the module's tests."""
-    with Sandbox(tmp_path_factory.mktemp("sandbox-state")) as started:
-        yield started
-
-
-@pytest.fixture
-def airflow_conns(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
-    """Export the sandbox's connections as ``AIRFLOW_CONN_*`` for one test, as a deployment would."""
-    for key, value in sandbox.env().items():
-        monkeypatch.setenv(key, value)
-    return sandbox.connections
 
 
 @pytest.fixture

@@ -53,3 +53,12 @@ def test_sqs_send_receive_delete(airflow_conns):
 
     client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
     assert "Messages" not in client.receive_message(QueueUrl=queue_url, VisibilityTimeout=0)
+
+
+def test_the_aws_connection_passes_the_providers_own_test(airflow_conns):
+    """The UI's Test button (STS GetCallerIdentity) must reach moto, not AWS."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    ok, message = AwsBaseHook(aws_conn_id="aws_default", client_type="sts").test_connection()
+    assert ok, message
+    assert "us-east-1" in message

@@ -60,7 +60,13 @@ class MotoService:
             "conn_type": "aws",
             "login": ACCESS_KEY_ID,
             "password": SECRET_ACCESS_KEY,
-            "extra": {"endpoint_url": self.endpoint_url, "region_name": REGION},
+            "extra": {
+                "endpoint_url": self.endpoint_url,
+                "region_name": REGION,
+                # The provider's test_connection() calls STS without the global endpoint_url
+                # (connection_wrapper.get_service_endpoint_url); point STS at moto explicitly.
+                "service_config": {"sts": {"endpoint_url": self.endpoint_url}},
+            },
         }
         return ServiceInfo(
             name=self.name,

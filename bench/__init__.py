@@ -1,0 +1,1 @@
+"""Benchmarks for po-sync (``make bench``): each module's ``run()`` returns JSON-able results."""
