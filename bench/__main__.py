@@ -19,7 +19,9 @@ HERE = Path(__file__).resolve().parent
 
 def main(argv: list[str]) -> int:
     names = argv or sorted(
-        m.name for m in pkgutil.iter_modules([str(HERE)]) if not m.name.startswith("_") and m.name != "harness"
+        m.name
+        for m in pkgutil.iter_modules([str(HERE)])
+        if not m.name.startswith("_") and m.name != "harness"
     )
     failed = []
     for name in names:
@@ -29,7 +31,9 @@ def main(argv: list[str]) -> int:
             results = module.run()
         except Exception as exc:  # report and go on: one broken benchmark must not hide the others
             failed.append(name)
-            print(json.dumps({"name": f"{name}.error", "value": None, "error": f"{type(exc).__name__}: {exc}"}))
+            print(
+                json.dumps({"name": f"{name}.error", "value": None, "error": f"{type(exc).__name__}: {exc}"})
+            )
             continue
         for result in results:
             print(json.dumps(result), flush=True)

@@ -45,6 +45,8 @@ def parse_seconds(path: Path) -> float:
 def run() -> list[dict[str, Any]]:
     files = sorted(p for p in (ROOT / "dags").glob("*.py") if not p.name.startswith("_"))
     return [
-        result(f"dag_parse_seconds.{path.name}", parse_seconds(path), "s", LIMIT_SECONDS, higher_is_better=False)
+        result(
+            f"dag_parse_seconds.{path.name}", parse_seconds(path), "s", LIMIT_SECONDS, higher_is_better=False
+        )
         for path in files
     ]

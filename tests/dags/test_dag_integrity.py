@@ -56,8 +56,7 @@ def test_import_does_no_io_and_uses_no_deprecated_paths(path, monkeypatch):
     ours = [
         w
         for w in caught
-        if issubclass(w.category, DeprecationWarning | FutureWarning)
-        or "Deprecat" in w.category.__name__
+        if issubclass(w.category, DeprecationWarning | FutureWarning) or "Deprecat" in w.category.__name__
     ]
     assert not ours, [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in ours]
 
@@ -98,7 +97,9 @@ def test_every_param_explains_itself(dags):
             schema = getattr(param, "schema", {}) or {}
             described = getattr(param, "description", None) or schema.get("description_md")
             if not schema.get("title") or not described:
-                problems.append(f"{dag.dag_id}.params.{name}: needs a title and a description for the trigger form")
+                problems.append(
+                    f"{dag.dag_id}.params.{name}: needs a title and a description for the trigger form"
+                )
             if "type" not in schema:
                 problems.append(f"{dag.dag_id}.params.{name}: needs a JSON-schema type")
     assert not problems, "\n".join(problems)

@@ -31,7 +31,12 @@ def test_healthy_and_missing_connections_are_recorded_and_the_run_succeeds(dagba
     assert healthy.status is RecordStatus.SYNCED
     assert missing.status is RecordStatus.FAILED and missing.last_error_code == "CONNECTION_MISSING"
     (sync_run,) = [ledger_conn.get_run(i) for i in (healthy_run_id(ledger_conn),)]
-    assert (sync_run["status"], sync_run["count_read"], sync_run["count_synced"], sync_run["count_failed"]) == (
+    assert (
+        sync_run["status"],
+        sync_run["count_read"],
+        sync_run["count_synced"],
+        sync_run["count_failed"],
+    ) == (
         "completed",
         2,
         1,
@@ -56,7 +61,9 @@ def healthy_run_id(ledger) -> int:
         return conn.execute(sa.select(sa.func.max(sync_run.c.id))).scalar_one()
 
 
-def test_every_sandbox_connection_checks_healthy_and_a_rerun_records_again(dagbag, ledger_conn, airflow_conns):
+def test_every_sandbox_connection_checks_healthy_and_a_rerun_records_again(
+    dagbag, ledger_conn, airflow_conns
+):
     conns = ["po_sync_db", *sorted(airflow_conns)]
     for attempt in (1, 2):
         dag_run = run_dag(dagbag, {"connections": conns, "fail_on_unhealthy": True})
@@ -72,4 +79,7 @@ def _record_ids(ledger) -> dict[str, int]:
     from po_sync.ledger.schema import sync_record
 
     with ledger.engine.connect() as conn:
-        return {row.source_id: row.id for row in conn.execute(sa.select(sync_record.c.source_id, sync_record.c.id))}
+        return {
+            row.source_id: row.id
+            for row in conn.execute(sa.select(sync_record.c.source_id, sync_record.c.id))
+        }

@@ -182,7 +182,12 @@ def test_run_counts_and_status_are_stored(ledger):
     run = open_run(ledger)
     ledger.finish_run(run, status=RunStatus.COMPLETED, counts={"read": 5, "synced": 3, "failed": 2})
     row = ledger.get_run(run)
-    assert (row["status"], row["count_read"], row["count_synced"], row["count_failed"]) == ("completed", 5, 3, 2)
+    assert (row["status"], row["count_read"], row["count_synced"], row["count_failed"]) == (
+        "completed",
+        5,
+        3,
+        2,
+    )
     assert row["finished_at"].tzinfo is not None
 
 

@@ -16,7 +16,9 @@ def ledger(tmp_path) -> Ledger:
 
 
 def new_run(ledger: Ledger, **kwargs) -> SyncRun:
-    return SyncRun(ledger=ledger, flow="flow", context=RunContext(dag_id="d", run_id="r", task_id="t"), **kwargs)
+    return SyncRun(
+        ledger=ledger, flow="flow", context=RunContext(dag_id="d", run_id="r", task_id="t"), **kwargs
+    )
 
 
 def test_each_outcome_is_recorded_and_counted(ledger):
@@ -59,7 +61,9 @@ def test_second_run_ignores_unchanged_and_retries_failed(ledger):
         first.process(first.key("po", "ns", "b"), payload_hash="h", send=flaky, target_system="x")
     with new_run(ledger) as second:
         assert (
-            second.process(second.key("po", "ns", "a"), payload_hash="h", send=lambda d: 1 / 0, target_system="x")
+            second.process(
+                second.key("po", "ns", "a"), payload_hash="h", send=lambda d: 1 / 0, target_system="x"
+            )
             is Action.SKIP
         )
         second.process(second.key("po", "ns", "b"), payload_hash="h", send=flaky, target_system="x")
@@ -91,7 +95,9 @@ def test_a_record_begun_without_an_outcome_makes_the_run_incomplete(ledger):
 
 def test_quarantine_input_records_unparseable_files(ledger):
     with new_run(ledger) as run:
-        run.quarantine_input(run.key("file", "s3", "in/bad.xml"), code="PARSE_ERROR", message="line 3: not XML")
+        run.quarantine_input(
+            run.key("file", "s3", "in/bad.xml"), code="PARSE_ERROR", message="line 3: not XML"
+        )
     state = ledger.get(run.key("file", "s3", "in/bad.xml"))
     assert (state.status, state.last_error_message) == (RecordStatus.QUARANTINED, "line 3: not XML")
     assert run.counts["quarantined"] == 1 and run.counts["read"] == 1

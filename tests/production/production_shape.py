@@ -141,17 +141,23 @@ def main() -> int:
         assert state == "success", f"run ended {state}; see {logs}"
 
         worker_log = (logs / "celery-worker.log").read_text(errors="replace")
-        assert "check_connections" in worker_log or run_id in worker_log, "the Celery worker never ran the task"
+        assert "check_connections" in worker_log or run_id in worker_log, (
+            "the Celery worker never ran the task"
+        )
 
         ledger = sa.create_engine(pg_url.set(database=ledger_db))
         with ledger.connect() as conn:
             run_row = conn.execute(
-                sa.text("SELECT status, count_read, count_synced, count_failed FROM sync_run WHERE dag_id=:d AND run_id=:r"),
+                sa.text(
+                    "SELECT status, count_read, count_synced, count_failed FROM sync_run "
+                    "WHERE dag_id=:d AND run_id=:r"
+                ),
                 {"d": DAG_ID, "r": run_id},
             ).one()
             record = conn.execute(
                 sa.text(
-                    "SELECT status, target_system FROM sync_record WHERE flow=:d AND source_id='po_sync_db' AND run_id=:r"
+                    "SELECT status, target_system FROM sync_record "
+                    "WHERE flow=:d AND source_id='po_sync_db' AND run_id=:r"
                 ),
                 {"d": DAG_ID, "r": run_id},
             ).one()

@@ -132,13 +132,22 @@ class AirflowStack:
         """Run one ``airflow`` CLI command to completion (e.g. ``db migrate``)."""
         with open(self.logs / f"cli-{'-'.join(args[:2])}.log", "wb") as log:
             subprocess.run(
-                [str(BIN / "airflow"), *args], env=self.env, check=True, timeout=timeout, stdout=log, stderr=log
+                [str(BIN / "airflow"), *args],
+                env=self.env,
+                check=True,
+                timeout=timeout,
+                stdout=log,
+                stderr=log,
             )
 
     def start(self, name: str, args: list[str]) -> int:
         log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
         proc = subprocess.Popen(
-            [str(BIN / "airflow"), *args], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [str(BIN / "airflow"), *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.procs[name] = proc
         return proc.pid
@@ -157,7 +166,9 @@ class AirflowStack:
         wait_for("every Airflow component to report healthy", healthy, timeout)
 
     def login(self, username: str, password: str) -> str:
-        status, body = http("POST", f"{self.api}/auth/token", body={"username": username, "password": password})
+        status, body = http(
+            "POST", f"{self.api}/auth/token", body={"username": username, "password": password}
+        )
         if status != 201:
             raise RuntimeError(f"POST /auth/token -> {status} {body}")
         self.token = str(body["access_token"])
@@ -167,14 +178,20 @@ class AirflowStack:
         return http(method, f"{self.api}{path}", token=self.token, body=body)
 
     def wait_dag(self, dag_id: str, timeout: float = 180) -> None:
-        wait_for(f"DAG {dag_id} to be parsed", lambda: self.api_call("GET", f"/api/v2/dags/{dag_id}")[0] == 200, timeout)
+        wait_for(
+            f"DAG {dag_id} to be parsed",
+            lambda: self.api_call("GET", f"/api/v2/dags/{dag_id}")[0] == 200,
+            timeout,
+        )
 
     def unpause(self, dag_id: str) -> None:
         status, body = self.api_call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
         if status != 200:
             raise RuntimeError(f"unpause {dag_id} -> {status} {body}")
 
-    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: str | None = None) -> str:
+    def trigger(
+        self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: str | None = None
+    ) -> str:
         """Trigger a run the way a user's script does; return its run id."""
         body = {"logical_date": logical_date, "conf": conf or {}}
         status, answer = self.api_call("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)

@@ -40,4 +40,7 @@ class SandboxService(Protocol):
 
 def connection_env(connections: dict[str, dict[str, Any]]) -> dict[str, str]:
     """Turn ``{conn_id: connection-json}`` into ``{"AIRFLOW_CONN_<ID>": "<json>"}`` environment entries."""
-    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn, sort_keys=True) for conn_id, conn in connections.items()}
+    return {
+        f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn, sort_keys=True)
+        for conn_id, conn in connections.items()
+    }

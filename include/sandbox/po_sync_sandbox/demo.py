@@ -63,7 +63,9 @@ def ledger_counts(ledger_url: str, run_id: str) -> dict[str, Any]:
     return {"records": totals, "sync_runs": [{"task_id": r.task_id, "status": r.status} for r in rows]}
 
 
-def run_flow(stack: AirflowStack, flow: DemoFlow, sandbox: Sandbox, ledger_url: str, pass_no: int) -> dict[str, Any]:
+def run_flow(
+    stack: AirflowStack, flow: DemoFlow, sandbox: Sandbox, ledger_url: str, pass_no: int
+) -> dict[str, Any]:
     if flow.before is not None:
         flow.before(sandbox, pass_no)
     started = time.monotonic()
@@ -84,7 +86,10 @@ def run_flow(stack: AirflowStack, flow: DemoFlow, sandbox: Sandbox, ledger_url: 
 
 
 def print_summary(results: list[dict[str, Any]]) -> None:
-    header = f"{'pass':>4}  {'DAG':<32} {'state':<8} {'read':>5} {'synced':>6} {'ignored':>7} {'failed':>6} {'quar.':>5}  secs"
+    header = (
+        f"{'pass':>4}  {'DAG':<32} {'state':<8} {'read':>5} {'synced':>6} "
+        f"{'ignored':>7} {'failed':>6} {'quar.':>5}  secs"
+    )
     print("\n" + header)
     print("-" * len(header))
     for r in results:

@@ -41,12 +41,21 @@ def main() -> int:
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
             "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
             "AIRFLOW_CONN_PO_SYNC_DB": json.dumps(
-                {"conn_type": "po_sync_ledger", "host": str(home / "po_sync_ledger.db"), "extra": {"dialect": "sqlite"}}
+                {
+                    "conn_type": "po_sync_ledger",
+                    "host": str(home / "po_sync_ledger.db"),
+                    "extra": {"dialect": "sqlite"},
+                }
             ),
         }
-        print(f"[airflow] sandbox up ({', '.join(sandbox.infos)}); connections: {', '.join(sandbox.connections)}")
+        print(
+            f"[airflow] sandbox up ({', '.join(sandbox.infos)}); "
+            f"connections: {', '.join(sandbox.connections)}"
+        )
         print(f"[airflow] UI on http://localhost:{port} — user admin, password printed below by Airflow")
-        print(f"[airflow]   (and kept in {home / 'simple_auth_manager_passwords.json.generated'}); Ctrl-C stops")
+        print(
+            f"[airflow]   (and kept in {home / 'simple_auth_manager_passwords.json.generated'}); Ctrl-C stops"
+        )
         proc = subprocess.Popen([str(BIN / "airflow"), "standalone"], env=env)
         try:
             return proc.wait()

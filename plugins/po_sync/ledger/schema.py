@@ -76,7 +76,9 @@ def _now() -> sa.ColumnElement[Any]:
 sync_record = sa.Table(
     "sync_record",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
     sa.Column("flow", sa.String(100), nullable=False),
     sa.Column("entity_type", sa.String(60), nullable=False),
     sa.Column("source_system", sa.String(40), nullable=False),
@@ -107,7 +109,9 @@ sync_record = sa.Table(
 sync_error = sa.Table(
     "sync_error",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
     sa.Column("record_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
     sa.Column("sync_run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite")),
     sa.Column("status", sa.String(20), nullable=False),
@@ -121,7 +125,9 @@ sync_error = sa.Table(
 sync_run = sa.Table(
     "sync_run",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
     sa.Column("flow", sa.String(100), nullable=False),
     sa.Column("dag_id", sa.String(250)),
     sa.Column("run_id", sa.String(250)),
@@ -203,5 +209,7 @@ def ensure_schema(engine: sa.Engine) -> int:
         if found == 0:
             conn.execute(schema_version.insert().values(id=1, version=SCHEMA_VERSION))
         elif found < SCHEMA_VERSION:
-            conn.execute(schema_version.update().where(schema_version.c.id == 1).values(version=SCHEMA_VERSION))
+            conn.execute(
+                schema_version.update().where(schema_version.c.id == 1).values(version=SCHEMA_VERSION)
+            )
         return found

@@ -453,7 +453,11 @@ class Ledger:
     def mark_quarantined(self, record_id: int, *, sync_run_id: int | None, code: str, message: str) -> None:
         """The input is bad; it waits for a person to correct it (it is not retried as is)."""
         self._finish_record(
-            record_id, RecordStatus.QUARANTINED, sync_run_id=sync_run_id, error_code=code, error_message=message
+            record_id,
+            RecordStatus.QUARANTINED,
+            sync_run_id=sync_run_id,
+            error_code=code,
+            error_message=message,
         )
 
     def resolve(self, key: RecordKey, *, note: str) -> None:
@@ -515,8 +519,7 @@ class Ledger:
             ).scalar_one_or_none()
             if status != RunStatus.COMPLETED.value:
                 raise LedgerError(
-                    f"sync_run {sync_run_id} is {status!r}; only a completed run may move the "
-                    f"{flow!r} cursor"
+                    f"sync_run {sync_run_id} is {status!r}; only a completed run may move the {flow!r} cursor"
                 )
             current = conn.execute(
                 sa.select(sync_cursor.c.value).where(
@@ -526,7 +529,11 @@ class Ledger:
             if current is None:
                 conn.execute(
                     sync_cursor.insert().values(
-                        flow=flow, cursor_key=cursor_key, value=value, sync_run_id=sync_run_id, updated_at=utcnow()
+                        flow=flow,
+                        cursor_key=cursor_key,
+                        value=value,
+                        sync_run_id=sync_run_id,
+                        updated_at=utcnow(),
                     )
                 )
                 return value

@@ -33,7 +33,9 @@ class ConnectionCheckOperator(SyncOperator):
 
     template_fields: Sequence[str] = ("conn_ids", "fail_on_unhealthy")
 
-    def __init__(self, *, conn_ids: Sequence[str] | str, fail_on_unhealthy: bool | str = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *, conn_ids: Sequence[str] | str, fail_on_unhealthy: bool | str = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.conn_ids = conn_ids
         self.fail_on_unhealthy = fail_on_unhealthy
@@ -69,7 +71,9 @@ class ConnectionCheckOperator(SyncOperator):
 
     def _check(self, conn: Any, conn_id: str, decision: Decision) -> str:
         if conn is None:
-            raise FatalError(f"connection {conn_id!r} is not defined", system="airflow", code="CONNECTION_MISSING")
+            raise FatalError(
+                f"connection {conn_id!r} is not defined", system="airflow", code="CONNECTION_MISSING"
+            )
         hook = conn.get_hook()
         ok, message = hook.test_connection()
         if not ok:
