@@ -202,11 +202,11 @@ class AirflowStack:
     def wait_run(self, dag_id: str, run_id: str, timeout: float = 600) -> str:
         """Wait for a run to end; return its final state (``success`` or ``failed``)."""
 
-        def finished() -> str | None:
+        def finished() -> str:
             self.check_alive()
             status, body = self.api_call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
-            state = body.get("state") if status == 200 else None
-            return state if state in ("success", "failed") else None
+            state = str(body.get("state")) if status == 200 else ""
+            return state if state in ("success", "failed") else ""
 
         return wait_for(f"{dag_id} run {run_id} to finish", finished, timeout)
 

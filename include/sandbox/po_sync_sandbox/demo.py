@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flows", default="", help="comma-separated DAG ids (default: all)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    for noisy in ("werkzeug", "asyncssh", "mail.log"):  # the stand-ins log every request
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     wall = time.monotonic()
     work = Path(args.dir).resolve()

@@ -207,7 +207,10 @@ class Ledger:
                     started_at=now,
                 )
             )
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            if key is None:  # pragma: no cover - both databases return the new id
+                raise LedgerError("the database did not return the new sync_run id")
+            return int(key[0])
 
     def finish_run(
         self, sync_run_id: int, *, status: RunStatus, counts: dict[str, int], message: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -61,7 +62,7 @@ class ConnectionCheckOperator(SyncOperator):
             run.process(
                 key,
                 payload_hash=hashlib.sha256(f"{conn_id}:{conn_type}".encode()).hexdigest(),
-                send=lambda decision, conn=conn, conn_id=conn_id: self._check(conn, conn_id, decision),
+                send=functools.partial(self._check, conn, conn_id),
                 target_system="airflow",
                 trace_key=f"connection:{conn_id}",
                 force=True,
