@@ -7,7 +7,8 @@ Run by ``.ci/run`` after ``make test`` (``python tests/production/production_sha
    ``triggerer`` and ``celery worker`` as separate processes on loopback ports;
 3. logs in through ``POST /auth/token``, unpauses a DAG of the bundle and triggers it through
    ``POST /api/v2/dags/{dag_id}/dagRuns`` with conf, then waits for the run to succeed;
-4. checks the task ran on the Celery worker and wrote its rows to the ledger in PostgreSQL;
+4. checks the task ran on the Celery worker and wrote its rows to the ledger in PostgreSQL, and
+   that the plugin's ledger page on the api-server shows them (and refuses anonymous callers);
 5. stops every process by its own pid (and its process group) and drops the databases.
 
 Where PostgreSQL or Redis does not answer (a laptop), it says so and exits 0, unless ``CI`` is
@@ -165,6 +166,14 @@ def main() -> int:
         assert tuple(run_row) == ("completed", 1, 1, 0), f"unexpected sync_run row {tuple(run_row)}"
         assert record.status == "synced", f"unexpected sync_record status {record.status}"
         say(f"ledger in PostgreSQL: sync_run {tuple(run_row)}, sync_record {record.status}")
+
+        # The plugin's ledger page on the api-server: refused without a login, right with one.
+        assert http("GET", f"{api}/po-sync/api/summary")[0] == 401, "the ledger page must need a login"
+        status, summary = stack.api_call("GET", f"/po-sync/api/summary?flow={DAG_ID}")
+        assert status == 200, f"GET /po-sync/api/summary -> {status} {summary}"
+        (flow,) = summary["flows"]
+        assert flow["records"].get("synced") == 1, f"ledger page shows {flow}"
+        say(f"ledger page on the api-server shows {flow['records']}")
         say(f"PASSED in {time.monotonic() - started:.0f}s")
         return 0
     except Exception as exc:
