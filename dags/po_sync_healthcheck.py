@@ -7,7 +7,8 @@ Opens every connection the bundle's flows use and records the result in the po-s
 **What it does**
 
 1. `check_connections` runs each connection's own *Test* (the same as the UI's Test button): the
-   ledger (`po_sync_db`), S3/SQS (`aws_default`), SFTP (`sftp_default`), SMTP (`smtp_default`), and
+   ledger (`po_sync_db`), NetSuite (`netsuite_default`: reads `governanceLimits`), S3/SQS
+   (`aws_default`), SFTP (`sftp_default`), SMTP (`smtp_default`), and
    whichever ids you pass in the trigger form.
 2. A connection that fails is recorded as `failed` with the hook's message; the run still
    succeeds and its counts (XCom `return_value`) say how many failed. Tick *fail_on_unhealthy* to
@@ -29,7 +30,7 @@ from airflow.sdk import DAG, Param
 from po_sync.dag_defaults import default_args
 from po_sync.operators.healthcheck import ConnectionCheckOperator
 
-DEFAULT_CONNECTIONS = ["po_sync_db", "aws_default", "sftp_default", "smtp_default"]
+DEFAULT_CONNECTIONS = ["po_sync_db", "netsuite_default", "aws_default", "sftp_default", "smtp_default"]
 
 with DAG(
     dag_id="po_sync_healthcheck",

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import os
 import pathlib
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-AIRFLOW_HOME = ROOT / ".airflow_test_home"
+# One AIRFLOW_HOME per test process: two pytest runs on one machine must not reset each other's
+# metadata DB (the DAG tests start from a fresh one).
+AIRFLOW_HOME = pathlib.Path(tempfile.mkdtemp(prefix="po_sync_airflow_test_"))
 
 os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
-os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{AIRFLOW_HOME}/airflow.db")
-AIRFLOW_HOME.mkdir(exist_ok=True)
+# Always our own SQLite: the DAG tests reset this database, so it must never be one from the environment.
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{AIRFLOW_HOME}/airflow.db"
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,11 @@ def test_provider_is_listed(providers):
     assert "po-sync" in providers.providers
 
 
+def test_netsuite_connection_type_has_its_form(providers):
+    assert providers.hooks["netsuite"].hook_class_name.startswith("po_sync.hooks.netsuite")
+    assert any(key.startswith("extra__netsuite__") for key in providers.connection_form_widgets)
+
+
 def test_ledger_connection_type_has_its_form(providers):
     hook = providers.hooks["po_sync_ledger"]
     assert hook.hook_class_name == "po_sync.ledger.hook.LedgerHook"
@@ -34,12 +39,13 @@ def test_ledger_connection_type_has_its_form(providers):
 
 
 def test_every_declared_hook_class_imports_and_matches_its_conn_type():
-    from airflow.utils.module_loading import import_string
+    from importlib import import_module
 
     from po_sync.provider_info import get_provider_info
 
     for entry in get_provider_info()["connection-types"]:
-        hook_class = import_string(entry["hook-class-name"])
+        module_name, _, class_name = entry["hook-class-name"].rpartition(".")
+        hook_class = getattr(import_module(module_name), class_name)
         assert hook_class.conn_type == entry["connection-type"]
         assert hook_class.default_conn_name and hook_class.conn_name_attr and hook_class.hook_name
         assert callable(getattr(hook_class, "test_connection", None))

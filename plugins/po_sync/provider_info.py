@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from po_sync import __version__
+from po_sync.hooks.netsuite.connection import NETSUITE_CONNECTION
 
 LEDGER_CONNECTION: dict[str, Any] = {
     "connection-type": "po_sync_ledger",
@@ -36,7 +37,7 @@ LEDGER_CONNECTION: dict[str, Any] = {
 
 def connection_types() -> list[dict[str, Any]]:
     """Every connection type po_sync registers, in the order the UI lists them."""
-    return [LEDGER_CONNECTION]
+    return [LEDGER_CONNECTION, NETSUITE_CONNECTION]
 
 
 def get_provider_info() -> dict[str, Any]:

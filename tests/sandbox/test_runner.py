@@ -15,7 +15,7 @@ from po_sync_sandbox.runner import Sandbox
 def test_published_files_match_services(sandbox):
     state = sandbox.state_dir
     endpoints = json.loads((state / "endpoints.json").read_text())
-    assert set(endpoints) == {"s3", "sftp", "smtp"}
+    assert set(endpoints) == set(runner.SERVICE_FACTORIES) >= {"s3", "sftp", "smtp", "netsuite"}
     for name, described in endpoints.items():
         assert set(described) == {"endpoints", "credentials", "connections"}
         assert described == json.loads(json.dumps(sandbox.infos[name].as_dict()))
@@ -23,7 +23,7 @@ def test_published_files_match_services(sandbox):
     assert endpoints["sftp"]["endpoints"]["host"] == "127.0.0.1"
 
     connections = json.loads((state / "connections.json").read_text())
-    assert set(connections) == {"aws_default", "sftp_default", "smtp_default"}
+    assert {"aws_default", "sftp_default", "smtp_default", "netsuite_default"} <= set(connections)
     assert connections == json.loads(json.dumps(sandbox.connections))
     assert (state / "connections.env").stat().st_mode & 0o077 == 0  # carries credentials
 
@@ -38,11 +38,7 @@ def test_connections_env_is_sourceable(sandbox):
         env={"PATH": "/usr/bin:/bin"},
     ).stdout
     exported = dict(line.split("=", 1) for line in out.splitlines() if line.startswith("AIRFLOW_CONN_"))
-    assert set(exported) == {
-        "AIRFLOW_CONN_AWS_DEFAULT",
-        "AIRFLOW_CONN_SFTP_DEFAULT",
-        "AIRFLOW_CONN_SMTP_DEFAULT",
-    }
+    assert set(exported) == {f"AIRFLOW_CONN_{conn_id.upper()}" for conn_id in sandbox.connections}
     for conn_id, conn in sandbox.connections.items():
         assert json.loads(exported[f"AIRFLOW_CONN_{conn_id.upper()}"]) == json.loads(json.dumps(conn))
 

@@ -189,6 +189,15 @@ class AirflowStack:
         if status != 200:
             raise RuntimeError(f"unpause {dag_id} -> {status} {body}")
 
+    def ensure_pool(self, name: str, slots: int, description: str) -> None:
+        """Create the pool, or set its slots if it exists (``POST``/``PATCH /api/v2/pools``)."""
+        body = {"name": name, "slots": slots, "description": description, "include_deferred": False}
+        status, answer = self.api_call("POST", "/api/v2/pools", body)
+        if status == 409:
+            status, answer = self.api_call("PATCH", f"/api/v2/pools/{name}", body)
+        if status not in (200, 201):
+            raise RuntimeError(f"pool {name} -> {status} {answer}")
+
     def trigger(
         self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: str | None = None
     ) -> str:

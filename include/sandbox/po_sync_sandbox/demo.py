@@ -25,11 +25,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from po_sync.hooks.netsuite.connection import NETSUITE_POOL
 from po_sync_sandbox.airflow_stack import AirflowStack, airflow_env, free_port
 from po_sync_sandbox.demo_flows import DEMO_FLOWS, DemoFlow
 from po_sync_sandbox.runner import Sandbox
 
 ROOT = Path(__file__).resolve().parents[3]
+#: The sandbox NetSuite's default concurrency limit; one slot per concurrent NetSuite task.
+NETSUITE_POOL_SLOTS = 5
 COMPONENTS = {
     "api-server": ["api-server"],
     "scheduler": ["scheduler"],
@@ -152,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"started {name} (pid {stack.start(name, component_args)})")
             stack.wait_healthy()
             stack.login("admin", password)
+            stack.ensure_pool(NETSUITE_POOL, NETSUITE_POOL_SLOTS, "NetSuite account concurrency (sandbox limit)")
             say(f"Airflow is up at {stack.api} (LocalExecutor, SQLite); running {len(flows)} flow(s)")
             for flow in flows:
                 stack.wait_dag(flow.dag_id)

@@ -47,7 +47,26 @@ def _healthcheck_all_healthy(result: Result, pass_no: int) -> list[str]:
 DEMO_FLOWS: list[DemoFlow] = [
     DemoFlow(
         dag_id="po_sync_healthcheck",
-        conf={"connections": ["po_sync_db", "aws_default", "sftp_default", "smtp_default"]},
+        conf={
+            "connections": [
+                "po_sync_db",
+                "netsuite_default",
+                "netsuite_m2m",
+                "aws_default",
+                "sftp_default",
+                "smtp_default",
+            ]
+        },
         check=_healthcheck_all_healthy,
     ),
 ]
+
+
+def _flow_lists() -> list[DemoFlow]:
+    """Each flow issue's own list, in the order the demo runs them."""
+    from po_sync_sandbox.demo_hotwax import HOTWAX_DEMO_FLOWS
+
+    return [*HOTWAX_DEMO_FLOWS]
+
+
+DEMO_FLOWS.extend(_flow_lists())

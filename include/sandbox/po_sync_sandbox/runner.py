@@ -50,6 +50,7 @@ SERVICE_FACTORIES: dict[str, Callable[[], SandboxService]] = {
     "s3": lazy("po_sync_sandbox.s3:MotoService"),
     "sftp": lazy("po_sync_sandbox.sftp:SftpService"),
     "smtp": lazy("po_sync_sandbox.smtp:SmtpService"),
+    "netsuite": lazy("po_sync_sandbox.netsuite.service:NetSuiteService"),
 }
 
 

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from po_sync.hooks.netsuite.connection import NETSUITE_POOL
 from po_sync_sandbox.airflow_stack import BIN, ROOT
 from po_sync_sandbox.runner import Sandbox
 
@@ -55,6 +56,15 @@ def main() -> int:
         print(f"[airflow] UI on http://localhost:{port} — user admin, password printed below by Airflow")
         print(
             f"[airflow]   (and kept in {home / 'simple_auth_manager_passwords.json.generated'}); Ctrl-C stops"
+        )
+        # The NetSuite pool must exist before any NetSuite task is scheduled (tasks in a missing
+        # pool are never queued), so make the database and the pool first.
+        subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [str(BIN / "airflow"), "pools", "set", NETSUITE_POOL, "5", "NetSuite account concurrency"],
+            env=env,
+            check=True,
+            capture_output=True,
         )
         proc = subprocess.Popen([str(BIN / "airflow"), "standalone"], env=env)
         try:

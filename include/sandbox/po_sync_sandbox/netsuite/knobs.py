@@ -1,0 +1,157 @@
+"""Runtime knobs of the NetSuite sandbox: latency, governance, injected faults and the open questions.
+
+Every knob can be changed while the server runs, from Python (``service.set_knobs(...)`` /
+``service.inject_fault(...)``) or over HTTP (``POST /_sandbox/knobs``, ``POST /_sandbox/faults``).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+FAULT_KINDS = ("429", "500", "502", "503", "timeout", "drop", "drop_after")
+
+
+@dataclass
+class Knobs:
+    """What the sandbox does differently from a quiet NetSuite account.
+
+    :param latency_ms: added to every REST/SuiteQL call (not to ``/_sandbox``).
+    :param concurrency_limit: requests in flight past which NetSuite answers 429
+        ``CONCURRENCY_LIMIT_EXCEEDED``; None = unlimited.
+    :param account_concurrency_limit: what ``governanceLimits`` reports for the account.
+    :param integration_concurrency_limit: the integration's own limit in ``governanceLimits`` (None = not set).
+    :param suiteql_row_cap: most rows one SuiteQL query (and one record list) serves (NetSuite: 100,000).
+    :param fault_rates: probability per call of each fault kind (``429``, ``500``, ``502``, ``503``,
+        ``timeout``, ``drop``, ``drop_after``), drawn from a RNG seeded with ``fault_seed``.
+    :param timeout_seconds: how long a ``timeout`` fault holds the response back (after doing the work).
+    :param token_lifetime_seconds: M2M access token lifetime (NetSuite: 3600).
+    :param tba_max_skew_seconds: accepted distance between ``oauth_timestamp`` and now.
+    :param reject_nonce_replay: 401 on a reused TBA nonce.
+    :param idempotency_replay: ``error`` = 400 ``IDEMPOTENCY_ERROR`` + ``Location`` of the first result (Oracle's
+        documented behaviour); ``replay`` = answer 204 again with the same ``Location``.
+    :param idempotency_requires_async: accept ``X-NetSuite-Idempotency-Key`` only with ``Prefer: respond-async``.
+    :param require_prefer_transient: 400 on SuiteQL without ``Prefer: transient`` (open question: off).
+    :param misaligned_offset_error: 400 when ``offset`` is not a multiple of ``limit`` (open question: off).
+    :param suiteql_omit_nulls: leave NULL columns out of SuiteQL rows (open question: on).
+    :param suiteql_date_style: ``account`` (``M/D/YYYY``) or ``iso`` for DATE columns in SuiteQL rows.
+    :param lowercase_links: record types lower-case in HATEOAS links and ``Location`` (open question: on).
+    :param location_on_upsert: send ``Location`` on PUT eid upserts (open question: on).
+    :param transform_default_lines: ``all`` open lines or ``none`` when a transform body has no ``item`` lines.
+    :param partial_receipt_status: PO letter after a partial receipt with nothing billed (``D`` or ``E``).
+    :param error_type_style: ``rfc9110`` or ``rfc2616`` URIs in error bodies' ``type``.
+    :param rate_limit_title: ``title`` of the 429 body (live captures: ``Bad Request``).
+    :param date_format: the account's date preference used by ``q`` filters (``M/D/YYYY``, ``D/M/YYYY``...).
+    :param governance_admin: the role may read ``governanceLimits`` (else 403).
+    :param forbidden_record_types: record types the role may not touch (403 ``INSUFFICIENT_PERMISSION``).
+    """
+
+    latency_ms: float = 0.0
+    concurrency_limit: int | None = None
+    account_concurrency_limit: int = 5
+    integration_concurrency_limit: int | None = None
+    suiteql_row_cap: int = 100_000
+    fault_rates: dict[str, float] = field(default_factory=dict)
+    fault_seed: int = 7
+    timeout_seconds: float = 5.0
+    token_lifetime_seconds: int = 3600
+    tba_max_skew_seconds: int = 300
+    reject_nonce_replay: bool = True
+    idempotency_replay: str = "error"
+    idempotency_requires_async: bool = False
+    require_prefer_transient: bool = False
+    misaligned_offset_error: bool = False
+    suiteql_omit_nulls: bool = True
+    suiteql_date_style: str = "account"
+    lowercase_links: bool = True
+    location_on_upsert: bool = True
+    transform_default_lines: str = "all"
+    partial_receipt_status: str = "D"
+    error_type_style: str = "rfc9110"
+    rate_limit_title: str = "Bad Request"
+    date_format: str = "M/D/YYYY"
+    governance_admin: bool = True
+    forbidden_record_types: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The knobs as JSON-able values."""
+        return asdict(self)
+
+
+@dataclass
+class ScriptedFault:
+    """A fault for the next ``count`` calls that match.
+
+    :param kind: one of :data:`FAULT_KINDS`.
+    :param count: how many calls get it.
+    :param method: only calls with this HTTP method.
+    :param path_contains: only calls whose path contains this text.
+    """
+
+    kind: str
+    count: int = 1
+    method: str | None = None
+    path_contains: str | None = None
+
+
+class FaultPlan:
+    """Decides, per call, which fault (if any) the sandbox injects. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._scripted: list[ScriptedFault] = []
+        self._rng = random.Random(7)
+        self._seed = 7
+
+    def inject(self, fault: ScriptedFault) -> None:
+        """Queue a scripted fault."""
+        if fault.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {fault.kind!r}; use one of {FAULT_KINDS}")
+        with self._lock:
+            self._scripted.append(fault)
+
+    def clear(self) -> None:
+        """Drop all scripted faults."""
+        with self._lock:
+            self._scripted.clear()
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Scripted faults not yet used."""
+        with self._lock:
+            return [asdict(f) for f in self._scripted]
+
+    def next_fault(self, knobs: Knobs, method: str, path: str) -> str | None:
+        """The fault for this call, or None."""
+        with self._lock:
+            for fault in self._scripted:
+                if fault.method and fault.method.upper() != method.upper():
+                    continue
+                if fault.path_contains and fault.path_contains not in path:
+                    continue
+                fault.count -= 1
+                if fault.count <= 0:
+                    self._scripted.remove(fault)
+                return fault.kind
+            if knobs.fault_seed != self._seed:
+                self._seed = knobs.fault_seed
+                self._rng = random.Random(knobs.fault_seed)
+            for kind, rate in knobs.fault_rates.items():
+                if rate > 0 and self._rng.random() < rate:
+                    return kind
+        return None
+
+
+def update_knobs(knobs: Knobs, values: dict[str, Any]) -> Knobs:
+    """Set knobs from a mapping; unknown names raise ``KeyError``."""
+    names = {f.name for f in fields(Knobs)}
+    for key, value in values.items():
+        if key not in names:
+            raise KeyError(key)
+        if key == "fault_rates":
+            bad = [k for k in value if k not in FAULT_KINDS]
+            if bad:
+                raise KeyError(f"fault_rates.{bad[0]}")
+        setattr(knobs, key, value)
+    return knobs

@@ -1,0 +1,189 @@
+"""Record types the sandbox serves, their SuiteQL tables and the canonical spelling of field names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TRANSACTION = "transaction"
+ENTITY = "entity"
+ITEM = "item"
+LOCATION = "location"
+CUSTOM = "custom"
+
+
+@dataclass(frozen=True)
+class RecordType:
+    """One REST record type.
+
+    :param name: the camelCase REST name.
+    :param family: which id sequence and SuiteQL table it lives in.
+    :param code: the SuiteQL ``transaction.type`` (``PurchOrd``...) or item type.
+    :param tranid_prefix: prefix of generated ``tranId`` values.
+    """
+
+    name: str
+    family: str
+    code: str | None = None
+    tranid_prefix: str = ""
+
+    @property
+    def key(self) -> str:
+        """The lower-case lookup key."""
+        return self.name.lower()
+
+    @property
+    def sublists(self) -> tuple[str, ...]:
+        """Sublists expanded by ``expandSubResources``."""
+        return ("item",) if self.family == TRANSACTION else ()
+
+
+RECORD_TYPES: dict[str, RecordType] = {
+    t.key: t
+    for t in (
+        RecordType("purchaseOrder", TRANSACTION, "PurchOrd", "PO"),
+        RecordType("salesOrder", TRANSACTION, "SalesOrd", "SO"),
+        RecordType("transferOrder", TRANSACTION, "TrnfrOrd", "TO"),
+        RecordType("itemReceipt", TRANSACTION, "ItemRcpt", "IR"),
+        RecordType("itemFulfillment", TRANSACTION, "ItemShip", "IF"),
+        RecordType("vendorBill", TRANSACTION, "VendBill", "VB"),
+        RecordType("vendor", ENTITY),
+        RecordType("customer", ENTITY),
+        RecordType("inventoryItem", ITEM, "InvtPart"),
+        RecordType("location", LOCATION),
+    )
+}
+TYPE_BY_CODE = {t.code: t for t in RECORD_TYPES.values() if t.family == TRANSACTION}
+
+STATUS_TEXT: dict[str, dict[str, str]] = {
+    "PurchOrd": {
+        "A": "Pending Supervisor Approval",
+        "B": "Pending Receipt",
+        "C": "Rejected by Supervisor",
+        "D": "Partially Received",
+        "E": "Pending Billing/Partially Received",
+        "F": "Pending Bill",
+        "G": "Fully Billed",
+        "H": "Closed",
+    },
+    "SalesOrd": {
+        "A": "Pending Approval",
+        "B": "Pending Fulfillment",
+        "C": "Cancelled",
+        "D": "Partially Fulfilled",
+        "E": "Pending Billing/Partially Fulfilled",
+        "F": "Pending Billing",
+        "G": "Billed",
+        "H": "Closed",
+    },
+    "TrnfrOrd": {
+        "A": "Pending Approval",
+        "B": "Pending Fulfillment",
+        "C": "Rejected",
+        "D": "Partially Fulfilled",
+        "E": "Pending Receipt/Partially Fulfilled",
+        "F": "Pending Receipt",
+        "G": "Received",
+        "H": "Closed",
+    },
+    "VendBill": {"A": "Open", "B": "Paid In Full"},
+    "ItemShip": {"A": "Picked", "B": "Packed", "C": "Shipped"},
+    "ItemRcpt": {},
+}
+
+# lower-case spelling -> canonical camelCase (input field names are case-insensitive)
+CANONICAL_FIELDS = {
+    name.lower(): name
+    for name in (
+        "id",
+        "externalId",
+        "tranId",
+        "tranDate",
+        "entity",
+        "location",
+        "transferLocation",
+        "memo",
+        "subsidiary",
+        "currency",
+        "createdFrom",
+        "createdDate",
+        "lastModifiedDate",
+        "dateCreated",
+        "status",
+        "orderStatus",
+        "entityId",
+        "companyName",
+        "email",
+        "isInactive",
+        "itemId",
+        "displayName",
+        "name",
+        "cost",
+        "vendor",
+        "item",
+        "items",
+        "line",
+        "quantity",
+        "rate",
+        "amount",
+        "description",
+        "quantityReceived",
+        "quantityBilled",
+        "quantityFulfilled",
+        "isClosed",
+        "orderLine",
+        "itemReceive",
+        "orderDoc",
+        "quantityRemaining",
+        "isDropShipment",
+        "createPo",
+        "linkedOrder",
+        "total",
+        "shipStatus",
+        "purchaseOrder",
+        "landedCostMethod",
+        "dropShip",
+        "shipTo",
+        "refName",
+    )
+}
+
+# reference fields -> the family their id belongs to
+REFERENCE_FAMILY = {
+    "entity": ENTITY,
+    "vendor": ENTITY,
+    "shipTo": ENTITY,
+    "item": ITEM,
+    "location": LOCATION,
+    "transferLocation": LOCATION,
+    "createdFrom": TRANSACTION,
+    "orderDoc": TRANSACTION,
+    "linkedOrder": TRANSACTION,
+    "purchaseOrder": TRANSACTION,
+    "subsidiary": "subsidiary",
+    "currency": "currency",
+}
+FIXED_NAMES = {"subsidiary": {"1": "Parent Company"}, "currency": {"1": "USA"}}
+
+DDL = """
+CREATE TABLE vendor (id INTEGER PRIMARY KEY, entityid TEXT, companyname TEXT, email TEXT, externalid TEXT,
+    isinactive TEXT DEFAULT 'F', datecreated TEXT, lastmodifieddate TEXT);
+CREATE TABLE customer (id INTEGER PRIMARY KEY, entityid TEXT, companyname TEXT, email TEXT, externalid TEXT,
+    isinactive TEXT DEFAULT 'F', datecreated TEXT, lastmodifieddate TEXT);
+CREATE TABLE item (id INTEGER PRIMARY KEY, itemid TEXT, displayname TEXT, itemtype TEXT, externalid TEXT,
+    cost REAL, isinactive TEXT DEFAULT 'F', lastmodifieddate TEXT);
+CREATE TABLE location (id INTEGER PRIMARY KEY, name TEXT, externalid TEXT, isinactive TEXT DEFAULT 'F');
+CREATE TABLE "transaction" (id INTEGER PRIMARY KEY, tranid TEXT, type TEXT, status TEXT, trandate TEXT,
+    entity INTEGER, location INTEGER, transferlocation INTEGER, memo TEXT, externalid TEXT, createddate TEXT,
+    lastmodifieddate TEXT, createdfrom INTEGER, foreigntotal REAL, currency INTEGER, subsidiary INTEGER);
+CREATE TABLE transactionline (uniquekey INTEGER PRIMARY KEY, "transaction" INTEGER, id INTEGER,
+    linesequencenumber INTEGER, mainline TEXT, taxline TEXT, item INTEGER, quantity REAL, quantityshiprecv REAL,
+    quantitybilled REAL, rate REAL, netamount REAL, isclosed TEXT, location INTEGER, createdfrom INTEGER,
+    isdropship TEXT, memo TEXT);
+CREATE INDEX transaction_type ON "transaction"(type, id);
+CREATE INDEX transaction_lastmod ON "transaction"(lastmodifieddate);
+CREATE INDEX transactionline_txn ON transactionline("transaction", linesequencenumber);
+CREATE TABLE ns_record (type TEXT NOT NULL, id INTEGER NOT NULL, externalid TEXT, body TEXT NOT NULL,
+    PRIMARY KEY (type, id));
+CREATE INDEX ns_record_eid ON ns_record(type, externalid);
+"""
+SUITEQL_TABLES = ("vendor", "customer", "item", "location", "transaction", "transactionline")

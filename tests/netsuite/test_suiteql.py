@@ -1,0 +1,97 @@
+"""SuiteQL through the hook: rows, paging envelopes, and reading past the 100,000-row cap."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from po_sync.exceptions import ConfigurationError
+from po_sync_sandbox.netsuite import GenerateSpec, NetSuiteService
+
+LINES = (
+    "SELECT tl.uniquekey AS id, tl.transaction, tl.linesequencenumber, tl.quantity FROM transactionline tl "
+    "WHERE tl.mainline = 'F' AND tl.uniquekey > {after} ORDER BY tl.uniquekey"
+)
+
+
+def test_rows_are_lower_case_strings_with_nulls_left_out(hook, netsuite: NetSuiteService) -> None:
+    rows = list(
+        hook.suiteql(
+            "SELECT t.ID, t.tranid, t.memo AS nothing_here, t.trandate, BUILTIN.DF(t.entity) AS vendor, "
+            "TO_CHAR(t.lastmodifieddate, 'YYYY-MM-DD\"T\"HH24:MI:SS') AS modified FROM transaction t "
+            "WHERE t.type = 'PurchOrd' AND t.trandate >= TO_DATE('2026-01-01', 'YYYY-MM-DD') AND t.memo IS NULL "
+            "ORDER BY t.id",
+            page_size=7,
+        )
+    )
+    assert rows == [] or "nothing_here" not in rows[0]
+    row = next(
+        hook.suiteql(
+            "SELECT t.id, t.tranid, t.trandate, TO_CHAR(t.lastmodifieddate, 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+            "AS modified FROM transaction t WHERE t.type = 'PurchOrd' ORDER BY t.id"
+        )
+    )
+    assert row["id"] == "1" and row["trandate"] == "1/5/2026" and row["modified"].startswith("2026-01-05T")
+
+
+def test_pages_are_read_completely_in_order(hook, netsuite: NetSuiteService) -> None:
+    query = "SELECT t.id FROM transaction t WHERE t.type = 'PurchOrd' ORDER BY t.id"
+    ids = [int(row["id"]) for row in hook.suiteql(query, page_size=17)]
+    expected = [
+        r["id"]
+        for r in netsuite.store.query("SELECT id FROM \"transaction\" WHERE type = 'PurchOrd' ORDER BY id")
+    ]
+    assert ids == expected
+
+
+def test_order_by_is_required(hook) -> None:
+    with pytest.raises(ConfigurationError):
+        list(hook.suiteql("SELECT id FROM vendor"))
+
+
+def test_keyset_paging_crosses_a_lowered_cap(make_hook, netsuite: NetSuiteService) -> None:
+    netsuite.set_knobs(suiteql_row_cap=200)
+    hook = make_hook(cap=200, concurrency=5)
+    with pytest.raises(ConfigurationError):
+        list(hook.suiteql(LINES.replace("{after}", "0"), page_size=50))
+    keys = [int(row["id"]) for row in hook.suiteql_keyset(LINES, page_size=50)]
+    expected = [
+        r["uniquekey"]
+        for r in netsuite.store.query(
+            "SELECT uniquekey FROM transactionline WHERE mainline = 'F' ORDER BY uniquekey"
+        )
+    ]
+    assert len(expected) > 1000 and keys == expected
+
+
+def test_keyset_paging_crosses_the_real_100k_cap(tmp_path, make_hook) -> None:
+    big = NetSuiteService(
+        generate_spec=GenerateSpec(purchase_orders=20_100, lines_per_po=5, vendors=5, items=50)
+    )
+    big.start(tmp_path)
+    try:
+        import json
+        import os
+
+        os.environ["AIRFLOW_CONN_NETSUITE_BIG"] = json.dumps(big.connection("tba", concurrency=5))
+        from po_sync.hooks.netsuite.hook import NetSuiteHook
+
+        with NetSuiteHook("netsuite_big") as hook:
+            started = time.monotonic()
+            count = 0
+            last = 0
+            for row in hook.suiteql_keyset(LINES):
+                key = int(row["id"])
+                assert key > last
+                last = key
+                count += 1
+            expected = big.store.query("SELECT COUNT(*) AS n FROM transactionline WHERE mainline = 'F'")[0][
+                "n"
+            ]
+            assert count == expected > 100_000
+            assert big.stats.as_dict()["by_status"].get("400") is None
+            assert time.monotonic() - started < 30
+    finally:
+        os.environ.pop("AIRFLOW_CONN_NETSUITE_BIG", None)
+        big.stop()
