@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param
 
 from po_sync.dag_defaults import default_args
+from po_sync.hooks.netsuite.connection import NETSUITE_POOL
 from po_sync.operators.hotwax import DEFAULT_PO_DIR, HotWaxPurchaseOrderExportOperator
 
 with DAG(
@@ -70,6 +71,7 @@ with DAG(
 ) as dag:
     HotWaxPurchaseOrderExportOperator(
         task_id="export_purchase_orders",
+        pool=NETSUITE_POOL,  # shares the account's concurrency with every other DAG
         netsuite_conn_id="netsuite_default",
         sftp_conn_id="sftp_default",
         remote_dir="{{ params.remote_dir }}",

@@ -37,6 +37,7 @@ from airflow.providers.sftp.sensors.sftp import SFTPSensor
 from airflow.sdk import DAG, Param
 
 from po_sync.dag_defaults import default_args
+from po_sync.hooks.netsuite.connection import NETSUITE_POOL
 from po_sync.operators.hotwax import DEFAULT_RECEIPT_DIR, HotWaxReceiptImportOperator
 
 with DAG(
@@ -85,6 +86,7 @@ with DAG(
     )
     receive = HotWaxReceiptImportOperator(
         task_id="import_receipts",
+        pool=NETSUITE_POOL,  # shares the account's concurrency with every other DAG
         netsuite_conn_id="netsuite_default",
         sftp_conn_id="sftp_default",
         remote_dir=DEFAULT_RECEIPT_DIR,

@@ -103,3 +103,17 @@ def test_every_param_explains_itself(dags):
             if "type" not in schema:
                 problems.append(f"{dag.dag_id}.params.{name}: needs a JSON-schema type")
     assert not problems, "\n".join(problems)
+
+
+def test_tasks_use_only_pools_the_setup_creates(dags):
+    """A task in a pool that does not exist is never scheduled; only these two are made by setup."""
+    from po_sync.hooks.netsuite.connection import NETSUITE_POOL
+
+    unknown = {
+        f"{dag.dag_id}.{task.task_id}": task.pool
+        for dag in dags
+        for task in dag.tasks
+        if task.pool not in ("default_pool", NETSUITE_POOL)
+    }
+    assert not unknown
+    assert any(task.pool == NETSUITE_POOL for dag in dags for task in dag.tasks)
