@@ -37,6 +37,13 @@ class SystemUnavailableError(PoSyncError):
     """Too many records in a row failed for transient reasons: the target is down, not the data."""
 
 
+def as_bool(value: Any) -> bool:
+    """A templated flag as a bool: rendered templates may hand back ``"True"`` or ``"false"``."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
 @dataclass
 class SyncWindow:
     """The span of source changes one run covers (``start`` is None for "from the beginning")."""

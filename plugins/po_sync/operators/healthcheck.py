@@ -11,7 +11,7 @@ from airflow.sdk import BaseHook
 
 from po_sync.exceptions import ConfigurationError, FatalError
 from po_sync.ledger import Decision
-from po_sync.operators.base import SyncOperator, SyncRun
+from po_sync.operators.base import SyncOperator, SyncRun, as_bool
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -67,7 +67,7 @@ class ConnectionCheckOperator(SyncOperator):
                 trace_key=f"connection:{conn_id}",
                 force=True,
             )
-        if _truthy(self.fail_on_unhealthy) and run.counts["failed"]:
+        if as_bool(self.fail_on_unhealthy) and run.counts["failed"]:
             raise FatalError(f"{run.counts['failed']} connection(s) failed their check", system="airflow")
 
     def _check(self, conn: Any, conn_id: str, decision: Decision) -> str:
@@ -86,9 +86,3 @@ class ConnectionCheckOperator(SyncOperator):
         self.log.info("connection %s (%s): %s", conn_id, conn.conn_type, message)
         return conn_id
 
-
-def _truthy(value: bool | str) -> bool:
-    """A rendered template may hand back ``"True"``/``"false"`` rather than a bool."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)

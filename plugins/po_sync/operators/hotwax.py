@@ -52,7 +52,7 @@ from po_sync.mapping.hotwax import (
 )
 from po_sync.models import canonical_json, record_validation_error
 from po_sync.operators import hotwax_sftp as remote
-from po_sync.operators.base import SyncOperator, SyncRun
+from po_sync.operators.base import SyncOperator, SyncRun, as_bool
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -82,12 +82,6 @@ def crash_point(name: str) -> None:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes", "on")
-    return bool(value)
 
 
 def _netsuite(conn_id: str) -> NetSuiteHook:
@@ -221,7 +215,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
 
     def sync(self, context: Context, run: SyncRun) -> None:
         resync = self._resync()
-        dry_run = _as_bool(self.is_dry_run)
+        dry_run = as_bool(self.is_dry_run)
         with _netsuite(self.netsuite_conn_id) as netsuite:
             grouped = group_po_rows(netsuite.suiteql(self.query(resync)))
             details = self._details(netsuite, list(grouped))
@@ -271,7 +265,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
                 fields=[self.exported_field, "expectedReceiptDate", "tranId"],
             )
             expected = parse_netsuite_date(record.get("expectedReceiptDate"))
-            return _as_bool(record.get(self.exported_field)), expected, str(record.get("tranId") or po_id)
+            return as_bool(record.get(self.exported_field)), expected, str(record.get("tranId") or po_id)
 
         details = {}
         for po_id, result in netsuite.map_concurrent(read, po_ids):
@@ -419,7 +413,7 @@ class HotWaxReceiptImportOperator(SyncOperator):
     def sync(self, context: Context, run: SyncRun) -> None:
         max_bytes = int(self.max_file_bytes)
         min_age = float(self.min_file_age_seconds)
-        dry_run = _as_bool(self.is_dry_run)
+        dry_run = as_bool(self.is_dry_run)
         sftp = _sftp(self.sftp_conn_id)
         with _netsuite(self.netsuite_conn_id) as netsuite, sftp.get_managed_conn() as client:
             for folder in (self.archive_dir, self.error_dir):
