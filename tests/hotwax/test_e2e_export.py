@@ -106,3 +106,15 @@ def test_a_po_hotwax_cannot_read_is_quarantined_and_the_others_go_out(
     assert flagged(netsuite_store) == set(REGULAR_POS) - hit
     state = ledger_conn.get(RecordKey(FLOW, "purchase_order", "netsuite", "3"))
     assert state.status is RecordStatus.QUARANTINED and "cannot hold a comma" in state.last_error_message
+
+
+def test_an_export_with_nothing_new_costs_one_suiteql_and_no_record_reads(
+    dagbag, ledger_conn, actor, hotwax_sandbox
+):
+    """The exported flag is filtered in SuiteQL: no per-PO GET, however many POs are open."""
+    assert run_dag(dagbag, FLOW).state == "success"
+    stats = hotwax_sandbox.services["netsuite"].stats
+    stats.reset()
+    assert run_dag(dagbag, FLOW).state == "success"
+    calls = stats.as_dict()["by_route"]
+    assert calls == {"GET governanceLimits": 1, "POST suiteql": 1}

@@ -95,3 +95,23 @@ def test_keyset_paging_crosses_the_real_100k_cap(tmp_path, make_hook) -> None:
     finally:
         os.environ.pop("AIRFLOW_CONN_NETSUITE_BIG", None)
         big.stop()
+
+
+def test_custom_body_fields_are_suiteql_columns(hook, netsuite: NetSuiteService) -> None:
+    """A checkbox set over REST is filterable in SuiteQL as T/F; an unset one is NULL (NVL to F)."""
+    po_ids = netsuite.created["purchaseOrder"][:2]
+    flagged, unflagged = str(po_ids[0]), str(po_ids[1])
+    hook.update_record("purchaseOrder", flagged, {"custbody_hc_order_exported": True})
+    hook.update_record("purchaseOrder", unflagged, {"custbody_po_sync_note": "left alone"})
+    query = (
+        "SELECT t.id, NVL(t.custbody_hc_order_exported, 'F') AS exported, t.custbody_po_sync_note AS note "
+        f"FROM transaction t WHERE t.id IN ({flagged}, {unflagged}) ORDER BY t.id"
+    )
+    rows = {row["id"]: row for row in hook.suiteql(query)}
+    assert rows[flagged]["exported"] == "T" and rows[unflagged]["exported"] == "F"
+    assert rows[unflagged]["note"] == "left alone"
+    hook.update_record("purchaseOrder", flagged, {"custbody_hc_order_exported": False})
+    (row,) = hook.suiteql(
+        f"SELECT t.id, t.custbody_hc_order_exported AS x FROM transaction t WHERE t.id = {flagged} ORDER BY t.id"
+    )
+    assert row["x"] == "F"

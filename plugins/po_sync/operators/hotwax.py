@@ -104,8 +104,8 @@ def _sftp(conn_id: str) -> Any:
 class HotWaxPurchaseOrderExportOperator(SyncOperator):
     """Write Pending Receipt POs not yet exported to HotWax's SFTP folder as one CSV, then flag them.
 
-    Reads PO lines with SuiteQL (Pending Receipt, open, not drop-ship), keeps the POs whose
-    ``exported_field`` is not set (read per PO over REST) plus any asked for in ``resync_po_numbers``,
+    Reads, in one SuiteQL, the lines (open, not drop-ship) of Pending Receipt POs whose
+    ``exported_field`` is not set, plus any PO asked for in ``resync_po_numbers``;
     writes them in HotWax's import format to ``<remote_dir>/<name>`` (temporary name, size check,
     rename) and only then sets ``exported_field`` on each PO. Each PO is one ledger record whose
     ``trace_key`` is the file it went out in: after a crash between upload and flag, the rerun finds
@@ -174,17 +174,18 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
 
     def query(self, resync: Sequence[str]) -> str:
         """The SuiteQL reading candidate PO lines (public so tests and people can read it)."""
-        status = "t.status = 'B'"
+        # Not yet exported: the checkbox HotWax's bundle adds, NULL until first set.
+        status = f"(t.status = 'B' AND NVL(t.{self.exported_field}, 'F') = 'F')"
         if resync:
             ids = ", ".join(v for v in resync if v.isdigit()) or "-1"
             numbers = ", ".join(f"'{v}'" for v in resync)
-            status = (
-                f"({status} OR (t.status IN ('D', 'E') AND (t.id IN ({ids}) OR t.tranid IN ({numbers}))))"
-            )
+            picked = f"t.id IN ({ids}) OR t.tranid IN ({numbers})"
+            status = f"({status} OR (t.status IN ('B', 'D', 'E') AND ({picked})))"
         return (
             "SELECT t.id AS po_id, t.tranid AS tranid, t.trandate AS trandate, t.entity AS vendor_id, "
             "t.location AS po_location, tl.id AS line_id, tl.item AS item_id, i.itemid AS sku, "
-            "tl.quantity AS quantity, tl.rate AS rate, tl.location AS line_location "
+            "tl.quantity AS quantity, tl.rate AS rate, tl.location AS line_location, "
+            "tl.expectedreceiptdate AS expected_receipt_date "
             "FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
             "JOIN item i ON i.id = tl.item "
             f"WHERE t.type = 'PurchOrd' AND {status} AND tl.mainline = 'F' AND tl.taxline = 'F' "
@@ -218,13 +219,10 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
         dry_run = as_bool(self.is_dry_run)
         with _netsuite(self.netsuite_conn_id) as netsuite:
             grouped = group_po_rows(netsuite.suiteql(self.query(resync)))
-            details = self._details(netsuite, list(grouped))
-            wanted = set(resync)
             pos: dict[str, tuple[list[HotWaxPoRow], str]] = {}
             for po_id, rows in grouped.items():
-                flagged, expected, number = details[po_id]
-                if flagged and po_id not in wanted and number not in wanted:
-                    continue
+                number = str(rows[0].get("tranid") or po_id)
+                expected = parse_netsuite_date(rows[0].get("expected_receipt_date"))
                 key = run.key("purchase_order", "netsuite", po_id)
                 try:
                     po = purchase_order_from_rows(
@@ -253,26 +251,6 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
             sftp = _sftp(self.sftp_conn_id)
             with sftp.get_managed_conn() as client:
                 self._export(context, run, netsuite, client, pos)
-
-    def _details(self, netsuite: NetSuiteHook, po_ids: list[str]) -> dict[str, tuple[bool, date | None, str]]:
-        """Per PO: exported flag, expected receipt date and number, read over REST."""
-
-        def read(po_id: str) -> tuple[bool, date | None, str]:
-            record = netsuite.get_record(
-                "purchaseOrder",
-                po_id,
-                expand_sub_resources=False,
-                fields=[self.exported_field, "expectedReceiptDate", "tranId"],
-            )
-            expected = parse_netsuite_date(record.get("expectedReceiptDate"))
-            return as_bool(record.get(self.exported_field)), expected, str(record.get("tranId") or po_id)
-
-        details = {}
-        for po_id, result in netsuite.map_concurrent(read, po_ids):
-            if isinstance(result, BaseException):
-                raise result
-            details[po_id] = result
-        return details
 
     def _export(
         self,

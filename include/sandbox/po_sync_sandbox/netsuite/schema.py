@@ -178,7 +178,7 @@ CREATE TABLE "transaction" (id INTEGER PRIMARY KEY, tranid TEXT, type TEXT, stat
 CREATE TABLE transactionline (uniquekey INTEGER PRIMARY KEY, "transaction" INTEGER, id INTEGER,
     linesequencenumber INTEGER, mainline TEXT, taxline TEXT, item INTEGER, quantity REAL, quantityshiprecv REAL,
     quantitybilled REAL, rate REAL, netamount REAL, isclosed TEXT, location INTEGER, createdfrom INTEGER,
-    isdropship TEXT, memo TEXT);
+    isdropship TEXT, memo TEXT, expectedreceiptdate TEXT);
 CREATE INDEX transaction_type ON "transaction"(type, id);
 CREATE INDEX transaction_lastmod ON "transaction"(lastmodifieddate);
 CREATE INDEX transactionline_txn ON transactionline("transaction", linesequencenumber);
@@ -186,4 +186,9 @@ CREATE TABLE ns_record (type TEXT NOT NULL, id INTEGER NOT NULL, externalid TEXT
     PRIMARY KEY (type, id));
 CREATE INDEX ns_record_eid ON ns_record(type, externalid);
 """
+#: Custom transaction body fields the sandbox account has defined (SuiteQL exposes each as a
+#: ``transaction`` column, NULL until set). HotWax's NetSuite bundle installs the first one; other
+#: ``custbody*`` fields get their column the first time a record is written with them.
+CUSTOM_BODY_FIELDS = ("custbody_hc_order_exported",)
+
 SUITEQL_TABLES = ("vendor", "customer", "item", "location", "transaction", "transactionline")

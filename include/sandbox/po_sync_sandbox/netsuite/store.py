@@ -8,6 +8,7 @@ the truth; every write re-projects it into the SuiteQL tables (``transaction``, 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -19,6 +20,7 @@ from po_sync_sandbox.netsuite.nserrors import NsError, invalid_content, nonexist
 from po_sync_sandbox.netsuite.schema import (
     CANONICAL_FIELDS,
     CUSTOM,
+    CUSTOM_BODY_FIELDS,
     DDL,
     ENTITY,
     FIXED_NAMES,
@@ -83,6 +85,9 @@ class Store:
         self.lock = threading.RLock()
         self.db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         self.db.executescript(DDL)
+        self.custom_body_columns: set[str] = set()
+        for column in CUSTOM_BODY_FIELDS:
+            self._ensure_custom_column(column)
         self.custom_types: dict[str, RecordType] = {}
         self.next_id: dict[str, int] = {TRANSACTION: 1, ENTITY: 1, ITEM: 1, LOCATION: 1}
         self.next_uniquekey = 1
@@ -668,6 +673,26 @@ class Store:
                 self.db.execute('DELETE FROM "transaction" WHERE id = ?', (rid,))
                 self.db.execute('DELETE FROM transactionline WHERE "transaction" = ?', (rid,))
             self.db.executemany(sql.replace("INSERT INTO", "INSERT OR REPLACE INTO", 1), rows)
+        if rtype.family == TRANSACTION:
+            self.project_custom_body_fields(rid, doc)
+
+    def project_custom_body_fields(self, rid: int, doc: dict[str, Any]) -> None:
+        """Copy a transaction's ``custbody*`` values to their SuiteQL columns (checkboxes as T/F)."""
+        for name, value in doc.items():
+            column = name.lower()
+            if not re.fullmatch(r"custbody[a-z0-9_]+", column):
+                continue
+            self._ensure_custom_column(column)
+            if isinstance(value, bool):
+                value = "T" if value else "F"
+            elif isinstance(value, dict):
+                value = value.get("id")
+            self.db.execute(f'UPDATE "transaction" SET {column} = ? WHERE id = ?', (value, rid))
+
+    def _ensure_custom_column(self, column: str) -> None:
+        if column not in self.custom_body_columns:
+            self.db.execute(f'ALTER TABLE "transaction" ADD COLUMN {column} TEXT')
+            self.custom_body_columns.add(column)
 
     def projection_rows(
         self, rtype: RecordType, rid: int, doc: dict[str, Any]
@@ -768,6 +793,7 @@ class Store:
                 created_from,
                 "F",
                 doc.get("memo"),
+                doc.get("expectedReceiptDate"),
             )
         ]
         receiving = rtype.key in ("itemreceipt", "itemfulfillment")
@@ -802,6 +828,7 @@ class Store:
                     created_from,
                     "T" if line.get("isDropShipment") else "F",
                     line.get("description"),
+                    line.get("expectedReceiptDate") or doc.get("expectedReceiptDate"),
                 )
             )
         return [
@@ -813,8 +840,8 @@ class Store:
             ),
             (
                 'INSERT INTO transactionline (uniquekey, "transaction", id, linesequencenumber, mainline, taxline, item, '
-                "quantity, quantityshiprecv, quantitybilled, rate, netamount, isclosed, location, createdfrom, isdropship, memo) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "quantity, quantityshiprecv, quantitybilled, rate, netamount, isclosed, location, createdfrom, isdropship, memo, "
+                "expectedreceiptdate) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 line_rows,
             ),
         ]
@@ -855,6 +882,9 @@ class Store:
             )
             for sql, rows in grouped.items():
                 self.db.executemany(sql, rows)
+            if rtype.family == TRANSACTION:
+                for rid, doc in zip(ids, docs, strict=True):
+                    self.project_custom_body_fields(rid, doc)
             self.db.execute("COMMIT")
             self.version += 1
             return ids
