@@ -3,7 +3,7 @@
 It starts the sandbox, then Airflow's api-server, scheduler, dag-processor and triggerer on SQLite
 with the LocalExecutor (what ``airflow standalone`` runs), and drives each flow as a user would:
 trigger with conf over the REST API, wait, read the outcome. The sandbox's actors (vendors, store
-staff, suppliers) act between the runs. Every flow runs twice: the second pass must find nothing
+staff, suppliers) act between the runs. Every flow runs twice (a group of related flows runs pass 1, then pass 2): the second pass must find nothing
 new to send (``ignored``) and nothing duplicated. It prints a summary and writes a JSON report.
 
 Scheduling is switched off (``[scheduler] use_job_schedule = False``) so only the demo's own runs
@@ -155,17 +155,23 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"started {name} (pid {stack.start(name, component_args)})")
             stack.wait_healthy()
             stack.login("admin", password)
-            stack.ensure_pool(NETSUITE_POOL, NETSUITE_POOL_SLOTS, "NetSuite account concurrency (sandbox limit)")
+            stack.ensure_pool(
+                NETSUITE_POOL, NETSUITE_POOL_SLOTS, "NetSuite account concurrency (sandbox limit)"
+            )
             say(f"Airflow is up at {stack.api} (LocalExecutor, SQLite); running {len(flows)} flow(s)")
             for flow in flows:
                 stack.wait_dag(flow.dag_id)
                 stack.unpause(flow.dag_id)
-            for pass_no in range(1, args.passes + 1):
-                for flow in flows:
-                    result = run_flow(stack, flow, sandbox, ledger_url, pass_no)
-                    report["flows"].append(result)
-                    ok = ok and result["state"] == "success" and not result["problems"]
-                    say(f"pass {pass_no} {flow.dag_id}: {result['state']} {result['records']}")
+            groups: dict[str, list[DemoFlow]] = {}
+            for flow in flows:
+                groups.setdefault(flow.group or flow.dag_id, []).append(flow)
+            for group in groups.values():
+                for pass_no in range(1, args.passes + 1):
+                    for flow in group:
+                        result = run_flow(stack, flow, sandbox, ledger_url, pass_no)
+                        report["flows"].append(result)
+                        ok = ok and result["state"] == "success" and not result["problems"]
+                        say(f"pass {pass_no} {flow.dag_id}: {result['state']} {result['records']}")
         except Exception as exc:
             ok = False
             report["error"] = f"{type(exc).__name__}: {exc}"

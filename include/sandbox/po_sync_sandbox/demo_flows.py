@@ -25,6 +25,9 @@ class DemoFlow:
     :param before: called with the sandbox and the pass number before the run is triggered.
     :param check: returns a list of problems with the run's result (empty when all is well).
     :param timeout: seconds to wait for the run.
+    :param group: flows of one group run their passes together (pass 1 of each, then pass 2 of
+        each) before the next group starts, so one group's second pass is not disturbed by another
+        group changing the same NetSuite records in between (a changed PO is rightly re-sent).
     """
 
     dag_id: str
@@ -32,6 +35,7 @@ class DemoFlow:
     before: Callable[[Sandbox, int], None] | None = None
     check: Callable[[Result, int], list[str]] | None = None
     timeout: float = 600
+    group: str = ""
 
 
 def _healthcheck_all_healthy(result: Result, pass_no: int) -> list[str]:
@@ -65,8 +69,9 @@ DEMO_FLOWS: list[DemoFlow] = [
 def _flow_lists() -> list[DemoFlow]:
     """Each flow issue's own list, in the order the demo runs them."""
     from po_sync_sandbox.demo_hotwax import HOTWAX_DEMO_FLOWS
+    from po_sync_sandbox.demo_vendors import VENDOR_DEMO_FLOWS
 
-    return [*HOTWAX_DEMO_FLOWS]
+    return [*HOTWAX_DEMO_FLOWS, *VENDOR_DEMO_FLOWS]
 
 
 DEMO_FLOWS.extend(_flow_lists())

@@ -101,8 +101,11 @@ def _check_import(result: Result, pass_no: int) -> list[str]:
 
 
 HOTWAX_DEMO_FLOWS: list[DemoFlow] = [
-    DemoFlow(dag_id="hotwax_po_export", before=_before_export, check=_check_export, timeout=300),
     DemoFlow(
+        group="hotwax", dag_id="hotwax_po_export", before=_before_export, check=_check_export, timeout=300
+    ),
+    DemoFlow(
+        group="hotwax",
         dag_id="hotwax_receipt_import",
         conf={"dry_run": False, "min_file_age_seconds": 0},
         before=_before_import,

@@ -1,0 +1,74 @@
+"""
+### Merge bucket → NetSuite: item receipts, drop-ship fulfilments, vendor bills
+
+Runs whenever `vendor_fulfillment_merge` updates the merge bucket (Asset
+`s3://po-sync-vendor-merge/ready/`), and can be triggered by hand.
+
+**How it works**
+
+1. `import_merged_documents` reads each merged document in `ready/` and stages it in the ledger
+   (flow `vendor_fulfillment_import`, entity `item_receipt` / `item_fulfillment` / `vendor_bill`) with
+   its payload hash (unchanged and already synced = `ignored`), then writes NetSuite:
+   - **item receipt** transformed from the PO, lines matched by PO line and item, refused above the
+     remaining quantity (`OVER_RECEIPT`);
+   - **item fulfilment** on the drop-ship sales order (tracking numbers as packages, serials as
+     inventory detail);
+   - **vendor bill** transformed from the PO (after goods, in the same run).
+   Every write carries `X-NetSuite-Idempotency-Key` and `externalId` = merged id; a crash between the
+   write and the ledger update is resumed by looking the record up first, never written twice.
+2. Failed documents (unknown PO or item, over-receipt, NetSuite `USER_ERROR`) are `failed` in the
+   ledger with a message naming the document, line and field, and stay in `ready/`: the next run
+   resends them, so correcting the data and waiting (or triggering) is all a person does. Done ones move
+   to `done/`; unreadable ones to `quarantine/` with a note.
+3. `check_netsuite` checks in NetSuite that what the ledger says this run created exists and reports
+   any drift (XCom `missing`).
+
+**Trigger with conf**: `{"logical_date": null, "conf": {"merged_ids": [], "dry_run": false}}`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import DAG, Asset, Param
+
+from po_sync.dag_defaults import default_args
+from po_sync.operators.vendor_import import VendorImportCheckOperator, VendorImportOperator
+from po_sync.operators.vendor_merge import MERGE_ASSET_URI
+
+MERGED_DOCUMENTS = Asset(name="po_sync_vendor_merged_documents", uri=MERGE_ASSET_URI)
+
+with DAG(
+    dag_id="vendor_fulfillment_import",
+    description="Write merged vendor documents to NetSuite as item receipts, fulfilments and vendor bills.",
+    schedule=[MERGED_DOCUMENTS],
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=["po-sync", "netsuite", "vendors"],
+    doc_md=__doc__,
+    render_template_as_native_obj=True,
+    params={
+        "merged_ids": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Only these merged documents",
+            description="Merged document ids (file names in ready/ without .json); empty = all of ready/.",
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Validate the documents only; write nothing to NetSuite, S3 or the ledger records.",
+        ),
+    },
+) as dag:
+    imported = VendorImportOperator(
+        task_id="import_merged_documents",
+        merged_ids="{{ params.merged_ids }}",
+        dry_run="{{ params.dry_run }}",
+    )
+    check = VendorImportCheckOperator(task_id="check_netsuite", trigger_rule="all_done")
+    imported >> check
