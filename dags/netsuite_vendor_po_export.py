@@ -36,6 +36,7 @@ from datetime import datetime
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 
 from po_sync.dag_defaults import default_args
+from po_sync.hooks.netsuite.connection import NETSUITE_POOL
 from po_sync.operators.vendor_export import VendorPOExportOperator
 
 with DAG(
@@ -101,6 +102,7 @@ with DAG(
     planned = plan_vendors()
     exports = VendorPOExportOperator.partial(
         task_id="export_vendor_pos",
+        pool=NETSUITE_POOL,  # shares the account's concurrency with every other DAG
         resync_po_numbers="{{ params.resync_po_numbers }}",
         dry_run="{{ params.dry_run }}",
         map_index_template="{{ task.vendor_id }}",

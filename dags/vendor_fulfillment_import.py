@@ -33,6 +33,7 @@ from datetime import datetime
 from airflow.sdk import DAG, Asset, Param
 
 from po_sync.dag_defaults import default_args
+from po_sync.hooks.netsuite.connection import NETSUITE_POOL
 from po_sync.operators.vendor_import import VendorImportCheckOperator, VendorImportOperator
 from po_sync.operators.vendor_merge import MERGE_ASSET_URI
 
@@ -67,8 +68,9 @@ with DAG(
 ) as dag:
     imported = VendorImportOperator(
         task_id="import_merged_documents",
+        pool=NETSUITE_POOL,  # shares the account's concurrency with every other DAG
         merged_ids="{{ params.merged_ids }}",
         dry_run="{{ params.dry_run }}",
     )
-    check = VendorImportCheckOperator(task_id="check_netsuite", trigger_rule="all_done")
+    check = VendorImportCheckOperator(task_id="check_netsuite", trigger_rule="all_done", pool=NETSUITE_POOL)
     imported >> check

@@ -32,6 +32,7 @@ from datetime import datetime
 from airflow.sdk import DAG, Asset, Param
 
 from po_sync.dag_defaults import default_args
+from po_sync.hooks.netsuite.connection import NETSUITE_POOL
 from po_sync.operators.vendor_merge import MERGE_ASSET_URI, VendorFilesSensor, VendorMergeOperator
 
 MERGED_DOCUMENTS = Asset(name="po_sync_vendor_merged_documents", uri=MERGE_ASSET_URI)
@@ -72,6 +73,7 @@ with DAG(
     )
     merge = VendorMergeOperator(
         task_id="merge_vendor_files",
+        pool=NETSUITE_POOL,  # shares the account's concurrency with every other DAG
         vendor_id="{{ params.vendor }}",
         outlets=[MERGED_DOCUMENTS],
     )
