@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ValidationError
+
 from po_sync.models import (
     Amount,
     CurrencyCode,
@@ -20,7 +22,6 @@ from po_sync.models import (
     canonical_json,
     normalize_decimal,
 )
-from pydantic import BaseModel, ValidationError
 
 
 class _Holder(BaseModel):

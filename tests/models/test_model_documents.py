@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from po_sync.models import (
     Item,
     ItemFulfillment,
@@ -18,7 +20,6 @@ from po_sync.models import (
     VendorBill,
     describe_validation_error,
 )
-from pydantic import ValidationError
 
 # --------------------------------------------------------------------------------------------------
 # Item receipt

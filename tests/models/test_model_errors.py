@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from po_sync.exceptions import RecordValidationError
 from po_sync.models import PurchaseOrder, describe_validation_error, record_validation_error
-from pydantic import ValidationError
 
 _BASE: dict[str, Any] = {
     "source_system": "vendor_a",

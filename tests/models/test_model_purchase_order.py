@@ -8,13 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from po_sync.models import (
     ApprovalStatus,
     PurchaseOrder,
     PurchaseOrderStatus,
     describe_validation_error,
 )
-from pydantic import ValidationError
 
 
 def po_data(**overrides: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from po_sync_sandbox import runner
 from po_sync_sandbox.base import ServiceInfo
 from po_sync_sandbox.runner import Sandbox

@@ -11,6 +11,7 @@ import asyncssh
 import paramiko
 import pytest
 from airflow.providers.sftp.hooks.sftp import SFTPHook, SFTPHookAsync
+
 from po_sync_sandbox.sftp import SftpService
 
 

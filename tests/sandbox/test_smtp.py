@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from airflow.providers.smtp.hooks.smtp import SmtpHook
+
 from po_sync_sandbox.smtp import read_messages
 
 

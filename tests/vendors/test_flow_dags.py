@@ -90,4 +90,6 @@ def test_demo_flows_are_declared_and_their_checks_catch_problems():
     assert VENDOR_DEMO_FLOWS[0].check(ok, 1) == [] and VENDOR_DEMO_FLOWS[0].check(bad, 1)
     assert VENDOR_DEMO_FLOWS[1].check(ok, 1) == [] and VENDOR_DEMO_FLOWS[1].check(bad, 1)
     assert VENDOR_DEMO_FLOWS[2].check(bad, 1)
-    assert VENDOR_DEMO_FLOWS[0].check(ok, 2)  # the second pass must send nothing
+    # the second pass may re-send POs the first pass's receipts changed, but must fail nothing
+    resent = {"state": "success", "records": {"read": 3, "synced": 3, "failed": 0, "quarantined": 0}}
+    assert VENDOR_DEMO_FLOWS[0].check(resent, 2) == [] and VENDOR_DEMO_FLOWS[0].check(bad, 2)

@@ -181,7 +181,9 @@ def test_deferred_wait_wakes_up_when_a_file_lands(dagbag, ledger_conn, world, ne
 
     assert run_dag(dagbag, EXPORT).state == "success"
     actor = world.actors["V0002"]
-    trigger = S3PrefixesTrigger([[actor.bucket, f"{actor.prefix}inbound/"]], "aws_default", 0.2, "2999-01-01T00:00:00+00:00")
+    trigger = S3PrefixesTrigger(
+        [[actor.bucket, f"{actor.prefix}inbound/"]], "aws_default", 0.2, "2999-01-01T00:00:00+00:00"
+    )
     classpath, kwargs = trigger.serialize()
     assert classpath == "po_sync.operators.vendor_merge.S3PrefixesTrigger" and kwargs["poke_interval"] == 0.2
     threading.Timer(0.5, lambda: actor.ship(standard_pos(actor)[0])).start()

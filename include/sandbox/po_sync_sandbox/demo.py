@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from po_sync.hooks.netsuite.connection import NETSUITE_POOL
 from po_sync_sandbox.airflow_stack import AirflowStack, airflow_env, free_port
-from po_sync_sandbox.demo_flows import DEMO_FLOWS, DemoFlow
+from po_sync_sandbox.demo_flows import DemoFlow, all_demo_flows
 from po_sync_sandbox.runner import Sandbox
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.dir).resolve()
     shutil.rmtree(work, ignore_errors=True)
     (work / "airflow").mkdir(parents=True)
-    flows = [f for f in DEMO_FLOWS if not args.flows or f.dag_id in args.flows.split(",")]
+    flows = [f for f in all_demo_flows() if not args.flows or f.dag_id in args.flows.split(",")]
     ledger_path = work / "ledger.db"
     ledger_url = f"sqlite:///{ledger_path}"
     password = secrets.token_urlsafe(12)

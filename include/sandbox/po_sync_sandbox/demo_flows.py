@@ -66,12 +66,13 @@ DEMO_FLOWS: list[DemoFlow] = [
 ]
 
 
-def _flow_lists() -> list[DemoFlow]:
-    """Each flow issue's own list, in the order the demo runs them."""
+
+def all_demo_flows() -> list[DemoFlow]:
+    """Every flow of the demo, in order: the health check, then each flow issue's own list.
+
+    Imported here, not at module level, because those modules import :class:`DemoFlow` from this one.
+    """
     from po_sync_sandbox.demo_hotwax import HOTWAX_DEMO_FLOWS
     from po_sync_sandbox.demo_vendors import VENDOR_DEMO_FLOWS
 
-    return [*HOTWAX_DEMO_FLOWS, *VENDOR_DEMO_FLOWS]
-
-
-DEMO_FLOWS.extend(_flow_lists())
+    return [*DEMO_FLOWS, *HOTWAX_DEMO_FLOWS, *VENDOR_DEMO_FLOWS]

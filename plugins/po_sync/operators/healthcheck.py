@@ -85,4 +85,3 @@ class ConnectionCheckOperator(SyncOperator):
             )
         self.log.info("connection %s (%s): %s", conn_id, conn.conn_type, message)
         return conn_id
-

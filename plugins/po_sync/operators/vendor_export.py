@@ -35,7 +35,7 @@ from po_sync.ledger import Decision, RunStatus
 from po_sync.ledger.hook import LedgerHook
 from po_sync.mapping.netsuite_po import po_lines_query, purchase_orders_from_rows
 from po_sync.mapping.vendor_files import document_hash, purchase_order_document
-from po_sync.operators.base import SyncOperator, SyncRun
+from po_sync.operators.base import SyncOperator, SyncRun, as_bool
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -86,7 +86,7 @@ class VendorPOExportOperator(SyncOperator):
         the exact interval.
     """
 
-    template_fields: Sequence[str] = ("vendor_id", "resync_po_numbers", "dry_run")
+    template_fields: Sequence[str] = ("vendor_id", "resync_po_numbers", "is_dry_run")
     ui_color = "#e8f4d9"
 
     def __init__(
@@ -106,7 +106,7 @@ class VendorPOExportOperator(SyncOperator):
             raise ConfigurationError(f"{self.task_id}: window_overlap must not be negative")
         self.vendor_id = vendor_id
         self.resync_po_numbers = resync_po_numbers
-        self.dry_run = dry_run
+        self.is_dry_run = dry_run  # BaseOperator.dry_run is a method
         self.netsuite_conn_id = netsuite_conn_id
         self.aws_conn_id = aws_conn_id
         self.variable_key = variable_key
@@ -132,7 +132,7 @@ class VendorPOExportOperator(SyncOperator):
         return [v.strip() for v in value]
 
     def _dry_run(self) -> bool:
-        return self.dry_run is True or str(self.dry_run).lower() in ("true", "1", "yes")
+        return as_bool(self.is_dry_run)
 
     # -- the run ---------------------------------------------------------------------------------
 

@@ -76,7 +76,7 @@ class VendorImportOperator(SyncOperator):
     :param variable_key: Airflow Variable with the vendor settings (for the merge bucket).
     """
 
-    template_fields: Sequence[str] = ("merged_ids", "dry_run")
+    template_fields: Sequence[str] = ("merged_ids", "is_dry_run")
     ui_color = "#d9e4f4"
 
     def __init__(
@@ -91,7 +91,7 @@ class VendorImportOperator(SyncOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.merged_ids = merged_ids
-        self.dry_run = dry_run
+        self.is_dry_run = dry_run  # BaseOperator.dry_run is a method
         self.netsuite_conn_id = netsuite_conn_id
         self.aws_conn_id = aws_conn_id
         self.variable_key = variable_key
@@ -116,7 +116,7 @@ class VendorImportOperator(SyncOperator):
         client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
         with NetSuiteHook(self.netsuite_conn_id) as netsuite:
             importer = VendorImporter(run=run, client=client, bucket=bucket, netsuite=netsuite, log=self.log)
-            self.result = importer.run_all(only=wanted, dry_run=as_bool(self.dry_run))
+            self.result = importer.run_all(only=wanted, dry_run=as_bool(self.is_dry_run))
             self.result["netsuite_calls"] = netsuite.stats["calls"]
 
 

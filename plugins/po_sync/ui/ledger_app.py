@@ -21,8 +21,6 @@ from po_sync.ledger.reports import flow_summary, recent_runs, records_needing_at
 STATUS_ORDER = ("synced", "ignored", "failed", "quarantined", "in_progress", "pending", "resolved")
 
 
-
-
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
 
