@@ -101,3 +101,21 @@ def test_quarantine_input_records_unparseable_files(ledger):
     state = ledger.get(run.key("file", "s3", "in/bad.xml"))
     assert (state.status, state.last_error_message) == (RecordStatus.QUARANTINED, "line 3: not XML")
     assert run.counts["quarantined"] == 1 and run.counts["read"] == 1
+
+
+def test_cursor_moves_only_when_the_run_completes_and_notes_reach_the_summary(ledger):
+    from datetime import UTC, datetime
+
+    mark = datetime(2026, 11, 1, tzinfo=UTC)
+    with new_run(ledger) as done:
+        done.notes["file"] = "PurchaseOrder-1.csv"
+        done.advance_cursor_on_completion(mark, cursor_key="V1")
+    assert ledger.get_cursor("flow", "V1") == mark
+    assert done.summary()["file"] == "PurchaseOrder-1.csv" and done.summary()["status"] == "completed"
+
+    broken = new_run(ledger)
+    with pytest.raises(RuntimeError):
+        with broken:
+            broken.advance_cursor_on_completion(datetime(2026, 12, 1, tzinfo=UTC), cursor_key="V1")
+            raise RuntimeError("S3 is down")
+    assert ledger.get_cursor("flow", "V1") == mark  # a failed run leaves the window to be read again

@@ -87,8 +87,11 @@ class SyncRun:
     max_consecutive_retriable: int = 5
     id: int = 0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    #: small extra values for the XCom summary (a file name, a call count), never payloads
+    notes: dict[str, Any] = field(default_factory=dict)
     _open_records: set[int] = field(default_factory=set)
     _retriable_streak: int = 0
+    _cursor_target: tuple[datetime, str] | None = None
 
     # ---- lifecycle
 
@@ -108,6 +111,14 @@ class SyncRun:
             status, message = RunStatus.COMPLETED, None
         self.ledger.finish_run(self.id, status=status, counts=self.counts, message=message)
         self.status = status
+        if status is RunStatus.COMPLETED and self._cursor_target is not None:
+            value, cursor_key = self._cursor_target
+            self.ledger.advance_cursor(self.flow, value, sync_run_id=self.id, cursor_key=cursor_key)
+
+    def advance_cursor_on_completion(self, value: datetime, *, cursor_key: str = "default") -> None:
+        """Move the flow's watermark to ``value`` once this run closes as ``completed`` (rule 2);
+        a failed or incomplete run leaves it where it was, so its window is read again."""
+        self._cursor_target = (value, cursor_key)
 
     # ---- per record
 
@@ -207,6 +218,7 @@ class SyncRun:
     def summary(self) -> dict[str, Any]:
         """The small value pushed to XCom: ids and counts, never payloads."""
         return {
+            **self.notes,
             "flow": self.flow,
             "sync_run_id": self.id,
             "status": str(getattr(self, "status", RunStatus.PROCESSING)),

@@ -156,7 +156,6 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
         self.is_dry_run = dry_run  # BaseOperator.dry_run is a method
         self.currency = currency
         self.file_prefix = file_prefix
-        self._file: str | None = None
 
     # ---- helpers
 
@@ -208,11 +207,6 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
         )
 
     # ---- the flow
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        summary = super().execute(context)
-        summary["file"] = self._file
-        return summary
 
     def sync(self, context: Context, run: SyncRun) -> None:
         resync = self._resync()
@@ -298,7 +292,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
                 self.log.info("%s is already complete on the server (a retry of this run)", path)
             else:
                 remote.write_atomic(client, path, data)
-            self._file = file_name
+            run.notes["file"] = file_name
             self.log.info(
                 "wrote %s: %d PO(s), %d line(s)", path, len(batch), sum(len(r) for r in batch.values())
             )

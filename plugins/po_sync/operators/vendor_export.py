@@ -31,8 +31,7 @@ from po_sync.exceptions import (
     RetriableError,
 )
 from po_sync.formats.vendor_documents import dump_document
-from po_sync.ledger import Decision, RunStatus
-from po_sync.ledger.hook import LedgerHook
+from po_sync.ledger import Decision
 from po_sync.mapping.netsuite_po import po_lines_query, purchase_orders_from_rows
 from po_sync.mapping.vendor_files import document_hash, purchase_order_document
 from po_sync.operators.base import SyncOperator, SyncRun, as_bool
@@ -111,7 +110,6 @@ class VendorPOExportOperator(SyncOperator):
         self.aws_conn_id = aws_conn_id
         self.variable_key = variable_key
         self.scheduled_overlap = window_overlap
-        self.result: dict[str, Any] = {}
 
     # -- arguments rendered at run time ----------------------------------------------------------
 
@@ -144,18 +142,7 @@ class VendorPOExportOperator(SyncOperator):
             # A run triggered without a logical date covers everything since the vendor's cursor.
             context = dict(context)  # type: ignore[assignment]
             context["data_interval_start"] = None  # type: ignore[typeddict-item]
-        summary = super().execute(context)
-        summary.update(self.result)
-        if self.result.get("advance_to") and summary["status"] == str(RunStatus.COMPLETED):
-            ledger = LedgerHook(self.ledger_conn_id).get_conn()
-            ledger.advance_cursor(
-                summary["flow"],
-                self.result["advance_to_dt"],
-                sync_run_id=summary["sync_run_id"],
-                cursor_key=self.vendor_id,
-            )
-        summary.pop("advance_to_dt", None)
-        return summary
+        return super().execute(context)
 
     def sync(self, context: Context, run: SyncRun) -> None:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -192,11 +179,11 @@ class VendorPOExportOperator(SyncOperator):
                 f" (resync {resync})" if resync else "",
             )
             rows = netsuite.suiteql(query)
-            self.result = exporter.export(rows, force=bool(resync), dry_run=dry_run)
-            self.result["netsuite_calls"] = netsuite.stats["calls"]
+            run.notes.update(exporter.export(rows, force=bool(resync), dry_run=dry_run))
+            run.notes["netsuite_calls"] = netsuite.stats["calls"]
         if not resync and not dry_run and end is not None:
-            self.result["advance_to"] = end.isoformat()
-            self.result["advance_to_dt"] = end
+            run.notes["advance_to"] = end.isoformat()
+            run.advance_cursor_on_completion(end, cursor_key=self.vendor_id)
 
 
 class VendorExporter:

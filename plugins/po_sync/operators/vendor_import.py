@@ -95,12 +95,6 @@ class VendorImportOperator(SyncOperator):
         self.netsuite_conn_id = netsuite_conn_id
         self.aws_conn_id = aws_conn_id
         self.variable_key = variable_key
-        self.result: dict[str, Any] = {}
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        summary = super().execute(context)
-        summary.update(self.result)
-        return summary
 
     def sync(self, context: Context, run: SyncRun) -> None:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -116,8 +110,8 @@ class VendorImportOperator(SyncOperator):
         client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
         with NetSuiteHook(self.netsuite_conn_id) as netsuite:
             importer = VendorImporter(run=run, client=client, bucket=bucket, netsuite=netsuite, log=self.log)
-            self.result = importer.run_all(only=wanted, dry_run=as_bool(self.is_dry_run))
-            self.result["netsuite_calls"] = netsuite.stats["calls"]
+            run.notes.update(importer.run_all(only=wanted, dry_run=as_bool(self.is_dry_run)))
+            run.notes["netsuite_calls"] = netsuite.stats["calls"]
 
 
 class VendorImporter:

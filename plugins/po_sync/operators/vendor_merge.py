@@ -251,12 +251,6 @@ class VendorMergeOperator(SyncOperator):
         self.netsuite_conn_id = netsuite_conn_id
         self.aws_conn_id = aws_conn_id
         self.variable_key = variable_key
-        self.result: dict[str, Any] = {}
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        summary = super().execute(context)
-        summary.update(self.result)
-        return summary
 
     def sync(self, context: Context, run: SyncRun) -> None:
         from po_sync.hooks.netsuite.hook import NetSuiteHook
@@ -266,7 +260,7 @@ class VendorMergeOperator(SyncOperator):
             merger = VendorMerger(
                 run=run, config=config, client=_boto(self.aws_conn_id), netsuite=netsuite, log=self.log
             )
-            self.result = merger.merge(config.active(str(self.vendor_id or "") or None))
+            run.notes.update(merger.merge(config.active(str(self.vendor_id or "") or None)))
 
 
 class VendorMerger:
