@@ -44,6 +44,7 @@ sandbox: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check plugins dags include tests bench
 	$(BIN)/ruff format --check plugins dags include tests bench
+	$(BIN)/mypy plugins/po_sync
 
 requirements:
 	$(BIN)/pip install --quiet uv

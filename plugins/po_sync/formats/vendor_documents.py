@@ -81,7 +81,7 @@ def extension(fmt: str) -> str:
 def format_from_key(key: str) -> FileFormat | None:
     """The format a file name's extension says, or None."""
     suffix = key.rsplit(".", 1)[-1].lower() if "." in key else ""
-    return suffix if suffix in FORMATS else None  # type: ignore[return-value]
+    return suffix if suffix in FORMATS else None
 
 
 # ------------------------------------------------------------------------------------------ writers

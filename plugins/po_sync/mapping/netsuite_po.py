@@ -186,7 +186,7 @@ def purchase_orders_from_rows(
                 number=number,
                 vendor=RecordRef(id=str(head.get("entity")), name=head.get("vendor")),
                 tran_date=_date(head.get("trandate")),
-                status=head.get("status"),
+                status=head.get("status"),  # type: ignore[arg-type]  # validated (and named) by pydantic
                 currency=currencies.get(str(head.get("currency") or "1"), "USD"),
                 memo=head.get("memo") or None,
                 lines=lines,

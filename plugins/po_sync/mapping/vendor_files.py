@@ -308,7 +308,8 @@ def check_against_order(document: VendorDocument, order: OrderSnapshot, *, sourc
     :raises RecordValidationError: codes ``UNKNOWN_LINE``, ``UNKNOWN_ITEM``, ``EXCESS_QUANTITY``.
     """
     label = f"{document.document_type} {document.document_id} (file {source})"
-    for index, line in enumerate(document.lines):
+    lines: Sequence[ShipNoticeLine | VendorInvoiceLine] = document.lines
+    for index, line in enumerate(lines):
         order_line = order.line(line.line)
         if order_line is None:
             raise RecordValidationError(
@@ -461,7 +462,7 @@ def merge_fulfillment(
 
 def vendor_bill_from_invoice(invoice: VendorInvoice, order: OrderSnapshot, *, merged_id: str) -> VendorBill:
     """The vendor bill for ``invoice``, created from its PO; freight becomes an expense line."""
-    expense = ()
+    expense: tuple[VendorBillExpenseLine, ...] = ()
     if invoice.freight:
         expense = (
             VendorBillExpenseLine(

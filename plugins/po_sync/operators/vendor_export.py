@@ -141,7 +141,7 @@ class VendorPOExportOperator(SyncOperator):
         if getattr(dag_run, "logical_date", None) is None:
             # A run triggered without a logical date covers everything since the vendor's cursor.
             context = dict(context)  # type: ignore[assignment]
-            context["data_interval_start"] = None  # type: ignore[typeddict-item]
+            context["data_interval_start"] = None
         return super().execute(context)
 
     def sync(self, context: Context, run: SyncRun) -> None:
