@@ -66,7 +66,6 @@ DEMO_FLOWS: list[DemoFlow] = [
 ]
 
 
-
 def all_demo_flows() -> list[DemoFlow]:
     """Every flow of the demo, in order: the health check, then each flow issue's own list.
 
