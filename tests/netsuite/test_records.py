@@ -162,3 +162,30 @@ def test_drop_ship_fulfilment_receives_the_linked_po(hook, netsuite: NetSuiteSer
     hook.transform_record("salesOrder", so_id, "itemFulfillment")
     assert hook.get_record("salesOrder", so_id).status == "Pending Billing"
     assert hook.get_record("purchaseOrder", po_id).status == "Pending Bill"
+
+
+def test_fulfilment_lines_keep_their_serial_numbers(hook, netsuite: NetSuiteService) -> None:
+    """``inventoryDetail`` sent on a transform line is stored on the new record's line."""
+    so_id = netsuite.created["salesOrder"][1]
+    so = hook.get_record("salesOrder", so_id)
+    first = so.sublists["item"][0]
+    detail = {"inventoryAssignment": {"items": [{"issueInventoryNumber": "SN-1", "quantity": 1}]}}
+    written = hook.transform_record(
+        "salesOrder",
+        so_id,
+        "itemFulfillment",
+        {
+            "item": {
+                "items": [
+                    {
+                        "orderLine": int(first["line"]),
+                        "itemReceive": True,
+                        "quantity": 1,
+                        "inventoryDetail": detail,
+                    }
+                ]
+            }
+        },
+    )
+    (line,) = hook.get_record("itemFulfillment", written.id).sublists["item"]
+    assert line["inventoryDetail"] == detail

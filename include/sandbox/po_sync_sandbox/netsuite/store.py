@@ -520,6 +520,7 @@ class Store:
             by_line = {int(line["line"]): line for line in lines}
             requested = (body.get("item") or {}).get("items")
             picks: list[tuple[dict[str, Any], float]] = []
+            line_details: dict[int, Any] = {}
             if requested is None:
                 if self.knobs.transform_default_lines == "all":
                     for line in lines:
@@ -538,6 +539,8 @@ class Store:
                     if needs_flag and not want.get("itemReceive", False):
                         continue
                     line = by_line[int(order_line)]
+                    if want.get("inventoryDetail"):  # serial / lot numbers travel with the line
+                        line_details[int(order_line)] = want["inventoryDetail"]
                     remaining = float(line.get(cap_field, 0)) - float(line.get(raised_field, 0))
                     quantity = _num(want.get("quantity", remaining), f"{path}.quantity")
                     if line.get("isClosed") or quantity <= 0 or quantity > remaining + 1e-9:
@@ -565,6 +568,8 @@ class Store:
                     new_line["location"] = dict(line["location"])
                 if line.get("isDropShipment"):
                     new_line["isDropShipment"] = True
+                if int(line["line"]) in line_details:
+                    new_line["inventoryDetail"] = line_details[int(line["line"])]
                 new_lines.append(new_line)
                 self._drop_ship_effect(source_type, target_type, line, quantity)
             target: dict[str, Any] = {
