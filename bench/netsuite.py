@@ -4,7 +4,8 @@
 always "what was reached ÷ what the limit allows" in the direction the target is stated:
 
 - ``netsuite.read_10k_pos.api_calls``: calls used ÷ 100 allowed (target ≤ 1).
-- ``netsuite.read_10k_pos.wall``: ideal time (pages × 100 ms ÷ 5) ÷ measured time (target ≥ 0.8).
+- ``netsuite.read_10k_pos.wall``: ideal time (pages × 100 ms ÷ 5) ÷ measured time, median of three reads
+  (target ≥ 0.8); ``...wall_slowest``: the slowest of the three, for information.
 - ``netsuite.item_receipts.rate``: receipts/s ÷ 50/s (target ≥ 0.9); ``...rate_limited_steady``: 429s (target 0).
 - ``netsuite.item_receipts.lowered_limit.*``: receipts lost / duplicated when the account limit drops to 3
   mid-run (target 0).
@@ -14,6 +15,7 @@ always "what was reached ÷ what the limit allows" in the direction the target i
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -30,6 +32,7 @@ import requests
 LATENCY_MS = 100
 CONCURRENCY = 5
 READ_POS = 10_000
+READ_REPEATS = 3
 LINES_PER_PO = 5
 RECEIPTS = 500
 LOWERED_RECEIPTS = 200
@@ -38,7 +41,8 @@ MEMORY_SIZES = (1_000, 100_000)
 LINES_QUERY = (
     "SELECT tl.uniquekey AS id, t.id AS po, t.tranid, t.entity, BUILTIN.DF(t.status) AS status, tl.item, "
     "tl.quantity, tl.quantityshiprecv, tl.rate FROM transactionline tl JOIN transaction t ON t.id = tl.transaction "
-    "WHERE t.type = 'PurchOrd' AND tl.mainline = 'F' AND t.id <= {max_po} AND tl.uniquekey > {after} "
+    "WHERE t.type = 'PurchOrd' AND tl.mainline = 'F' AND t.id BETWEEN {first_po} AND {last_po} "
+    "AND tl.uniquekey > {after} "
     "ORDER BY tl.uniquekey"
 )
 HEADERS_QUERY = (
@@ -144,34 +148,54 @@ def _hook(conn_id: str, service: Any, **extra: Any) -> Any:
     return NetSuiteHook(conn_id)
 
 
-def _bench_read(service: Any) -> list[dict[str, Any]]:
-    max_po = service.purchase_orders[READ_POS - 1]
-    service.set_knobs(
-        latency_ms=LATENCY_MS, concurrency_limit=CONCURRENCY, account_concurrency_limit=CONCURRENCY
-    )
+def _read_once(service: Any, first_po: int, last_po: int) -> tuple[float, int, int]:
+    """Read the lines of POs ``first_po..last_po`` with a fresh hook: (wall seconds, calls, 429s)."""
+    query = LINES_QUERY.replace("{first_po}", str(first_po)).replace("{last_po}", str(last_po))
     with _hook("netsuite_bench", service) as hook:
         hook.get_conn()  # reads governanceLimits: concurrency 5
+        # Airflow's workers run tasks with the GC's generations frozen after startup (LocalExecutor and Celery
+        # call gc.freeze() before forking them), so a full collection does not walk every object Airflow's
+        # imports created (the first get_conn() imports a good part of Airflow). Measure in the same conditions.
+        gc.freeze()
         service.reset_stats()
         started = time.monotonic()
         rows = 0
         pos: set[str] = set()
-        for row in hook.suiteql_keyset(LINES_QUERY.replace("{max_po}", str(max_po))):
+        for row in hook.suiteql_keyset(query):
             rows += 1
             pos.add(row["po"])
         wall = time.monotonic() - started
     stats = service.stats()
     assert rows == READ_POS * LINES_PER_PO and len(pos) == READ_POS, (rows, len(pos))
-    pages = math.ceil(rows / 1000)
+    return wall, stats["requests"], stats["concurrency_rejected"]
+
+
+def _bench_read(service: Any) -> list[dict[str, Any]]:
+    """Read 10,000 POs three times (disjoint POs, a fresh hook each, so no result is served from a cache);
+    report the median read and the calls of the worst one."""
+    service.set_knobs(
+        latency_ms=LATENCY_MS, concurrency_limit=CONCURRENCY, account_concurrency_limit=CONCURRENCY
+    )
+    reads = []
+    for start in range(0, READ_REPEATS * READ_POS, READ_POS):
+        ids = service.purchase_orders[start : start + READ_POS]
+        reads.append(_read_once(service, ids[0], ids[-1]))
+    walls = sorted(wall for wall, _, _ in reads)
+    wall = walls[len(walls) // 2]
+    calls = max(calls for _, calls, _ in reads)
+    rejected = max(rejected for _, _, rejected in reads)
+    pages = math.ceil(READ_POS * LINES_PER_PO / 1000)
     ideal = pages * LATENCY_MS / 1000 / CONCURRENCY
     return [
-        _result("netsuite.read_10k_pos.api_calls", stats["requests"], "calls", 100, stats["requests"] / 100),
+        _result("netsuite.read_10k_pos.api_calls", calls, "calls", 100, calls / 100),
         _result("netsuite.read_10k_pos.wall", wall, "s", round(ideal, 3), ideal / wall),
-        _result("netsuite.read_10k_pos.rate_limited", stats["concurrency_rejected"], "429s", 0, 0.0),
+        _result("netsuite.read_10k_pos.wall_slowest", walls[-1], "s", round(ideal, 3), ideal / walls[-1]),
+        _result("netsuite.read_10k_pos.rate_limited", rejected, "429s", 0, 0.0),
     ]
 
 
 def _bench_receipts(service: Any) -> list[dict[str, Any]]:
-    first = READ_POS  # POs after the ones read above, all Pending Receipt
+    first = READ_REPEATS * READ_POS  # POs after the ones read above, all Pending Receipt
     pos = service.purchase_orders[first : first + RECEIPTS]
     service.set_knobs(latency_ms=LATENCY_MS, concurrency_limit=CONCURRENCY)
     results: list[dict[str, Any]] = []

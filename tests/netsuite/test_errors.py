@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from po_sync.exceptions import FatalError, RetriableError
+from po_sync.exceptions import ConfigurationError, FatalError, RetriableError
 from po_sync.hooks.netsuite.errors import (
     NetSuiteConcurrencyError,
     NetSuiteConnectionError,
@@ -120,3 +120,32 @@ def test_non_idempotent_create_is_not_retried_after_a_lost_response(hook, netsui
     with pytest.raises(NetSuiteConnectionError):
         hook.create_record("purchaseOrder", _po_body(netsuite))
     assert netsuite.store.count("purchaseOrder") == before + 1  # done once, never twice
+
+
+def test_the_connection_sets_the_retry_budget(make_hook, netsuite: NetSuiteService) -> None:
+    hook = make_hook(retry=None, concurrency=2, max_attempts=2, max_retry_seconds=30)
+    hook.get_conn()
+    netsuite.stats.reset()
+    netsuite.inject_fault("503", count=5, path_contains="/vendor/")
+    with pytest.raises(NetSuiteServerError):
+        hook.get_record("vendor", "1")
+    assert netsuite.stats.faults["503"] == 2  # two attempts, as the connection says, then the error
+
+    netsuite.faults.clear()
+    netsuite.inject_fault("503", count=1, path_contains="/vendor/")
+    assert hook.get_record("vendor", "1").id == "1"  # one failure is within the budget
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("max_attempts", "0", "max_attempts must be at least 1"),
+        ("max_attempts", "2.5", "max_attempts must be a whole number"),
+        ("max_retry_seconds", "soon", "max_retry_seconds must be a number"),
+        ("concurrency", "1.5", "concurrency must be a whole number"),
+    ],
+)
+def test_bad_retry_and_concurrency_fields_name_the_field(make_hook, field, value, message) -> None:
+    hook = make_hook(retry=None, **{field: value})
+    with pytest.raises(ConfigurationError, match=message):
+        hook.get_conn()

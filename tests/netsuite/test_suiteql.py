@@ -115,3 +115,68 @@ def test_custom_body_fields_are_suiteql_columns(hook, netsuite: NetSuiteService)
         f"SELECT t.id, t.custbody_hc_order_exported AS x FROM transaction t WHERE t.id = {flagged} ORDER BY t.id"
     )
     assert row["x"] == "F"
+
+
+SHAPES = (
+    "SELECT t.id, 2.5 AS half, 3.0 AS whole, NULL AS no_memo, "
+    "TO_TIMESTAMP('2026-03-04 15:07:00', 'YYYY-MM-DD HH24:MI:SS') AS createddate, "
+    "TO_DATE('2026-11-09', 'YYYY-MM-DD') AS duedate, t.id AS ID FROM transaction t "
+    "WHERE t.type = 'PurchOrd' ORDER BY t.id"
+)
+
+
+def test_values_are_shaped_as_netsuite_sends_them(hook, netsuite: NetSuiteService) -> None:
+    item = hook.suiteql_page(SHAPES, limit=1).items[0]
+    assert item["links"] == [] and item["id"] == "1"
+    assert item["half"] == "2.5" and item["whole"] == "3"
+    assert "no_memo" not in item
+    assert item["createddate"] == "3/4/2026 3:07 pm" and item["duedate"] == "11/9/2026"
+
+
+def test_shape_knobs_keep_nulls_and_iso_dates(hook, netsuite: NetSuiteService) -> None:
+    netsuite.set_knobs(suiteql_omit_nulls=False, suiteql_date_style="iso")
+    item = hook.suiteql_page(SHAPES, limit=1).items[0]
+    assert item["no_memo"] is None
+    assert item["createddate"] == "2026-03-04 15:07:00" and item["duedate"] == "2026-11-09"
+
+
+def test_pages_are_slices_of_one_result(hook, netsuite: NetSuiteService) -> None:
+    query = "SELECT t.id, t.tranid FROM transaction t WHERE t.type = 'PurchOrd' ORDER BY t.id"
+    first = hook.suiteql_page(query, limit=10)
+    again = hook.suiteql_page(query, limit=10, offset=10)
+    assert first.total_results == again.total_results
+    assert [r["id"] for r in first.items] + [r["id"] for r in again.items] == [
+        r["id"] for r in hook.suiteql_page(query, limit=20).items
+    ]
+
+
+def test_mixed_case_aliases_are_read_case_insensitively(hook) -> None:
+    rows = list(
+        hook.suiteql(
+            "SELECT t.id AS PoId, t.tranid AS TranId FROM transaction t WHERE t.type = 'PurchOrd' ORDER BY t.id",
+            page_size=50,
+        )
+    )
+    assert rows and rows[0]["poid"] == rows[0]["PoId"] == "1" and "links" not in rows[0]
+    assert rows[0].get("TRANID") == rows[0]["tranid"]
+
+
+def test_a_column_named_rowid_keeps_its_values_and_the_page_order(hook, netsuite: NetSuiteService) -> None:
+    query = (
+        "SELECT t.tranid AS rowid, t.id FROM transaction t WHERE t.type = 'PurchOrd' ORDER BY t.tranid DESC"
+    )
+    rows = list(hook.suiteql(query, page_size=13))
+    tranids = [
+        r["tranid"]
+        for r in netsuite.store.query(
+            "SELECT tranid FROM \"transaction\" WHERE type = 'PurchOrd' ORDER BY tranid DESC"
+        )
+    ]
+    assert [row["rowid"] for row in rows] == tranids
+
+
+def test_unknown_latency_mode_is_refused(netsuite: NetSuiteService) -> None:
+    with pytest.raises(KeyError):
+        netsuite.set_knobs(latency_mode="sometimes")
+    netsuite.set_knobs(latency_mode="added", latency_ms=1)
+    assert netsuite.knobs.latency_mode == "added"

@@ -12,13 +12,17 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 FAULT_KINDS = ("429", "500", "502", "503", "timeout", "drop", "drop_after")
+LATENCY_MODES = ("total", "added")
 
 
 @dataclass
 class Knobs:
     """What the sandbox does differently from a quiet NetSuite account.
 
-    :param latency_ms: added to every REST/SuiteQL call (not to ``/_sandbox``).
+    :param latency_ms: server time of every REST/SuiteQL call (not of ``/_sandbox``).
+    :param latency_mode: ``total`` = a call answers ``latency_ms`` after its request arrived, the sandbox's own work
+        included (as NetSuite's latency includes NetSuite's work); ``added`` = ``latency_ms`` of sleep before
+        the work, so the sandbox's CPU time comes on top.
     :param concurrency_limit: requests in flight past which NetSuite answers 429
         ``CONCURRENCY_LIMIT_EXCEEDED``; None = unlimited.
     :param account_concurrency_limit: what ``governanceLimits`` reports for the account.
@@ -49,6 +53,7 @@ class Knobs:
     """
 
     latency_ms: float = 0.0
+    latency_mode: str = "total"
     concurrency_limit: int | None = None
     account_concurrency_limit: int = 5
     integration_concurrency_limit: int | None = None
@@ -153,5 +158,7 @@ def update_knobs(knobs: Knobs, values: dict[str, Any]) -> Knobs:
             bad = [k for k in value if k not in FAULT_KINDS]
             if bad:
                 raise KeyError(f"fault_rates.{bad[0]}")
+        if key == "latency_mode" and value not in LATENCY_MODES:
+            raise KeyError(f"latency_mode={value!r} (use one of {LATENCY_MODES})")
         setattr(knobs, key, value)
     return knobs

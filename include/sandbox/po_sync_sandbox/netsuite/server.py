@@ -75,6 +75,13 @@ class Stats:
             }
 
 
+class RawJSON:
+    """JSON text already rendered (SuiteQL rows come out of SQLite as JSON), sent as it is."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
 class Reply:
     """A response to write: status, headers, JSON body (or none)."""
 
@@ -89,6 +96,19 @@ class Reply:
         self.body = body
         self.headers = headers or {}
         self.content_type = content_type
+        self._data: bytes | None = None
+
+    @property
+    def data(self) -> bytes:
+        """The body as JSON bytes (encoded once, so it can be done inside the call's latency)."""
+        if self._data is None:
+            if self.body is None:
+                self._data = b""
+            elif isinstance(self.body, RawJSON):
+                self._data = self.body.text.encode()
+            else:
+                self._data = json.dumps(self.body).encode()
+        return self._data
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
@@ -109,6 +129,13 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out as separate writes; no 40 ms delayed-ACK stall
     server: SandboxHTTPServer
+
+    arrived_at = 0.0
+
+    def parse_request(self) -> bool:
+        """Note when the request line arrived: a call's latency runs from there, as NetSuite's does."""
+        self.arrived_at = time.monotonic()
+        return super().parse_request()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("netsuite sandbox: " + format, *args)
@@ -187,7 +214,7 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
             return
         released = False
         try:
-            if knobs.latency_ms:
+            if knobs.latency_ms and knobs.latency_mode == "added":
                 time.sleep(knobs.latency_ms / 1000.0)
             try:
                 reply = self._dispatch(raw_path, query, body)
@@ -196,6 +223,9 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
             except Exception:  # noqa: BLE001 - a sandbox bug must look like NetSuite's 500, not hang
                 log.exception("netsuite sandbox error on %s %s", self.command, raw_path)
                 reply = self._error_reply(NsError(500, "UNEXPECTED_ERROR", "An unexpected error occurred."))
+            if knobs.latency_ms and knobs.latency_mode == "total":
+                _ = reply.data  # the encoding is part of the call's work
+                _sleep_until(self.arrived_at + knobs.latency_ms / 1000.0)
             if fault == "timeout":
                 time.sleep(knobs.timeout_seconds)
             with stats.lock:
@@ -220,7 +250,7 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
     def _send(self, reply: Reply) -> None:
         with self.server.service.stats.lock:
             self.server.service.stats.by_status[reply.status] += 1
-        data = b"" if reply.body is None else json.dumps(reply.body).encode()
+        data = reply.data
         try:
             self.send_response(reply.status)
             for key, value in reply.headers.items():
@@ -382,7 +412,7 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
             raise invalid_content("Invalid content in the request body") from None
         query = payload.get("q") if isinstance(payload, dict) else None
         limit, offset = self._paging(params)
-        items, total = service.engine.page_items(
+        rows, total = service.engine.execute(
             str(query or ""),
             limit=limit,
             offset=offset,
@@ -391,7 +421,12 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
             omit_nulls=service.knobs.suiteql_omit_nulls,
         )
         url = f"{self._rest_root()}/query/v1/suiteql"
-        return Reply(200, self._envelope(url, "", items, limit, offset, total), content_type=COLLECTION)
+        envelope = self._envelope(url, "", rows, limit, offset, total)
+        members = (
+            f"{json.dumps(key)}: " + ("[" + ",".join(rows) + "]" if key == "items" else json.dumps(value))
+            for key, value in envelope.items()
+        )
+        return Reply(200, RawJSON("{" + ", ".join(members) + "}"), content_type=COLLECTION)
 
     def _record(
         self,
@@ -621,3 +656,10 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
         except (KeyError, TypeError, ValueError) as exc:
             return Reply(400, {"error": f"bad admin request: {exc}"}, content_type="application/json")
         return Reply(404, {"error": "unknown admin route"}, content_type="application/json")
+
+
+def _sleep_until(deadline: float) -> None:
+    """Sleep until ``time.monotonic()`` reaches ``deadline`` (no-op when it has passed)."""
+    remaining = deadline - time.monotonic()
+    if remaining > 0:
+        time.sleep(remaining)

@@ -69,6 +69,17 @@ NETSUITE_CONNECTION: dict[str, Any] = {
             "label": "Request timeout (seconds)",
             "schema": {"type": ["number", "null"], "minimum": 1, "default": 60},
         },
+        "max_attempts": {
+            "label": "Attempts per request",
+            "description": "Tries of one request on retriable errors (5xx, timeouts, resets), the first included. "
+            "429 CONCURRENCY_LIMIT_EXCEEDED is retried until the retry time runs out.",
+            "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 50, "default": 8},
+        },
+        "max_retry_seconds": {
+            "label": "Retry time per request (seconds)",
+            "description": "No new attempt of one request starts after this long.",
+            "schema": {"type": ["number", "null"], "minimum": 1, "default": 300},
+        },
     },
 }
 
@@ -83,6 +94,8 @@ class NetSuiteSettings:
     :param m2m: M2M settings when ``auth_mode`` is ``m2m``.
     :param concurrency: a fixed concurrency limit, or None to read ``governanceLimits``.
     :param timeout: read timeout in seconds for one request.
+    :param max_attempts: attempts of one request on retriable errors, the first included.
+    :param max_retry_seconds: seconds after which no new attempt of one request starts.
     """
 
     account: NetSuiteAccount
@@ -91,6 +104,8 @@ class NetSuiteSettings:
     m2m: M2MCredentials | None
     concurrency: int | None
     timeout: float
+    max_attempts: int = 8
+    max_retry_seconds: float = 300.0
 
     def __repr__(self) -> str:
         return f"NetSuiteSettings(account={self.account.realm!r}, auth_mode={self.auth_mode!r})"
@@ -151,14 +166,31 @@ class NetSuiteSettings:
             )
         else:
             raise ConfigurationError("NetSuite auth_mode must be 'tba' or 'm2m'")
-        concurrency_raw = field("concurrency")
-        try:
-            concurrency = int(concurrency_raw) if concurrency_raw else None
-            timeout = float(field("timeout") or 60)
-        except ValueError:
-            raise ConfigurationError("NetSuite concurrency / timeout must be numbers") from None
-        if concurrency is not None and concurrency < 1:
-            raise ConfigurationError("NetSuite concurrency must be at least 1")
+        numbers: dict[str, float | None] = {}
+        for name, default in (
+            ("concurrency", None),
+            ("timeout", 60.0),
+            ("max_attempts", 8.0),
+            ("max_retry_seconds", 300.0),
+        ):
+            raw = field(name)
+            try:
+                numbers[name] = float(raw) if raw else default
+            except ValueError:
+                raise ConfigurationError(f"NetSuite connection field {name} must be a number") from None
+            value = numbers[name]
+            if value is not None and value < 1:
+                raise ConfigurationError(f"NetSuite connection field {name} must be at least 1")
+            if value is not None and name in ("concurrency", "max_attempts") and not value.is_integer():
+                raise ConfigurationError(f"NetSuite connection field {name} must be a whole number")
+        concurrency = numbers["concurrency"]
         return cls(
-            account=account, auth_mode=auth_mode, tba=tba, m2m=m2m, concurrency=concurrency, timeout=timeout
+            account=account,
+            auth_mode=auth_mode,
+            tba=tba,
+            m2m=m2m,
+            concurrency=int(concurrency) if concurrency is not None else None,
+            timeout=float(numbers["timeout"] or 60.0),
+            max_attempts=int(numbers["max_attempts"] or 8),
+            max_retry_seconds=float(numbers["max_retry_seconds"] or 300.0),
         )

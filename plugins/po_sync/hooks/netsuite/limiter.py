@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,7 +25,8 @@ class ConcurrencyLimiter:
     def __init__(self, limit: int, *, recover_after: int = 50, cooldown: float = 0.5) -> None:
         if limit < 1:
             raise ValueError("concurrency limit must be at least 1")
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._waiters: deque[threading.Lock] = deque()
         self._ceiling = limit
         self._limit = limit
         self._in_flight = 0
@@ -50,6 +52,11 @@ class ConcurrencyLimiter:
         """Requests holding a slot right now."""
         return self._in_flight
 
+    @property
+    def waiting(self) -> int:
+        """Callers queued for a slot right now."""
+        return len(self._waiters)
+
     def resize(self, limit: int) -> None:
         """Set a new ceiling (and working limit), e.g. after reading ``governanceLimits``.
 
@@ -57,42 +64,62 @@ class ConcurrencyLimiter:
         """
         if limit < 1:
             raise ValueError("concurrency limit must be at least 1")
-        with self._cond:
+        with self._lock:
             self._ceiling = limit
             self._limit = limit
             self._successes = 0
-            self._cond.notify_all()
+            self._grant()
 
     @contextmanager
     def slot(self) -> Iterator[None]:
-        """Hold one slot for the duration of a request."""
-        with self._cond:
-            while self._in_flight >= self._limit:
-                self._cond.wait()
-            self._in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        """Hold one slot for the duration of a request.
+
+        Slots are granted first come, first served: callers that fetch pages in order get them in order, so no
+        page is starved while later ones go ahead and stall an ordered reader. A freed slot is handed to exactly
+        one waiter (no herd of woken threads competing for the GIL while a response waits to be read).
+        """
+        waiter: threading.Lock | None = None
+        with self._lock:
+            if self._in_flight < self._limit and not self._waiters:
+                self._admit()
+            else:
+                waiter = threading.Lock()
+                waiter.acquire()
+                self._waiters.append(waiter)
+        if waiter is not None:
+            waiter.acquire()  # released by _grant once this caller holds a slot
         try:
             yield
         finally:
-            with self._cond:
+            with self._lock:
                 self._in_flight -= 1
-                self._cond.notify()
+                self._grant()
+
+    def _admit(self) -> None:
+        self._in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+
+    def _grant(self) -> None:
+        """Hand free slots to the longest-waiting callers (lock held)."""
+        while self._waiters and self._in_flight < self._limit:
+            self._admit()
+            self._waiters.popleft().release()
 
     def record_success(self) -> None:
         """Note a request that was not rate limited; may grow the working limit back."""
-        with self._cond:
+        with self._lock:
             if self._limit >= self._ceiling:
                 return
             self._successes += 1
             if self._successes >= self._recover_after:
                 self._successes = 0
                 self._limit += 1
-                self._cond.notify_all()
+                self._grant()
 
     def record_rate_limited(self) -> None:
         """Note a 429; lowers the working limit by one (with a cooldown)."""
         now = time.monotonic()
-        with self._cond:
+        with self._lock:
             self.rate_limited += 1
             self._successes = 0
             if now - self._last_decrease >= self._cooldown and self._limit > 1:

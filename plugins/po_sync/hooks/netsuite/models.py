@@ -127,8 +127,28 @@ class SuiteQLRow(Mapping[str, str]):
     def __init__(self, values: Mapping[str, Any]) -> None:
         self._values = {k.lower(): v for k, v in values.items() if k != "links"}
 
+    @classmethod
+    def of_page(cls, items: list[dict[str, Any]]) -> list[SuiteQLRow]:
+        """The rows of one page, taking over its item dicts (NetSuite sends lower-case keys, so when every key
+        of the page already is, each dict is kept as it is instead of being copied key by key)."""
+        keys: set[str] = set()
+        for item in items:
+            keys.update(item)
+        if any(key != key.lower() for key in keys):
+            return [cls(item) for item in items]
+        rows = []
+        for item in items:
+            item.pop("links", None)
+            row = cls.__new__(cls)
+            row._values = item
+            rows.append(row)
+        return rows
+
     def __getitem__(self, key: str) -> str:
-        return self._values[key.lower()]
+        try:
+            return self._values[key]
+        except KeyError:
+            return self._values[key.lower()]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)

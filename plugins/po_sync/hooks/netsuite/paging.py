@@ -74,7 +74,7 @@ def iter_pages(
             if not last.has_more:
                 return
     else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="suiteql") as pool:
+        with ThreadPoolExecutor(max_workers=workers * 2, thread_name_prefix="suiteql") as pool:
             pending: deque[Future[SuiteQLPage]] = deque()
             try:
                 for offset in offsets:

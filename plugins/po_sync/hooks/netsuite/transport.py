@@ -88,7 +88,9 @@ class NetSuiteTransport:
     def __init__(self, settings: NetSuiteSettings, retry_policy: RetryPolicy | None = None) -> None:
         self.settings = settings
         self.account: NetSuiteAccount = settings.account
-        self.retry_policy = retry_policy or RetryPolicy()
+        self.retry_policy = retry_policy or RetryPolicy(
+            max_attempts=settings.max_attempts, max_delay=settings.max_retry_seconds
+        )
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
         self.session.mount("https://", adapter)
@@ -178,18 +180,21 @@ class NetSuiteTransport:
         json_body: Any,
         headers: Mapping[str, str] | None,
     ) -> requests.Response:
-        url = self.url(path)
+        session = self.session
+        try:
+            # built and signed before waiting for a slot, so a freed slot goes straight to the wire
+            prepared = session.prepare_request(
+                requests.Request(
+                    method, self.url(path), params=params, json=json_body, headers=dict(headers or {})
+                )
+            )
+            send_kwargs = session.merge_environment_settings(prepared.url or "", {}, None, None, None)
+        except requests.RequestException as exc:
+            raise error_from_exception(exc, method=method, path=log_path) from None
         with self.limiter.slot():
             self.calls += 1
             try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    headers=dict(headers or {}),
-                    timeout=(10.0, self.settings.timeout),
-                )
+                response = session.send(prepared, timeout=(10.0, self.settings.timeout), **send_kwargs)
             except requests.RequestException as exc:
                 raise error_from_exception(exc, method=method, path=log_path) from None
         log.debug("NetSuite %s %s -> %s", method, log_path, response.status_code)
