@@ -37,6 +37,7 @@ class Knobs:
     :param idempotency_replay: ``error`` = 400 ``IDEMPOTENCY_ERROR`` + ``Location`` of the first result (Oracle's
         documented behaviour); ``replay`` = answer 204 again with the same ``Location``.
     :param idempotency_requires_async: accept ``X-NetSuite-Idempotency-Key`` only with ``Prefer: respond-async``.
+    :param async_pending_polls: reads of an async job that report it ``pending`` before it completes.
     :param require_prefer_transient: 400 on SuiteQL without ``Prefer: transient`` (open question: off).
     :param misaligned_offset_error: 400 when ``offset`` is not a multiple of ``limit`` (open question: off).
     :param suiteql_omit_nulls: leave NULL columns out of SuiteQL rows (open question: on).
@@ -66,6 +67,7 @@ class Knobs:
     reject_nonce_replay: bool = True
     idempotency_replay: str = "error"
     idempotency_requires_async: bool = False
+    async_pending_polls: int = 1
     require_prefer_transient: bool = False
     misaligned_offset_error: bool = False
     suiteql_omit_nulls: bool = True

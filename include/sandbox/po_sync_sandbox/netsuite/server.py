@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
+from po_sync_sandbox.netsuite.asyncjobs import job_body, task_body, task_list_body
 from po_sync_sandbox.netsuite.knobs import ScriptedFault, update_knobs
 from po_sync_sandbox.netsuite.nserrors import (
     CONCURRENCY_DETAIL,
@@ -305,9 +306,79 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
         if segments[:3] == ["query", "v1", "suiteql"] and self.command == "POST":
             self._count("suiteql")
             return self._suiteql(params, headers, body)
+        if segments[:3] == ["async", "v1", "job"] and len(segments) >= 4 and self.command == "GET":
+            self._count("async job")
+            return self._async_job(segments[3:])
         if segments[:2] == ["record", "v1"] and len(segments) >= 3:
+            if "respond-async" in headers.get("prefer", "").lower():
+                self._count("async submit")
+                return self._submit_async(segments[2:], params, headers, body, renderer)
             return self._record(segments[2:], params, headers, body, renderer)
         raise NsError(404, "INVALID_REQUEST", f"The request could not be found: {raw_path}")
+
+    # -- asynchronous requests (Prefer: respond-async) --------------------------------------------
+
+    def _submit_async(
+        self,
+        segs: list[str],
+        params: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+        renderer: Renderer,
+    ) -> Reply:
+        """Run a record request as an async job: 202 + ``Location`` of the job; a repeated idempotency key is
+        400 ``IDEMPOTENCY_ERROR`` with ``Location`` of the earlier job (see :mod:`.asyncjobs`)."""
+        jobs = self.server.service.jobs
+        job, is_new = jobs.create(headers.get("x-netsuite-idempotency-key"))
+        job_url = f"{self._rest_root()}/async/v1/job/{job.id}"
+        if not is_new:
+            raise NsError(
+                400,
+                "IDEMPOTENCY_ERROR",
+                "A request with this idempotency key was already processed.",
+                title="Conflict",
+                headers={"Location": job_url},
+            )
+        # the job is the idempotency guard, so the request runs as a plain one
+        plain = {k: v for k, v in headers.items() if k != "x-netsuite-idempotency-key"}
+        try:
+            reply = self._record(segs, params, plain, body, renderer)
+        except NsError as exc:
+            reply = self._error_reply(exc)
+        jobs.finish(job, reply.status, reply.headers, reply.body, reply.content_type)
+        return Reply(202, headers={"Location": job_url, "Preference-Applied": "respond-async"})
+
+    def _async_job(self, segs: list[str]) -> Reply:
+        """``GET /async/v1/job/<id>[/task[/<id>[/result]]]``."""
+        service = self.server.service
+        job_id = segs[0]
+        job_url = f"{self._rest_root()}/async/v1/job/{job_id}"
+        pending_polls = service.knobs.async_pending_polls
+        found = (
+            service.jobs.read(job_id, pending_polls=pending_polls)
+            if len(segs) == 1
+            else service.jobs.peek(job_id, pending_polls=pending_polls)
+        )
+        if found is None:
+            raise NsError(404, "NONEXISTENT_ID", f"The asynchronous job {job_id} does not exist.")
+        job, completed = found
+        rest = segs[1:]
+        if not rest:
+            return Reply(200, job_body(job, job_url, completed), content_type="application/json")
+        if rest == ["task"]:
+            return Reply(200, task_list_body(job, job_url), content_type=COLLECTION)
+        if len(rest) >= 2 and rest[0] == "task" and rest[1] == str(job.id):
+            if len(rest) == 2:
+                return Reply(200, task_body(job, job_url, completed), content_type="application/json")
+            if rest[2:] == ["result"]:
+                if not completed:
+                    raise NsError(
+                        400, "INVALID_REQUEST", f"The task of asynchronous job {job_id} has not completed."
+                    )
+                return Reply(job.status, job.body, dict(job.headers), job.content_type)
+        raise NsError(
+            404, "INVALID_REQUEST", f"The request could not be found: async/v1/job/{'/'.join(segs)}"
+        )
 
     def _count(self, route: str) -> None:
         with self.server.service.stats.lock:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from po_sync_sandbox.base import ServiceInfo
+from po_sync_sandbox.netsuite.asyncjobs import AsyncJobs
 from po_sync_sandbox.netsuite.generator import GenerateSpec, generate
 from po_sync_sandbox.netsuite.knobs import FaultPlan, Knobs, ScriptedFault, update_knobs
 from po_sync_sandbox.netsuite.nsauth import Authenticator, SandboxCredentials
@@ -53,6 +54,7 @@ class NetSuiteService:
         self.store = Store(self.knobs)
         self.engine = SuiteQLEngine(self.store)
         self.idempotency: dict[str, str] = {}
+        self.jobs = AsyncJobs()
         self.idempotency_lock = threading.Lock()
         self.credentials: SandboxCredentials | None = None
         self.authenticator: Authenticator

@@ -69,6 +69,13 @@ NETSUITE_CONNECTION: dict[str, Any] = {
             "label": "Request timeout (seconds)",
             "schema": {"type": ["number", "null"], "minimum": 1, "default": 60},
         },
+        "async_writes": {
+            "label": "Idempotent writes as async jobs",
+            "description": "Send creates and transforms that carry X-NetSuite-Idempotency-Key with "
+            "Prefer: respond-async and follow the job to its result (Oracle documents the key for async "
+            "requests). Off: the key is sent on the synchronous request.",
+            "schema": {"type": ["boolean", "null"], "default": False},
+        },
         "max_attempts": {
             "label": "Attempts per request",
             "description": "Tries of one request on retriable errors (5xx, timeouts, resets), the first included. "
@@ -95,7 +102,9 @@ class NetSuiteSettings:
     :param concurrency: a fixed concurrency limit, or None to read ``governanceLimits``.
     :param timeout: read timeout in seconds for one request.
     :param max_attempts: attempts of one request on retriable errors, the first included.
-    :param max_retry_seconds: seconds after which no new attempt of one request starts.
+    :param max_retry_seconds: seconds after which no new attempt of one request starts (also how long an
+        async job is awaited).
+    :param async_writes: send idempotent creates/transforms with ``Prefer: respond-async``.
     """
 
     account: NetSuiteAccount
@@ -106,6 +115,7 @@ class NetSuiteSettings:
     timeout: float
     max_attempts: int = 8
     max_retry_seconds: float = 300.0
+    async_writes: bool = False
 
     def __repr__(self) -> str:
         return f"NetSuiteSettings(account={self.account.realm!r}, auth_mode={self.auth_mode!r})"
@@ -193,4 +203,5 @@ class NetSuiteSettings:
             timeout=float(numbers["timeout"] or 60.0),
             max_attempts=int(numbers["max_attempts"] or 8),
             max_retry_seconds=float(numbers["max_retry_seconds"] or 300.0),
+            async_writes=(field("async_writes") or "false").lower() in ("true", "1", "yes", "on"),
         )

@@ -13,6 +13,7 @@ from airflow.sdk import BaseHook
 from pydantic import BaseModel
 
 from po_sync.exceptions import ConfigurationError, ExternalSystemError
+from po_sync.hooks.netsuite.asyncjob import await_job_result, is_job_url
 from po_sync.hooks.netsuite.connection import NETSUITE_CONNECTION, NetSuiteSettings
 from po_sync.hooks.netsuite.errors import NetSuiteIdempotencyError, NetSuiteNotFoundError
 from po_sync.hooks.netsuite.models import (
@@ -409,26 +410,42 @@ class NetSuiteHook(BaseHook):
     def _write(
         self, method: str, path: str, record_type: str, body: Mapping[str, Any], idempotency_key: str | None
     ) -> WriteResult:
-        headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else None
+        transport = self.get_conn()
+        respond_async = bool(idempotency_key) and transport.settings.async_writes
+        headers: dict[str, str] = {}
+        if idempotency_key:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
+        if respond_async:
+            headers["Prefer"] = "respond-async"
+        replayed = False
+        timeout = transport.settings.max_retry_seconds
         try:
-            response = self.get_conn().request(
+            sent = transport.request(
                 method, path, json_body=dict(body), headers=headers, idempotent=idempotency_key is not None
             )
         except NetSuiteIdempotencyError as exc:
             if not exc.location:
                 raise
-            return WriteResult(
-                record_type=record_type,
-                id=_id_from_location(exc.location),
-                location=exc.location,
-                replayed=True,
-            )
+            if not is_job_url(exc.location):  # the earlier record itself
+                return WriteResult(
+                    record_type=record_type,
+                    id=_id_from_location(exc.location),
+                    location=exc.location,
+                    replayed=True,
+                )
+            response = await_job_result(transport, exc.location, timeout=timeout)  # the earlier job
+            replayed = True
+        else:
+            job_url = sent.headers.get("Location") if sent.status_code == 202 else None
+            response = await_job_result(transport, job_url, timeout=timeout) if job_url else sent
         location = response.headers.get("Location")
         if not location:
             raise ExternalSystemError(
                 f"NetSuite {method} {path} returned no Location header", system="netsuite", path=path
             )
-        return WriteResult(record_type=record_type, id=_id_from_location(location), location=location)
+        return WriteResult(
+            record_type=record_type, id=_id_from_location(location), location=location, replayed=replayed
+        )
 
     # -- concurrency ------------------------------------------------------------------------------
 
