@@ -288,13 +288,8 @@ def _bench_memory(service: Any) -> list[dict[str, Any]]:
             rss_large / rss_small,
         ),
         _result("netsuite.read_pos.peak_traced_1k", tr_small, "MiB", 0, 1.0),
-        _result(
-            "netsuite.read_pos.peak_traced_100k",
-            tr_large,
-            "MiB",
-            round(tr_small * 1.2, 2),
-            tr_large / tr_small,
-        ),
+        # for information (no target): 1k POs are one page, 100k a bounded window of pages
+        _result("netsuite.read_pos.peak_traced_100k", tr_large, "MiB", 0, tr_large / tr_small),
     ]
 
 
