@@ -39,7 +39,7 @@ def test_a_request_with_respond_async_is_a_job_whose_result_is_the_reply(hook, n
     )
     assert accepted.status_code == 202 and accepted.headers["Preference-Applied"] == "respond-async"
     job_url = accepted.headers["Location"]
-    assert "/services/rest/async/v1/job/" in job_url
+    assert job_url.startswith("/services/rest/async/v1/job/")  # server-relative, as Oracle documents it
     pending = transport.request("GET", job_url, idempotent=True).json()
     assert pending["completed"] is False and pending["progress"] == "pending"
     done = transport.request("GET", job_url, idempotent=True).json()

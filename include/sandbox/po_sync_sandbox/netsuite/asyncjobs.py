@@ -1,7 +1,8 @@
 """Asynchronous requests (``Prefer: respond-async``): the job store and the ``/async/v1/job`` wire shapes.
 
 Oracle documents that any REST request sent with ``Prefer: respond-async`` is answered ``202 Accepted`` with
-``Preference-Applied: respond-async`` and ``Location: /services/rest/async/v1/job/<id>``, that
+``Preference-Applied: respond-async`` and ``Location: /services/rest/async/v1/job/<id>`` (server-relative,
+unlike the absolute ``Location`` of records), that
 ``GET /async/v1/job/<id>`` reports ``{"links", "completed", "id", "progress", "task": {"links"}}``, and that
 ``X-NetSuite-Idempotency-Key`` belongs to such requests: a repeated key is 400 ``IDEMPOTENCY_ERROR`` with
 ``Location`` pointing at the earlier job.

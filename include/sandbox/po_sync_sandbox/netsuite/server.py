@@ -330,7 +330,7 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
         400 ``IDEMPOTENCY_ERROR`` with ``Location`` of the earlier job (see :mod:`.asyncjobs`)."""
         jobs = self.server.service.jobs
         job, is_new = jobs.create(headers.get("x-netsuite-idempotency-key"))
-        job_url = f"{self._rest_root()}/async/v1/job/{job.id}"
+        job_url = f"{REST_PREFIX}/async/v1/job/{job.id}"  # server-relative, as Oracle documents it
         if not is_new:
             raise NsError(
                 400,

@@ -27,6 +27,7 @@ from po_sync.hooks.netsuite.limiter import ConcurrencyLimiter
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 5
+REST_PATH = "/services/rest"
 POOL_SIZE = 64
 
 
@@ -113,9 +114,12 @@ class NetSuiteTransport:
         self.session.close()
 
     def url(self, path: str) -> str:
-        """The absolute URL of a path under ``/services/rest`` (absolute URLs pass through)."""
+        """The absolute URL of a path under ``/services/rest`` (absolute URLs pass through, and so do
+        server-relative ones such as an async job's ``Location: /services/rest/async/v1/job/7``)."""
         if path.startswith("http://") or path.startswith("https://"):
             return path
+        if path.startswith(REST_PATH + "/"):
+            path = path[len(REST_PATH) :]
         return f"{self.account.rest_root}/{path.lstrip('/')}"
 
     def request(
