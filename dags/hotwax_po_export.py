@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param
 
-from po_sync.dag_defaults import default_args
+from po_sync.dag_defaults import default_args, dry_run_param
 from po_sync.hooks.netsuite.connection import NETSUITE_POOL
 from po_sync.operators.hotwax import DEFAULT_PO_DIR, HotWaxPurchaseOrderExportOperator
 
@@ -53,11 +53,8 @@ with DAG(
             title="Resync PO numbers",
             description="PO numbers (tranId) or internal ids to export again even when already flagged.",
         ),
-        "dry_run": Param(
-            False,
-            type="boolean",
-            title="Dry run",
-            description="Read and map only: no file is written, no PO is flagged, the ledger is left alone.",
+        "dry_run": dry_run_param(
+            "Read and map only: no file is written, no PO is flagged, the ledger is left alone."
         ),
         "remote_dir": Param(
             DEFAULT_PO_DIR,

@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from airflow.providers.sftp.sensors.sftp import SFTPSensor
 from airflow.sdk import DAG, Param
 
-from po_sync.dag_defaults import default_args
+from po_sync.dag_defaults import default_args, dry_run_param
 from po_sync.hooks.netsuite.connection import NETSUITE_POOL
 from po_sync.operators.hotwax import DEFAULT_RECEIPT_DIR, HotWaxReceiptImportOperator
 
@@ -51,12 +51,7 @@ with DAG(
     tags=["po-sync", "hotwax", "netsuite", "sftp"],
     doc_md=__doc__,
     params={
-        "dry_run": Param(
-            False,
-            type="boolean",
-            title="Dry run",
-            description="Validate waiting files only: nothing is received, moved or recorded.",
-        ),
+        "dry_run": dry_run_param("Validate waiting files only: nothing is received, moved or recorded."),
         "max_file_bytes": Param(
             5_000_000,
             type="integer",

@@ -35,7 +35,7 @@ from datetime import datetime
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 
-from po_sync.dag_defaults import default_args
+from po_sync.dag_defaults import default_args, dry_run_param
 from po_sync.hooks.netsuite.connection import NETSUITE_POOL
 from po_sync.operators.vendor_export import VendorPOExportOperator
 
@@ -64,11 +64,8 @@ with DAG(
             title="Only this vendor",
             description="A vendor_id from the vendor settings (e.g. V0001); empty = every enabled vendor.",
         ),
-        "dry_run": Param(
-            False,
-            type="boolean",
-            title="Dry run",
-            description="Read and map only: report what would be sent, write no file, ledger record or cursor.",
+        "dry_run": dry_run_param(
+            "Read and map only: report what would be sent, write no file, ledger record or cursor."
         ),
     },
 ) as dag:

@@ -32,7 +32,7 @@ from datetime import datetime
 
 from airflow.sdk import DAG, Asset, Param
 
-from po_sync.dag_defaults import default_args
+from po_sync.dag_defaults import default_args, dry_run_param
 from po_sync.hooks.netsuite.connection import NETSUITE_POOL
 from po_sync.operators.vendor_import import VendorImportCheckOperator, VendorImportOperator
 from po_sync.operators.vendor_merge import MERGE_ASSET_URI
@@ -58,11 +58,8 @@ with DAG(
             title="Only these merged documents",
             description="Merged document ids (file names in ready/ without .json); empty = all of ready/.",
         ),
-        "dry_run": Param(
-            False,
-            type="boolean",
-            title="Dry run",
-            description="Validate the documents only; write nothing to NetSuite, S3 or the ledger records.",
+        "dry_run": dry_run_param(
+            "Validate the documents only; write nothing to NetSuite, S3 or the ledger records."
         ),
     },
 ) as dag:

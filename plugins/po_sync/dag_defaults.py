@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from airflow.sdk import Param
+
 OWNER = "po-sync"
 
 
@@ -19,3 +21,8 @@ def default_args(**overrides: Any) -> dict[str, Any]:
     }
     args.update(overrides)
     return args
+
+
+def dry_run_param(description: str) -> Param:
+    """The ``dry_run`` trigger-form field every writing DAG has; ``description`` says what it leaves alone."""
+    return Param(False, type="boolean", title="Dry run", description=description)

@@ -73,21 +73,12 @@ class AsyncJobs:
         with self._lock:
             job.status, job.headers, job.body, job.content_type = status, dict(headers), body, content_type
 
-    def read(self, job_id: str, *, pending_polls: int) -> tuple[AsyncJob, bool] | None:
-        """The job and whether it reports completed on this read (None if there is no such job)."""
-        try:
-            number = int(job_id)
-        except ValueError:
-            return None
-        with self._lock:
-            job = self._jobs.get(number)
-            if job is None:
-                return None
-            job.polls += 1
-            return job, job.status != 0 and job.polls > pending_polls
+    def read(self, job_id: str, *, pending_polls: int, count: bool = True) -> tuple[AsyncJob, bool] | None:
+        """The job and whether it reports completed on this read (None if there is no such job).
 
-    def peek(self, job_id: str, *, pending_polls: int) -> tuple[AsyncJob, bool] | None:
-        """Like :meth:`read` without counting a read (for the job's task and result)."""
+        :param pending_polls: reads of the job that report it pending before it completes.
+        :param count: count this as a read of the job (its task and result are read with ``count=False``).
+        """
         try:
             number = int(job_id)
         except ValueError:
@@ -96,6 +87,8 @@ class AsyncJobs:
             job = self._jobs.get(number)
             if job is None:
                 return None
+            if count:
+                job.polls += 1
             return job, job.status != 0 and job.polls > pending_polls
 
 

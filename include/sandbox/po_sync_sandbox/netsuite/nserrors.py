@@ -124,6 +124,12 @@ def user_error(detail: str) -> NsError:
     return NsError(400, "USER_ERROR", f"Error while accessing a resource. {detail}")
 
 
+def idempotency_conflict(detail: str, location: str | None = None) -> NsError:
+    """400 ``IDEMPOTENCY_ERROR`` (title ``Conflict``), with ``Location`` of the earlier result when there is one."""
+    headers = {"Location": location} if location else None
+    return NsError(400, "IDEMPOTENCY_ERROR", detail, title="Conflict", headers=headers)
+
+
 def invalid_parameter(detail: str, query_param: str | None = None) -> NsError:
     """400 ``INVALID_PARAMETER``."""
     return NsError(400, "INVALID_PARAMETER", detail, query_param=query_param)

@@ -23,6 +23,7 @@ from po_sync_sandbox.netsuite.knobs import ScriptedFault, update_knobs
 from po_sync_sandbox.netsuite.nserrors import (
     CONCURRENCY_DETAIL,
     NsError,
+    idempotency_conflict,
     invalid_content,
     invalid_parameter,
     user_error,
@@ -332,13 +333,7 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
         job, is_new = jobs.create(headers.get("x-netsuite-idempotency-key"))
         job_url = f"{REST_PREFIX}/async/v1/job/{job.id}"  # server-relative, as Oracle documents it
         if not is_new:
-            raise NsError(
-                400,
-                "IDEMPOTENCY_ERROR",
-                "A request with this idempotency key was already processed.",
-                title="Conflict",
-                headers={"Location": job_url},
-            )
+            raise idempotency_conflict("A request with this idempotency key was already processed.", job_url)
         # the job is the idempotency guard, so the request runs as a plain one
         plain = {k: v for k, v in headers.items() if k != "x-netsuite-idempotency-key"}
         try:
@@ -353,11 +348,8 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
         service = self.server.service
         job_id = segs[0]
         job_url = f"{self._rest_root()}/async/v1/job/{job_id}"
-        pending_polls = service.knobs.async_pending_polls
-        found = (
-            service.jobs.read(job_id, pending_polls=pending_polls)
-            if len(segs) == 1
-            else service.jobs.peek(job_id, pending_polls=pending_polls)
+        found = service.jobs.read(
+            job_id, pending_polls=service.knobs.async_pending_polls, count=len(segs) == 1
         )
         if found is None:
             raise NsError(404, "NONEXISTENT_ID", f"The asynchronous job {job_id} does not exist.")
@@ -610,22 +602,11 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
             if state is None:
                 service.idempotency[key] = "pending"
         if state == "pending":
-            raise NsError(
-                400,
-                "IDEMPOTENCY_ERROR",
-                "A request with this idempotency key is still being processed.",
-                title="Conflict",
-            )
+            raise idempotency_conflict("A request with this idempotency key is still being processed.")
         if state is not None:
             if service.knobs.idempotency_replay == "replay":
                 return Reply(204, headers={"Location": state})
-            raise NsError(
-                400,
-                "IDEMPOTENCY_ERROR",
-                "A request with this idempotency key was already processed.",
-                title="Conflict",
-                headers={"Location": state},
-            )
+            raise idempotency_conflict("A request with this idempotency key was already processed.", state)
         try:
             reply = work()
         except BaseException:

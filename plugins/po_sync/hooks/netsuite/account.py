@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from po_sync.exceptions import ConfigurationError
 
+#: Where every SuiteTalk REST path lives on an account's host.
+REST_PATH = "/services/rest"
+
 _ACCOUNT_RE = re.compile(r"^[0-9A-Za-z]+([_-][A-Za-z]+[0-9]*)?$")
 
 
@@ -50,7 +53,7 @@ class NetSuiteAccount:
     @property
     def rest_root(self) -> str:
         """``<base_url>/services/rest``."""
-        return f"{self.base_url}/services/rest"
+        return f"{self.base_url}{REST_PATH}"
 
     @property
     def token_url(self) -> str:

@@ -16,6 +16,7 @@ from requests.auth import AuthBase
 from requests_oauthlib import OAuth1
 
 from po_sync.exceptions import ConfigurationError
+from po_sync.hooks.netsuite.account import REST_PATH
 from po_sync.hooks.netsuite.errors import SYSTEM, NetSuiteAuthenticationError, NetSuiteConnectionError
 
 SUPPORTED_JWT_ALGORITHMS = ("PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
@@ -137,7 +138,7 @@ class M2MTokenAuth(AuthBase):
             self._expires_at = 0.0
 
     def _fetch(self) -> tuple[str, float]:
-        path = "/services/rest/auth/oauth2/v1/token"
+        path = f"{REST_PATH}/auth/oauth2/v1/token"
         data = {
             "grant_type": "client_credentials",
             "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",

@@ -12,7 +12,7 @@ from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay
 
 from po_sync.exceptions import ExternalSystemError, RateLimitedError, RetriableError
-from po_sync.hooks.netsuite.account import NetSuiteAccount
+from po_sync.hooks.netsuite.account import REST_PATH, NetSuiteAccount
 from po_sync.hooks.netsuite.auth import M2MTokenAuth, tba_auth
 from po_sync.hooks.netsuite.connection import NetSuiteSettings
 from po_sync.hooks.netsuite.errors import (
@@ -27,7 +27,6 @@ from po_sync.hooks.netsuite.limiter import ConcurrencyLimiter
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 5
-REST_PATH = "/services/rest"
 POOL_SIZE = 64
 
 
