@@ -21,7 +21,7 @@ was created exists in NetSuite and reports any drift.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -60,6 +60,11 @@ NETSUITE_TYPES = {
     "item_receipt": "itemReceipt",
     "item_fulfillment": "itemFulfillment",
     "vendor_bill": "vendorBill",
+}
+#: ledger entity types written by transforming the purchase order → the builder of the transform body.
+_PO_TRANSFORM_BODIES: dict[str, Callable[..., dict[str, Any]]] = {
+    "item_receipt": item_receipt_body,
+    "vendor_bill": vendor_bill_body,
 }
 _TRANSACTION_TYPES = {"item_receipt": "ItemRcpt", "item_fulfillment": "ItemShip", "vendor_bill": "VendBill"}
 #: Goods first, bills after: a bill can only bill what was received.
@@ -239,20 +244,13 @@ class VendorImporter:
 
     def _write(self, kind: str, model: Any, document_name: str, idempotency_key: str) -> str:
         ns = self.netsuite
-        if kind == "item_receipt":
+        build_body = _PO_TRANSFORM_BODIES.get(kind)
+        if build_body is not None:  # receipts and bills are transforms of the purchase order
             order = self._order(model.created_from.number, document_name)
-            body = item_receipt_body(model, order, document=document_name)
+            body = build_body(model, order, document=document_name)
             return str(
                 ns.transform_record(
-                    "purchaseOrder", order.id, "itemReceipt", body, idempotency_key=idempotency_key
-                ).id
-            )
-        if kind == "vendor_bill":
-            order = self._order(model.created_from.number, document_name)
-            body = vendor_bill_body(model, order, document=document_name)
-            return str(
-                ns.transform_record(
-                    "purchaseOrder", order.id, "vendorBill", body, idempotency_key=idempotency_key
+                    "purchaseOrder", order.id, NETSUITE_TYPES[kind], body, idempotency_key=idempotency_key
                 ).id
             )
         so_id = model.created_from.id
