@@ -52,7 +52,7 @@ HEADERS_QUERY = (
 
 _MEMORY_CHILD = r"""
 import json, os, resource, sys, tracemalloc
-from po_sync.hooks.netsuite.hook import NetSuiteHook
+from po_sync.netsuite.hook import NetSuiteHook
 query, traced = sys.argv[1], sys.argv[2] == "1"
 if traced:
     tracemalloc.start()
@@ -142,7 +142,7 @@ def _result(name: str, value: float, unit: str, limit: float, ratio: float) -> d
 
 
 def _hook(conn_id: str, service: Any, **extra: Any) -> Any:
-    from po_sync.hooks.netsuite.hook import NetSuiteHook
+    from po_sync.netsuite.hook import NetSuiteHook
 
     os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(service.connection("tba", **extra))
     return NetSuiteHook(conn_id)

@@ -1,6 +1,6 @@
 """Vendor PO export at volume: 10,000 POs (5 lines each) across 20 vendors, NetSuite sandbox → moto S3.
 
-Drives the operator's per-vendor loop (:class:`po_sync.operators.vendor_export.VendorExporter`) with the
+Drives the operator's per-vendor loop (:class:`po_sync.vendors.operators.po_export.VendorExporter`) with the
 real NetSuite hook (SuiteQL over HTTP, TBA auth), boto3 against moto's server and a SQLite ledger, the
 way each mapped ``export_vendor_pos`` task does; vendors run ``VENDOR_WORKERS`` at a time, like worker
 slots. Reported: wall time of the first (full) export, files per second, NetSuite calls, and the wall
@@ -35,11 +35,11 @@ def _export_all(
 
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    from po_sync.hooks.netsuite.hook import NetSuiteHook
     from po_sync.ledger import RunContext
-    from po_sync.mapping.netsuite_po import po_lines_query
-    from po_sync.operators.base import SyncRun
-    from po_sync.operators.vendor_export import VendorExporter
+    from po_sync.netsuite.hook import NetSuiteHook
+    from po_sync.netsuite.mapping import po_lines_query
+    from po_sync.sync import SyncRun
+    from po_sync.vendors.operators.po_export import VendorExporter
 
     log = logging.getLogger("bench.vendor_export")
 
@@ -73,9 +73,9 @@ def _export_all(
 def run(purchase_orders: int = PURCHASE_ORDERS, vendors: int = VENDORS) -> list[dict[str, Any]]:
     import logging
 
-    from po_sync.config.vendors import parse_vendors_config
     from po_sync.ledger import Ledger
     from po_sync.ledger.engine import get_engine
+    from po_sync.vendors.settings import parse_vendors_config
     from po_sync_sandbox.netsuite import GenerateSpec, NetSuiteService
     from po_sync_sandbox.s3 import MotoService
     from po_sync_sandbox.vendors import VendorWorld, world_config

@@ -32,8 +32,8 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param
 
 from po_sync.dag_defaults import default_args, dry_run_param
-from po_sync.hooks.netsuite.connection import NETSUITE_POOL
-from po_sync.operators.hotwax import DEFAULT_PO_DIR, HotWaxPurchaseOrderExportOperator
+from po_sync.hotwax.operators import DEFAULT_PO_DIR, HotWaxPurchaseOrderExportOperator
+from po_sync.netsuite.connection import NETSUITE_POOL
 
 with DAG(
     dag_id="hotwax_po_export",

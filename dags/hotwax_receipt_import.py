@@ -37,8 +37,8 @@ from airflow.providers.sftp.sensors.sftp import SFTPSensor
 from airflow.sdk import DAG, Param
 
 from po_sync.dag_defaults import default_args, dry_run_param
-from po_sync.hooks.netsuite.connection import NETSUITE_POOL
-from po_sync.operators.hotwax import DEFAULT_RECEIPT_DIR, HotWaxReceiptImportOperator
+from po_sync.hotwax.operators import DEFAULT_RECEIPT_DIR, HotWaxReceiptImportOperator
+from po_sync.netsuite.connection import NETSUITE_POOL
 
 with DAG(
     dag_id="hotwax_receipt_import",

@@ -36,8 +36,8 @@ from datetime import datetime
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 
 from po_sync.dag_defaults import default_args, dry_run_param
-from po_sync.hooks.netsuite.connection import NETSUITE_POOL
-from po_sync.operators.vendor_export import VendorPOExportOperator
+from po_sync.netsuite.connection import NETSUITE_POOL
+from po_sync.vendors.operators.po_export import VendorPOExportOperator
 
 with DAG(
     dag_id="netsuite_vendor_po_export",
@@ -73,7 +73,7 @@ with DAG(
     @task
     def plan_vendors(params: dict | None = None) -> list[str]:
         """The vendor ids this run exports to (small XCom: ids only)."""
-        from po_sync.config.vendors import load_vendors_config
+        from po_sync.vendors.settings import load_vendors_config
 
         only = (params or {}).get("vendor") or None
         return [v.vendor_id for v in load_vendors_config().active(only)]

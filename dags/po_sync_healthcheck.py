@@ -28,7 +28,7 @@ from datetime import datetime
 from airflow.sdk import DAG, Param
 
 from po_sync.dag_defaults import default_args
-from po_sync.operators.healthcheck import ConnectionCheckOperator
+from po_sync.healthcheck import ConnectionCheckOperator
 
 DEFAULT_CONNECTIONS = ["po_sync_db", "netsuite_default", "aws_default", "sftp_default", "smtp_default"]
 

@@ -33,9 +33,9 @@ from datetime import datetime
 from airflow.sdk import DAG, Asset, Param
 
 from po_sync.dag_defaults import default_args, dry_run_param
-from po_sync.hooks.netsuite.connection import NETSUITE_POOL
-from po_sync.operators.vendor_import import VendorImportCheckOperator, VendorImportOperator
-from po_sync.operators.vendor_merge import MERGE_ASSET_URI
+from po_sync.netsuite.connection import NETSUITE_POOL
+from po_sync.vendors.operators.fulfillment_import import VendorImportCheckOperator, VendorImportOperator
+from po_sync.vendors.settings import MERGE_ASSET_URI
 
 MERGED_DOCUMENTS = Asset(name="po_sync_vendor_merged_documents", uri=MERGE_ASSET_URI)
 

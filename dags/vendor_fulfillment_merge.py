@@ -32,8 +32,10 @@ from datetime import datetime
 from airflow.sdk import DAG, Asset, Param
 
 from po_sync.dag_defaults import default_args
-from po_sync.hooks.netsuite.connection import NETSUITE_POOL
-from po_sync.operators.vendor_merge import MERGE_ASSET_URI, VendorFilesSensor, VendorMergeOperator
+from po_sync.netsuite.connection import NETSUITE_POOL
+from po_sync.vendors.operators.merge import VendorMergeOperator
+from po_sync.vendors.sensors import VendorFilesSensor
+from po_sync.vendors.settings import MERGE_ASSET_URI
 
 MERGED_DOCUMENTS = Asset(name="po_sync_vendor_merged_documents", uri=MERGE_ASSET_URI)
 

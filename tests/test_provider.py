@@ -25,7 +25,7 @@ def test_provider_is_listed(providers):
 
 
 def test_netsuite_connection_type_has_its_form(providers):
-    assert providers.hooks["netsuite"].hook_class_name.startswith("po_sync.hooks.netsuite")
+    assert providers.hooks["netsuite"].hook_class_name.startswith("po_sync.netsuite")
     assert any(key.startswith("extra__netsuite__") for key in providers.connection_form_widgets)
 
 

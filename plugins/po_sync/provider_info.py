@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from po_sync import __version__
-from po_sync.hooks.netsuite.connection import NETSUITE_CONNECTION
+from po_sync.netsuite.connection import NETSUITE_CONNECTION
 
 LEDGER_CONNECTION: dict[str, Any] = {
     "connection-type": "po_sync_ledger",

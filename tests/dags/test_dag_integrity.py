@@ -107,7 +107,7 @@ def test_every_param_explains_itself(dags):
 
 def test_tasks_use_only_pools_the_setup_creates(dags):
     """A task in a pool that does not exist is never scheduled; only these two are made by setup."""
-    from po_sync.hooks.netsuite.connection import NETSUITE_POOL
+    from po_sync.netsuite.connection import NETSUITE_POOL
 
     unknown = {
         f"{dag.dag_id}.{task.task_id}": task.pool

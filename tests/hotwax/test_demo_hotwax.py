@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from po_sync_sandbox.demo import ledger_counts
-from po_sync_sandbox.demo_hotwax import HOTWAX_DEMO_FLOWS
+from po_sync_sandbox.hotwax.demo import HOTWAX_DEMO_FLOWS
 from tests.hotwax.conftest import run_dag
 
 pytestmark = pytest.mark.e2e

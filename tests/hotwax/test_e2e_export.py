@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from po_sync.formats.hotwax import PO_CSV_HEADER, parse_po_csv
+from po_sync.hotwax.formats import PO_CSV_HEADER, parse_po_csv
+from po_sync.hotwax.operators import EXPORTED_FIELD
 from po_sync.ledger import RecordKey, RecordStatus
-from po_sync.operators.hotwax import EXPORTED_FIELD
 from po_sync_sandbox.hotwax import PO_DIR
 from tests.hotwax.conftest import new_po, run_dag
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from po_sync.formats.hotwax import (
+from po_sync.hotwax.formats import (
     PO_CSV_HEADER,
     FormatError,
     HotWaxPoRow,

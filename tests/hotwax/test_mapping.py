@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from po_sync.exceptions import RecordValidationError
-from po_sync.formats.hotwax import ReceiptLine, ReceiptOrder
-from po_sync.mapping.hotwax import (
+from po_sync.hotwax.formats import ReceiptLine, ReceiptOrder
+from po_sync.hotwax.mapping import (
     RECEIPT_MEMO,
     hotwax_rows,
     item_receipt,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from po_sync.hooks.netsuite.hook import NetSuiteHook
-from po_sync.hooks.netsuite.transport import RetryPolicy
+from po_sync.netsuite.hook import NetSuiteHook
+from po_sync.netsuite.transport import RetryPolicy
 from po_sync_sandbox.netsuite import GenerateSpec, NetSuiteService
 
 FAST_RETRIES = RetryPolicy(max_attempts=10, max_delay=30, base_wait=0.02, max_wait=0.3)

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from po_sync.hooks.netsuite.errors import NetSuiteNotFoundError, NetSuiteRequestError
+from po_sync.netsuite.errors import NetSuiteNotFoundError, NetSuiteRequestError
 from po_sync_sandbox.netsuite import NetSuiteService
 
 

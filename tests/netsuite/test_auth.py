@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from requests_oauthlib import OAuth1
 
 from po_sync.exceptions import AuthenticationError, ConfigurationError
-from po_sync.hooks.netsuite.account import NetSuiteAccount
+from po_sync.netsuite.account import NetSuiteAccount
 from po_sync_sandbox.netsuite import NetSuiteService
 from po_sync_sandbox.netsuite.nsauth import hmac_sha256_signature, signature_base_string
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from po_sync.exceptions import ConfigurationError, FatalError, RetriableError
-from po_sync.hooks.netsuite.errors import (
+from po_sync.netsuite.errors import (
     NetSuiteConcurrencyError,
     NetSuiteConnectionError,
     NetSuiteNotFoundError,
@@ -13,7 +13,7 @@ from po_sync.hooks.netsuite.errors import (
     NetSuiteRequestError,
     NetSuiteServerError,
 )
-from po_sync.hooks.netsuite.transport import RetryPolicy
+from po_sync.netsuite.transport import RetryPolicy
 from po_sync_sandbox.netsuite import NetSuiteService
 
 NO_RETRY = RetryPolicy(max_attempts=1, max_delay=0)

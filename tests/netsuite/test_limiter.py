@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from po_sync.hooks.netsuite.limiter import ConcurrencyLimiter
+from po_sync.netsuite.limiter import ConcurrencyLimiter
 
 
 def _start_waiter(

@@ -75,7 +75,7 @@ def test_keyset_paging_crosses_the_real_100k_cap(tmp_path, make_hook) -> None:
         import os
 
         os.environ["AIRFLOW_CONN_NETSUITE_BIG"] = json.dumps(big.connection("tba", concurrency=5))
-        from po_sync.hooks.netsuite.hook import NetSuiteHook
+        from po_sync.netsuite.hook import NetSuiteHook
 
         with NetSuiteHook("netsuite_big") as hook:
             started = time.monotonic()

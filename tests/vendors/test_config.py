@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from po_sync.config.vendors import EXAMPLE_FILE, load_vendors_config, parse_vendors_config
 from po_sync.exceptions import ConfigurationError
+from po_sync.vendors.settings import EXAMPLE_FILE, load_vendors_config, parse_vendors_config
 
 
 def test_example_file_is_valid():

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from po_sync.ledger import RecordStatus
-from po_sync_sandbox.demo_vendors import vendors_answer, vendors_prepare
+from po_sync_sandbox.vendors.demo import vendors_answer, vendors_prepare
 from tests.vendors.test_export_dag import run_dag
 
 pytestmark = pytest.mark.e2e
@@ -82,7 +82,7 @@ def _state(ledger, record_id):
 
 
 def test_demo_flows_are_declared_and_their_checks_catch_problems():
-    from po_sync_sandbox.demo_vendors import VENDOR_DEMO_FLOWS
+    from po_sync_sandbox.vendors.demo import VENDOR_DEMO_FLOWS
 
     assert [f.dag_id for f in VENDOR_DEMO_FLOWS] == [EXPORT, MERGE, IMPORT]
     ok = {"state": "success", "records": {"read": 5, "synced": 5, "failed": 0, "quarantined": 2}}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from po_sync.formats.vendor_documents import (
+from po_sync.vendors.formats import (
     DocumentFormatError,
     dump_document,
     format_from_key,

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from po_sync.exceptions import RecordError, RecordValidationError
-from po_sync.mapping.netsuite_po import (
+from po_sync.models import PurchaseOrder
+from po_sync.netsuite.mapping import (
     fulfillment_body,
     item_receipt_body,
     order_snapshots,
@@ -17,7 +18,7 @@ from po_sync.mapping.netsuite_po import (
     sql_literal,
     vendor_bill_body,
 )
-from po_sync.mapping.vendor_files import (
+from po_sync.vendors.mapping import (
     check_against_order,
     document_hash,
     drop_ship_complete,
@@ -28,7 +29,6 @@ from po_sync.mapping.vendor_files import (
     purchase_order_document,
     vendor_bill_from_invoice,
 )
-from po_sync.models import PurchaseOrder
 
 
 def rows(

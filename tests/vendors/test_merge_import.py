@@ -177,7 +177,7 @@ def test_deferred_wait_skips_the_merge_when_nothing_arrives(dagbag, ledger_conn,
 def test_deferred_wait_wakes_up_when_a_file_lands(dagbag, ledger_conn, world, netsuite):
     import threading
 
-    from po_sync.operators.vendor_merge import S3PrefixesTrigger
+    from po_sync.vendors.triggers import S3PrefixesTrigger
 
     assert run_dag(dagbag, EXPORT).state == "success"
     actor = world.actors["V0002"]
@@ -185,7 +185,7 @@ def test_deferred_wait_wakes_up_when_a_file_lands(dagbag, ledger_conn, world, ne
         [[actor.bucket, f"{actor.prefix}inbound/"]], "aws_default", 0.2, "2999-01-01T00:00:00+00:00"
     )
     classpath, kwargs = trigger.serialize()
-    assert classpath == "po_sync.operators.vendor_merge.S3PrefixesTrigger" and kwargs["poke_interval"] == 0.2
+    assert classpath == "po_sync.vendors.triggers.S3PrefixesTrigger" and kwargs["poke_interval"] == 0.2
     threading.Timer(0.5, lambda: actor.ship(standard_pos(actor)[0])).start()
 
     import asyncio

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from po_sync.hooks.netsuite.connection import NETSUITE_POOL
 from po_sync.ledger import Ledger
 from po_sync.ledger.engine import get_engine
+from po_sync.netsuite.connection import NETSUITE_POOL
 from po_sync_sandbox.airflow_stack import AirflowStack, airflow_env, free_port
 from po_sync_sandbox.vendors import VendorWorld, world_config
 

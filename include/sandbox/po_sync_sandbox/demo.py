@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from po_sync.hooks.netsuite.connection import NETSUITE_POOL
+from po_sync.netsuite.connection import NETSUITE_POOL
 from po_sync_sandbox.airflow_stack import AirflowStack, airflow_env, free_port
 from po_sync_sandbox.demo_flows import DemoFlow, all_demo_flows
 from po_sync_sandbox.runner import Sandbox

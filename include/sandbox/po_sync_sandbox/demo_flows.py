@@ -7,35 +7,11 @@ problem, so the demo fails loudly instead of printing a pretty table over a brok
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from po_sync_sandbox.demo_flow import DemoFlow, Result
+from po_sync_sandbox.hotwax.demo import HOTWAX_DEMO_FLOWS
+from po_sync_sandbox.vendors.demo import VENDOR_DEMO_FLOWS
 
-from po_sync_sandbox.runner import Sandbox
-
-Result = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class DemoFlow:
-    """One DAG of the demo.
-
-    :param dag_id: the DAG to trigger.
-    :param conf: the trigger conf (validated against the DAG's params by Airflow).
-    :param before: called with the sandbox and the pass number before the run is triggered.
-    :param check: returns a list of problems with the run's result (empty when all is well).
-    :param timeout: seconds to wait for the run.
-    :param group: flows of one group run their passes together (pass 1 of each, then pass 2 of
-        each) before the next group starts, so one group's second pass is not disturbed by another
-        group changing the same NetSuite records in between (a changed PO is rightly re-sent).
-    """
-
-    dag_id: str
-    conf: dict[str, Any] = field(default_factory=dict)
-    before: Callable[[Sandbox, int], None] | None = None
-    check: Callable[[Result, int], list[str]] | None = None
-    timeout: float = 600
-    group: str = ""
+__all__ = ["DEMO_FLOWS", "DemoFlow", "Result", "all_demo_flows"]
 
 
 def _healthcheck_all_healthy(result: Result, pass_no: int) -> list[str]:
@@ -67,11 +43,6 @@ DEMO_FLOWS: list[DemoFlow] = [
 
 
 def all_demo_flows() -> list[DemoFlow]:
-    """Every flow of the demo, in order: the health check, then each flow issue's own list.
-
-    Imported here, not at module level, because those modules import :class:`DemoFlow` from this one.
-    """
-    from po_sync_sandbox.demo_hotwax import HOTWAX_DEMO_FLOWS
-    from po_sync_sandbox.demo_vendors import VENDOR_DEMO_FLOWS
+    """Every flow of the demo, in order: the health check, then each partner's own list."""
 
     return [*DEMO_FLOWS, *HOTWAX_DEMO_FLOWS, *VENDOR_DEMO_FLOWS]

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from po_sync.hooks.netsuite.connection import NETSUITE_POOL
+from po_sync.netsuite.connection import NETSUITE_POOL
 from po_sync_sandbox.airflow_stack import BIN, ROOT
 from po_sync_sandbox.runner import Sandbox
 

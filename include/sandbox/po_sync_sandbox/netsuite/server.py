@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 from po_sync_sandbox.netsuite.asyncjobs import job_body, task_body, task_list_body
@@ -32,7 +32,32 @@ from po_sync_sandbox.netsuite.qfilter import parse_q
 from po_sync_sandbox.netsuite.render import Renderer
 
 if TYPE_CHECKING:
-    from po_sync_sandbox.netsuite.service import NetSuiteService
+    from po_sync_sandbox.netsuite.asyncjobs import AsyncJobs
+    from po_sync_sandbox.netsuite.knobs import FaultPlan, Knobs
+    from po_sync_sandbox.netsuite.nsauth import Authenticator
+    from po_sync_sandbox.netsuite.store import Store
+    from po_sync_sandbox.netsuite.suiteql import SuiteQLEngine
+
+
+class ServedAccount(Protocol):
+    """What the HTTP layer needs of the account it serves (:class:`~.service.NetSuiteService` is one).
+
+    A protocol, not an import of the service, so the service can own the server without a cycle.
+    """
+
+    account_host: str
+    authenticator: Authenticator
+    engine: SuiteQLEngine
+    faults: FaultPlan
+    idempotency: dict[str, str]
+    idempotency_lock: threading.Lock
+    jobs: AsyncJobs
+    knobs: Knobs
+    stats: Stats
+    store: Store
+
+    def generate(self, **spec: Any) -> dict[str, list[int]]: ...
+
 
 log = logging.getLogger(__name__)
 REST_PREFIX = "/services/rest"
@@ -120,7 +145,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], service: NetSuiteService) -> None:
+    def __init__(self, address: tuple[str, int], service: ServedAccount) -> None:
         super().__init__(address, NetSuiteHandler)
         self.service = service
 

@@ -1,1 +1,0 @@
-"""Per-vendor / per-partner settings, validated with pydantic and read at run time (never at parse time)."""

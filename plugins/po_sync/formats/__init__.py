@@ -1,1 +1,0 @@
-"""File formats po_sync reads and writes (HotWax CSV/JSON, vendor XML/JSON/CSV...): bytes <-> values."""

@@ -1,0 +1,659 @@
+"""HotWax Commerce over SFTP: Pending Receipt POs out as CSV, receipt feeds in as NetSuite item receipts.
+
+Both operators follow the ledger rules (``DESIGN.md``): a record is ``in_progress`` before its side
+effect, file names are deterministic, uploads go to a temporary name and are renamed, the exported
+flag is set only after the file is complete on the server, an inbound file is keyed by name and
+checksum and archived only after NetSuite committed what it caused, and bad input goes to ``error/``
+with a report beside it.
+
+Crash points for tests and drills: set ``PO_SYNC_HOTWAX_CRASH`` to ``after_upload`` (export: file
+renamed, no flag set yet), ``after_receipt`` (import: NetSuite receipt created, ledger not updated)
+or ``before_archive`` (import: every order committed, file not moved yet) and the task dies there
+with :class:`SimulatedCrash`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import posixpath
+import re
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from po_sync.exceptions import ConfigurationError, ExternalSystemError, RecordValidationError, RetriableError
+from po_sync.hotwax import sftp as remote
+from po_sync.hotwax.formats import (
+    FormatError,
+    HotWaxPoRow,
+    ReceiptFeedError,
+    ReceiptOrder,
+    check_row,
+    error_report_csv,
+    parse_receipt_feed,
+    receipt_feed_json,
+    write_po_csv,
+)
+from po_sync.hotwax.mapping import (
+    group_po_rows,
+    hotwax_rows,
+    item_receipt,
+    parse_netsuite_date,
+    po_line_states,
+    purchase_order_from_rows,
+    receipt_external_id,
+    receipt_problems,
+    transform_body,
+)
+from po_sync.ledger import Action, Decision, RecordKey, RecordStatus
+from po_sync.models import canonical_json, record_validation_error
+from po_sync.sync import SyncOperator, SyncRun, as_bool
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from paramiko import SFTPClient
+
+    from po_sync.netsuite import NetSuiteHook
+
+#: HotWax's documented folders, relative to the SFTP login directory (``/home/<user>/``).
+DEFAULT_PO_DIR = "netsuite/purchaseorder/fulfillment"
+DEFAULT_RECEIPT_DIR = "netsuite/purchaseorder/receipt"
+#: The NetSuite body field HotWax's own export script uses to mark exported POs.
+EXPORTED_FIELD = "custbody_hc_order_exported"
+CRASH_ENV = "PO_SYNC_HOTWAX_CRASH"
+_PO_NUMBER_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
+
+
+class SimulatedCrash(RuntimeError):  # noqa: N818 - it is a crash, not an error to handle
+    """Raised at a crash point named in ``PO_SYNC_HOTWAX_CRASH`` (tests and drills only)."""
+
+
+def crash_point(name: str) -> None:
+    """Die here when ``PO_SYNC_HOTWAX_CRASH`` names this point."""
+    if name in {p.strip() for p in os.environ.get(CRASH_ENV, "").split(",")}:
+        raise SimulatedCrash(f"simulated crash at {name} ({CRASH_ENV})")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _netsuite(conn_id: str) -> NetSuiteHook:
+    from po_sync.netsuite import NetSuiteHook
+
+    return NetSuiteHook(conn_id)
+
+
+def _sftp(conn_id: str) -> Any:
+    from airflow.providers.sftp.hooks.sftp import SFTPHook
+
+    return SFTPHook(ssh_conn_id=conn_id)
+
+
+# ==================================================================================================
+# Export
+# ==================================================================================================
+
+
+class HotWaxPurchaseOrderExportOperator(SyncOperator):
+    """Write Pending Receipt POs not yet exported to HotWax's SFTP folder as one CSV, then flag them.
+
+    Reads, in one SuiteQL, the lines (open, not drop-ship) of Pending Receipt POs whose
+    ``exported_field`` is not set, plus any PO asked for in ``resync_po_numbers``;
+    writes them in HotWax's import format to ``<remote_dir>/<name>`` (temporary name, size check,
+    rename) and only then sets ``exported_field`` on each PO. Each PO is one ledger record whose
+    ``trace_key`` is the file it went out in: after a crash between upload and flag, the rerun finds
+    that file (in the folder or HotWax's ``archive/``) and only sets the flag, so HotWax never gets a
+    PO twice; a PO whose file never reached the server is exported again.
+
+    :param netsuite_conn_id: the NetSuite connection.
+    :param sftp_conn_id: the SFTP connection (host key pinned).
+    :param remote_dir: the folder HotWax polls.
+    :param exported_field: the checkbox body field that marks exported POs.
+    :param resync_po_numbers: PO numbers (``tranId``) or internal ids to export again even when flagged
+        (Pending Receipt or partially received); templated.
+    :param dry_run: read and map only: no file, no flag, no ledger records; templated.
+    :param currency: currency code put on the canonical POs.
+    :param file_prefix: first part of the file name.
+    """
+
+    template_fields: Sequence[str] = ("remote_dir", "resync_po_numbers", "is_dry_run")
+    ui_color = "#e8f0d8"
+
+    def __init__(
+        self,
+        *,
+        netsuite_conn_id: str = "netsuite_default",
+        sftp_conn_id: str = "sftp_default",
+        remote_dir: str = DEFAULT_PO_DIR,
+        exported_field: str = EXPORTED_FIELD,
+        resync_po_numbers: Sequence[str] | str = (),
+        dry_run: bool | str = False,
+        currency: str = "USD",
+        file_prefix: str = "PurchaseOrder",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not exported_field.startswith("custbody"):
+            raise ConfigurationError(
+                f"{self.task_id}: exported_field must be a custom body field (custbody...)"
+            )
+        if not _SAFE_NAME_RE.match(file_prefix):
+            raise ConfigurationError(
+                f"{self.task_id}: file_prefix {file_prefix!r} is not a plain file name part"
+            )
+        self.netsuite_conn_id = netsuite_conn_id
+        self.sftp_conn_id = sftp_conn_id
+        self.remote_dir = remote_dir
+        self.exported_field = exported_field
+        self.resync_po_numbers = resync_po_numbers
+        self.is_dry_run = dry_run  # BaseOperator.dry_run is a method
+        self.currency = currency
+        self.file_prefix = file_prefix
+
+    # ---- helpers
+
+    def _resync(self) -> list[str]:
+        value = self.resync_po_numbers
+        items = (
+            [v for v in re.split(r"[\s,]+", value) if v]
+            if isinstance(value, str)
+            else [str(v) for v in value or ()]
+        )
+        bad = [v for v in items if not _PO_NUMBER_RE.match(v)]
+        if bad:
+            raise ConfigurationError(f"resync_po_numbers: {bad} are not PO numbers or internal ids")
+        return items
+
+    def query(self, resync: Sequence[str]) -> str:
+        """The SuiteQL reading candidate PO lines (public so tests and people can read it)."""
+        # Not yet exported: the checkbox HotWax's bundle adds, NULL until first set.
+        status = f"(t.status = 'B' AND NVL(t.{self.exported_field}, 'F') = 'F')"
+        if resync:
+            ids = ", ".join(v for v in resync if v.isdigit()) or "-1"
+            numbers = ", ".join(f"'{v}'" for v in resync)
+            picked = f"t.id IN ({ids}) OR t.tranid IN ({numbers})"
+            status = f"({status} OR (t.status IN ('B', 'D', 'E') AND ({picked})))"
+        return (
+            "SELECT t.id AS po_id, t.tranid AS tranid, t.trandate AS trandate, t.entity AS vendor_id, "
+            "t.location AS po_location, tl.id AS line_id, tl.item AS item_id, i.itemid AS sku, "
+            "tl.quantity AS quantity, tl.rate AS rate, tl.location AS line_location, "
+            "tl.expectedreceiptdate AS expected_receipt_date "
+            "FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
+            "JOIN item i ON i.id = tl.item "
+            f"WHERE t.type = 'PurchOrd' AND {status} AND tl.mainline = 'F' AND tl.taxline = 'F' "
+            "AND tl.isclosed = 'F' AND tl.isdropship = 'F' ORDER BY t.id, tl.id"
+        )
+
+    def _file_name(self, context: Context, digest: str) -> str:
+        dag_run = context.get("dag_run")
+        when = (
+            getattr(dag_run, "run_after", None) or getattr(dag_run, "logical_date", None) or datetime.now(UTC)
+        )
+        return f"{self.file_prefix}-{when.astimezone(UTC):%Y-%m-%d-%H_%M_%S}-{digest[:12]}.csv"
+
+    def _delivered(self, client: SFTPClient, name: str | None) -> bool:
+        if not name:
+            return False
+        return any(
+            remote.exists(client, posixpath.join(folder, name))
+            for folder in (self.remote_dir, posixpath.join(self.remote_dir, "archive"))
+        )
+
+    # ---- the flow
+
+    def sync(self, context: Context, run: SyncRun) -> None:
+        resync = self._resync()
+        dry_run = as_bool(self.is_dry_run)
+        with _netsuite(self.netsuite_conn_id) as netsuite:
+            grouped = group_po_rows(netsuite.suiteql(self.query(resync)))
+            pos: dict[str, tuple[list[HotWaxPoRow], str]] = {}
+            for po_id, rows in grouped.items():
+                number = str(rows[0].get("tranid") or po_id)
+                expected = parse_netsuite_date(rows[0].get("expected_receipt_date"))
+                key = run.key("purchase_order", "netsuite", po_id)
+                try:
+                    po = purchase_order_from_rows(
+                        rows, currency=self.currency, expected_receipt_date=expected
+                    )
+                    po_rows = hotwax_rows(po)
+                    for row in po_rows:
+                        check_row(row)
+                except ValidationError as exc:
+                    err = record_validation_error(
+                        exc, record=f"PO {number}", source=f"purchaseOrder/{po_id}", source_kind="netsuite"
+                    )
+                    run.quarantine_input(key, code=err.code, message=err.message)
+                    continue
+                except FormatError as exc:
+                    run.quarantine_input(key, code="HOTWAX_FORMAT", message=f"PO {number}: {exc}")
+                    continue
+                pos[po_id] = (po_rows, _sha256(write_po_csv(po_rows)))
+            if dry_run:
+                run.counts["read"] += len(pos)
+                self.log.info("dry run: %d PO(s) would be exported: %s", len(pos), ", ".join(pos) or "none")
+                return
+            if not pos:
+                self.log.info("no Pending Receipt PO waiting for export")
+                return
+            sftp = _sftp(self.sftp_conn_id)
+            with sftp.get_managed_conn() as client:
+                self._export(context, run, netsuite, client, pos)
+
+    def _export(
+        self,
+        context: Context,
+        run: SyncRun,
+        netsuite: NetSuiteHook,
+        client: SFTPClient,
+        pos: dict[str, tuple[list[HotWaxPoRow], str]],
+    ) -> None:
+        remote.ensure_dir(client, self.remote_dir)
+        delivered: dict[str, Decision] = {}
+        batch: dict[str, list[HotWaxPoRow]] = {}
+        # A PO that went out in a file that reached the server, but whose flag was never set, is
+        # finished rather than exported again.
+        for po_id, (rows, digest) in pos.items():
+            key = run.key("purchase_order", "netsuite", po_id)
+            state = run.ledger.get(key)
+            if (
+                state is not None
+                and state.status in (RecordStatus.IN_PROGRESS, RecordStatus.FAILED)
+                and state.payload_hash == digest
+                and self._delivered(client, state.trace_key)
+            ):
+                decision = run.begin(key, payload_hash=digest, force=True)
+                if decision.action is not Action.BUSY:
+                    delivered[po_id] = decision
+            else:
+                batch[po_id] = rows
+        file_name: str | None = None
+        decisions: dict[str, Decision] = {}
+        if batch:
+            content_digest = _sha256(write_po_csv([r for rows in batch.values() for r in rows]))
+            file_name = self._file_name(context, content_digest)
+            for po_id in list(batch):
+                key = run.key("purchase_order", "netsuite", po_id)
+                decision = run.begin(key, payload_hash=pos[po_id][1], trace_key=file_name, force=True)
+                if decision.action is Action.BUSY:
+                    batch.pop(po_id)
+                else:
+                    decisions[po_id] = decision
+        if batch and file_name:
+            data = write_po_csv([r for rows in batch.values() for r in rows])
+            path = posixpath.join(self.remote_dir, file_name)
+            if remote.size_of(client, path) == len(data):
+                self.log.info("%s is already complete on the server (a retry of this run)", path)
+            else:
+                remote.write_atomic(client, path, data)
+            run.notes["file"] = file_name
+            self.log.info(
+                "wrote %s: %d PO(s), %d line(s)", path, len(batch), sum(len(r) for r in batch.values())
+            )
+            crash_point("after_upload")
+        for po_id, decision in [*delivered.items(), *decisions.items()]:
+            target = (
+                file_name
+                if po_id in decisions
+                else (decision.previous.trace_key if decision.previous else None)
+            )
+            try:
+                netsuite.update_record("purchaseOrder", po_id, {self.exported_field: True}, idempotent=True)
+            except ExternalSystemError as exc:
+                # The file is out: the next run finds it by trace_key and only sets the flag.
+                run.failed(
+                    decision,
+                    code="FLAG_NOT_SET",
+                    message=f"exported in {target} but {self.exported_field} not set: {exc}",
+                )
+                continue
+            run.synced(decision, target_system="hotwax", target_id=target)
+
+
+# ==================================================================================================
+# Import
+# ==================================================================================================
+
+
+class HotWaxReceiptImportOperator(SyncOperator):
+    """Turn HotWax receipt feeds into NetSuite item receipts, then archive or quarantine each file.
+
+    For each ``*.json`` in ``remote_dir`` (oldest name first): a file modified less than
+    ``min_file_age_seconds`` ago is left for the next run (it may still be being written); a file
+    bigger than ``max_file_bytes``, with an unsafe name, that is not a valid feed, or that was
+    imported before (same name and SHA-256, the ledger's key for files) goes to ``error/`` with an
+    ``<name>.errors.csv`` report beside it. Each order of a valid file is transformed from its PO
+    into an item receipt (lines matched on ``orderLine``, a deterministic ``externalId`` and the
+    ledger's idempotency key), after checking for that receipt first when resuming. Orders that
+    cannot be received (unknown PO or line, over-receipt, bad values) are quarantined and written to
+    ``error/<stem>.failed.json`` with a report; the file itself moves to ``archive/`` once every
+    order is committed or quarantined. A transient NetSuite failure leaves the file in place for the
+    next run, which skips the orders already received.
+
+    :param netsuite_conn_id: the NetSuite connection.
+    :param sftp_conn_id: the SFTP connection (host key pinned).
+    :param remote_dir: the receipt folder; ``archive/`` and ``error/`` live inside it.
+    :param file_pattern: which files are feeds (fnmatch).
+    :param max_file_bytes: bigger files are refused unread.
+    :param min_file_age_seconds: younger files wait for the next run.
+    :param max_files: the most files one run takes.
+    :param dry_run: validate only: nothing is received, moved or recorded; templated.
+    """
+
+    template_fields: Sequence[str] = ("remote_dir", "is_dry_run", "max_file_bytes", "min_file_age_seconds")
+    ui_color = "#f0e0d0"
+
+    def __init__(
+        self,
+        *,
+        netsuite_conn_id: str = "netsuite_default",
+        sftp_conn_id: str = "sftp_default",
+        remote_dir: str = DEFAULT_RECEIPT_DIR,
+        file_pattern: str = "*.json",
+        max_file_bytes: int | str = 5_000_000,
+        min_file_age_seconds: float | str = 30,
+        max_files: int = 200,
+        dry_run: bool | str = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if max_files < 1:
+            raise ConfigurationError(f"{self.task_id}: max_files must be at least 1")
+        self.netsuite_conn_id = netsuite_conn_id
+        self.sftp_conn_id = sftp_conn_id
+        self.remote_dir = remote_dir
+        self.file_pattern = file_pattern
+        self.max_file_bytes = max_file_bytes
+        self.min_file_age_seconds = min_file_age_seconds
+        self.max_files = max_files
+        self.is_dry_run = dry_run  # BaseOperator.dry_run is a method
+
+    @property
+    def archive_dir(self) -> str:
+        return posixpath.join(self.remote_dir, "archive")
+
+    @property
+    def error_dir(self) -> str:
+        return posixpath.join(self.remote_dir, "error")
+
+    def sync(self, context: Context, run: SyncRun) -> None:
+        max_bytes = int(self.max_file_bytes)
+        min_age = float(self.min_file_age_seconds)
+        dry_run = as_bool(self.is_dry_run)
+        sftp = _sftp(self.sftp_conn_id)
+        with _netsuite(self.netsuite_conn_id) as netsuite, sftp.get_managed_conn() as client:
+            for folder in (self.archive_dir, self.error_dir):
+                remote.ensure_dir(client, folder)
+            files = [
+                f
+                for f in remote.list_files(client, self.remote_dir)
+                if fnmatch.fnmatch(f.name, self.file_pattern) and not _in_progress(f.name)
+            ]
+            now = time.time()
+            for index, entry in enumerate(files):
+                if index >= self.max_files:
+                    self.log.info("%d more file(s) left for the next run", len(files) - index)
+                    break
+                if now - entry.mtime < min_age:
+                    self.log.info(
+                        "%s changed %.0f s ago; it may still be being written, next run",
+                        entry.name,
+                        now - entry.mtime,
+                    )
+                    continue
+                _FileImport(self, run, netsuite, client, entry, max_bytes, dry_run).run()
+
+
+class _FileImport:
+    """One receipt file through validation, NetSuite and its move (state for one file only)."""
+
+    def __init__(
+        self,
+        op: HotWaxReceiptImportOperator,
+        run: SyncRun,
+        netsuite: NetSuiteHook,
+        client: SFTPClient,
+        entry: remote.RemoteFile,
+        max_bytes: int,
+        dry_run: bool,
+    ) -> None:
+        self.op = op
+        self.run_ = run
+        self.netsuite = netsuite
+        self.client = client
+        self.entry = entry
+        self.name = entry.name
+        self.path = posixpath.join(op.remote_dir, entry.name)
+        self.max_bytes = max_bytes
+        self.dry_run = dry_run
+        self.log = op.log
+        self.transient: set[str] = set()
+
+    # ---- moves
+
+    def _safe_name(self) -> str:
+        cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", self.name).lstrip(".")[:120]
+        return cleaned or "unnamed"
+
+    def _to_error(self, messages: list[tuple[str, str]]) -> str:
+        target_name = self.name if _SAFE_NAME_RE.match(self.name) else self._safe_name()
+        target = posixpath.join(self.op.error_dir, target_name)
+        remote.write_atomic(self.client, target + ".errors.csv", error_report_csv(messages))
+        remote.move(self.client, self.path, target)
+        self.log.warning("%s -> %s: %s", self.name, target, "; ".join(m for _, m in messages))
+        return target
+
+    def _to_archive(self, checksum: str) -> str:
+        target = posixpath.join(self.op.archive_dir, self.name)
+        if remote.exists(self.client, target):
+            stem, ext = posixpath.splitext(self.name)
+            target = posixpath.join(self.op.archive_dir, f"{stem}.{checksum[:12]}{ext}")
+        remote.move(self.client, self.path, target)
+        return target
+
+    # ---- the file
+
+    def _file_key(self, checksum: str | None) -> RecordKey:
+        label = self.name if _SAFE_NAME_RE.match(self.name) else self._safe_name()
+        suffix = checksum if checksum else f"size-{self.entry.size}"
+        return self.run_.key("receipt_file", "hotwax", f"{label}@{suffix}")
+
+    def _reject(self, checksum: str | None, code: str, message: str) -> None:
+        if self.dry_run:
+            self.run_.counts["quarantined"] += 1
+            self.log.warning("dry run: %s would go to error/: %s", self.name, message)
+            return
+        self._to_error([("*", message)])
+        self.run_.quarantine_input(
+            self._file_key(checksum), code=code, message=f"file {self.name}: {message}"
+        )
+
+    def run(self) -> None:
+        if self.entry.size > self.max_bytes:
+            self._reject(
+                None,
+                "FILE_TOO_LARGE",
+                f"{self.entry.size} bytes, more than the {self.max_bytes}-byte limit; not read",
+            )
+            return
+        data = remote.read(self.client, self.path, max_bytes=self.max_bytes)
+        checksum = _sha256(data)
+        if not _SAFE_NAME_RE.match(self.name):
+            self._reject(
+                checksum,
+                "BAD_FILE_NAME",
+                f"file name {self.name!r} holds a path separator or other unsafe characters",
+            )
+            return
+        key = self._file_key(checksum)
+        state = self.run_.ledger.get(key)
+        if state is not None and state.status in (
+            RecordStatus.SYNCED,
+            RecordStatus.IGNORED,
+            RecordStatus.RESOLVED,
+        ):
+            message = (
+                f"already imported on {state.updated_at:%Y-%m-%d %H:%M} UTC ({state.target_id}); "
+                "not imported again"
+            )
+            if self.dry_run:
+                self.run_.counts["quarantined"] += 1
+                return
+            self._to_error([("*", message)])
+            dup = self.run_.key("receipt_file_duplicate", "hotwax", key.source_id)
+            self.run_.quarantine_input(dup, code="DUPLICATE_FILE", message=f"file {self.name}: {message}")
+            return
+        try:
+            feed = parse_receipt_feed(data, max_bytes=self.max_bytes)
+        except ReceiptFeedError as exc:
+            self._reject(checksum, "BAD_FILE", str(exc))
+            return
+        if self.dry_run:
+            self.run_.counts["read"] += len(feed.orders) + len(feed.problems)
+            self.run_.counts["quarantined"] += len(feed.problems)
+            self.log.info(
+                "dry run: %s: %d valid order(s), %d problem(s)",
+                self.name,
+                len(feed.orders),
+                len(feed.problems),
+            )
+            return
+        decision = self.run_.begin(key, payload_hash=checksum)
+        if decision.action is Action.BUSY:
+            return
+        self._import(decision, feed.orders, feed.problems, checksum)
+
+    def _import(
+        self, decision: Decision, orders: Sequence[ReceiptOrder], problems: Sequence[Any], checksum: str
+    ) -> None:
+        failed: list[tuple[Any, str, str]] = []  # (raw order, order id, message)
+        for problem in problems:
+            key = self._order_key(
+                problem.order_id if problem.order_id != "?" else f"#{problem.index + 1}", checksum
+            )
+            self.run_.quarantine_input(
+                key, code="VALIDATION_ERROR", message=f"{problem.message} (file {self.name})"
+            )
+            failed.append((problem.raw, problem.order_id, problem.message))
+        retry_later = 0
+        for order in orders:
+            key = self._order_key(order.order_id, checksum)
+            self._receive(order, key, checksum)
+            state = self.run_.ledger.get(key)
+            if state is None or state.status in (RecordStatus.SYNCED, RecordStatus.IGNORED):
+                continue
+            if state.status is RecordStatus.IN_PROGRESS or order.order_id in self.transient:
+                retry_later += 1  # transient NetSuite failure, or busy in another run
+            else:
+                failed.append(
+                    (order.as_feed(), order.order_id, state.last_error_message or str(state.status))
+                )
+        if retry_later:
+            self.run_.failed(
+                decision,
+                code="RETRY",
+                message=f"{retry_later} order(s) hit transient errors; the file stays for the next run",
+            )
+            return
+        crash_point("before_archive")
+        if failed:
+            stem, _ = posixpath.splitext(self.name)
+            part = posixpath.join(self.op.error_dir, f"{stem}.failed.json")
+            remote.write_atomic(
+                self.client, part + ".errors.csv", error_report_csv([(oid, msg) for _, oid, msg in failed])
+            )
+            remote.write_atomic(self.client, part, receipt_feed_json([raw for raw, _, _ in failed]))
+        target = self._to_archive(checksum)
+        self.run_.synced(decision, target_system="sftp", target_id=target)
+
+    def _order_key(self, order_id: str, checksum: str) -> RecordKey:
+        return self.run_.key("item_receipt", "hotwax", f"{order_id}@{self.name}@{checksum[:16]}"[:200])
+
+    def _receive(self, order: ReceiptOrder, key: RecordKey, checksum: str) -> None:
+        payload_hash = _sha256(canonical_json(order.as_feed()).encode())
+        if not order.receives_anything:
+            decision = self.run_.begin(key, payload_hash=payload_hash, trace_key=self.name)
+            if decision.action is not Action.BUSY:
+                self.run_.ignored(decision)
+            return
+        external_id = receipt_external_id(self.name, checksum, order.order_id)
+        tran_date = _file_date(self.name, self.entry.mtime)
+
+        def send(decision: Decision) -> str | None:
+            found = self.netsuite.find_record(
+                "itemReceipt", f"eid:{external_id}", expand_sub_resources=False, fields=["id"]
+            )
+            if found is not None:
+                self.log.info(
+                    "receipt %s for PO %s already in NetSuite (%s); not sent again",
+                    external_id,
+                    order.order_id,
+                    found.id,
+                )
+                return found.id
+            po = self.netsuite.find_record("purchaseOrder", order.order_id)
+            if po is None:
+                raise RecordValidationError(
+                    f"receipt for PO {order.order_id} (file {self.name}): "
+                    f"no purchase order with internal id {order.order_id} in NetSuite",
+                    code="UNKNOWN_ORDER",
+                    record_id=order.order_id,
+                )
+            lines = po_line_states(po.lines)
+            try:
+                receipt = item_receipt(
+                    order, lines, tran_date=tran_date, source=self.name, external_id=external_id
+                )
+            except ValidationError as exc:
+                raise record_validation_error(
+                    exc, record=f"receipt for PO {order.order_id}", source=self.name, record_id=order.order_id
+                ) from exc
+            problems = receipt_problems(receipt, lines)
+            if problems:
+                raise RecordValidationError(
+                    f"receipt for PO {order.order_id} (file {self.name}): " + "; ".join(problems),
+                    code="OVER_RECEIPT",
+                    record_id=order.order_id,
+                )
+            result = self.netsuite.transform_record(
+                "purchaseOrder",
+                order.order_id,
+                "itemReceipt",
+                transform_body(receipt),
+                idempotency_key=decision.idempotency_key,
+            )
+            crash_point("after_receipt")
+            return result.id
+
+        def guarded(decision: Decision) -> str | None:
+            try:
+                return send(decision)
+            except RetriableError:
+                self.transient.add(order.order_id)
+                raise
+
+        self.run_.process(
+            key, payload_hash=payload_hash, send=guarded, target_system="netsuite", trace_key=self.name
+        )
+
+
+def _in_progress(name: str) -> bool:
+    """A hidden name (``.x.json``) is an upload in progress; one holding a path separator is not."""
+    return name.startswith(".") and not any(sep in name for sep in ("/", "\\"))
+
+
+def _file_date(name: str, mtime: int) -> date:
+    """The receipt date: the timestamp in HotWax's file name, else the file's modification date."""
+    match = re.search(r"(\d{4}-\d{2}-\d{2})-\d{2}_\d{2}_\d{2}", name)
+    if match:
+        try:
+            return date.fromisoformat(match.group(1))
+        except ValueError:
+            pass
+    return datetime.fromtimestamp(mtime, UTC).date()

@@ -1,1 +1,0 @@
-"""Pure mapping functions between external shapes and the canonical model (no I/O)."""

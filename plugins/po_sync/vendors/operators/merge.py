@@ -1,0 +1,345 @@
+"""Merge vendors' ship notices and invoices into one document per order, in the merge bucket.
+
+:class:`VendorFilesSensor` waits (deferrable, in the triggerer) until any vendor's ``inbound/`` folder
+holds a file. :class:`VendorMergeOperator` then reads every inbound file and:
+
+* refuses unreadable ones (too large, not UTF-8, malformed or hostile XML/JSON/CSV, invalid fields,
+  unknown PO, lines or quantities the PO does not have, a document id already merged with other
+  content): the file moves to ``<prefix>quarantine/`` with ``<name>.error.txt`` beside it and the
+  ledger holds a ``quarantined`` record naming file and field;
+* merges a standard PO's notices into one item receipt, a drop-ship sales order's notices (from every
+  vendor that has a PO on it) into one item fulfilment *once every line of every PO is reported*
+  (partial shipments wait in ``inbound/`` until then), and each invoice into a vendor bill;
+* writes each merged document to ``s3://<merge bucket>/ready/<kind>/<merged id>.json`` (the id is derived
+  from the source documents, so a rerun rewrites the same key), and only after that write is recorded
+  archives the source files to ``<prefix>archive/YYYY/MM/DD/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from po_sync.exceptions import RecordValidationError
+from po_sync.faults import maybe_crash
+from po_sync.ledger import Action, Decision, RecordStatus
+from po_sync.netsuite.mapping import order_snapshots, po_lines_query
+from po_sync.sync import SyncOperator, SyncRun
+from po_sync.vendors.formats import format_from_key, load_document
+from po_sync.vendors.mapping import (
+    OrderSnapshot,
+    ShipNotice,
+    VendorDocument,
+    VendorInvoice,
+    check_against_order,
+    drop_ship_complete,
+    merge_fulfillment,
+    merge_id,
+    merge_receipt,
+    parse_vendor_document,
+    vendor_bill_from_invoice,
+)
+from po_sync.vendors.s3 import list_keys, move, quarantine_file, s3_client, s3_error
+from po_sync.vendors.settings import VARIABLE_KEY, VendorsConfig, VendorSettings, load_vendors_config
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+__all__ = ["VendorMergeOperator"]
+
+
+# ------------------------------------------------------------------------------------------ merging
+
+
+class _Inbound:
+    """One readable inbound file."""
+
+    def __init__(self, vendor: VendorSettings, key: str, document: VendorDocument, file_hash: str) -> None:
+        self.vendor = vendor
+        self.key = key
+        self.document = document
+        self.file_hash = file_hash
+
+
+class VendorMergeOperator(SyncOperator):
+    """Read the vendors' inbound files, quarantine the bad ones, write merged documents, archive the sources.
+
+    :param vendor_id: only this vendor's folder (templated; empty = all enabled vendors).
+    :param netsuite_conn_id: NetSuite, to look the POs (and drop-ship siblings) up.
+    :param aws_conn_id: S3.
+    :param variable_key: Airflow Variable with the vendor settings.
+    """
+
+    template_fields: Sequence[str] = ("vendor_id",)
+    ui_color = "#f4ecd9"
+
+    def __init__(
+        self,
+        *,
+        vendor_id: Any = "",
+        netsuite_conn_id: str = "netsuite_default",
+        aws_conn_id: str = "aws_default",
+        variable_key: str = VARIABLE_KEY,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.vendor_id = vendor_id
+        self.netsuite_conn_id = netsuite_conn_id
+        self.aws_conn_id = aws_conn_id
+        self.variable_key = variable_key
+
+    def sync(self, context: Context, run: SyncRun) -> None:
+        from po_sync.netsuite.hook import NetSuiteHook
+
+        config = load_vendors_config(self.variable_key)
+        with NetSuiteHook(self.netsuite_conn_id) as netsuite:
+            merger = VendorMerger(
+                run=run, config=config, client=s3_client(self.aws_conn_id), netsuite=netsuite, log=self.log
+            )
+            run.notes.update(merger.merge(config.active(str(self.vendor_id or "") or None)))
+
+
+class VendorMerger:
+    """The merge itself, independent of Airflow (tests and benchmarks can drive it)."""
+
+    def __init__(self, *, run: SyncRun, config: VendorsConfig, client: Any, netsuite: Any, log: Any) -> None:
+        self.run = run
+        self.config = config
+        self.client = client
+        self.netsuite = netsuite
+        self.log = log
+        self.stats = {"files": 0, "quarantined_files": 0, "merged": 0, "waiting_files": 0, "archived": 0}
+
+    # -- per file
+
+    def _quarantine(self, item_vendor: VendorSettings, key: str, code: str, message: str) -> None:
+        self.log.warning("quarantining s3://%s/%s: %s", item_vendor.bucket, key, message)
+        try:
+            quarantine_file(
+                self.client, item_vendor.bucket, key, item_vendor.quarantine_prefix, message, code
+            )
+        except Exception as exc:  # noqa: BLE001 - the record still says what is wrong
+            message += f" (moving the file to quarantine failed: {s3_error(exc, action='MOVE', key=key)})"
+        self.run.quarantine_input(
+            self.run.key("vendor_file", item_vendor.vendor_id, key), code=code, message=message
+        )
+        self.stats["quarantined_files"] += 1
+
+    def _archive(self, vendor: VendorSettings, key: str) -> str:
+        day = datetime.now(UTC).strftime("%Y/%m/%d")
+        new_key = f"{vendor.archive_prefix}{day}/{key.rsplit('/', 1)[-1]}"
+        try:
+            move(self.client, vendor.bucket, key, new_key)
+        except Exception as exc:  # noqa: BLE001
+            raise s3_error(exc, action="ARCHIVE", key=key) from exc
+        self.stats["archived"] += 1
+        return new_key
+
+    def _read(self, vendor: VendorSettings, obj: dict[str, Any]) -> _Inbound | None:
+        key = obj["Key"]
+        if obj.get("Size", 0) > self.config.max_file_bytes:
+            self._quarantine(
+                vendor,
+                key,
+                "FILE_TOO_LARGE",
+                f"file {key} is {obj['Size']} bytes, more than the {self.config.max_file_bytes}-byte limit",
+            )
+            return None
+        fmt = format_from_key(key)
+        if fmt is None:
+            self._quarantine(
+                vendor, key, "UNKNOWN_FORMAT", f"file {key}: the extension is not .xml, .json or .csv"
+            )
+            return None
+        try:
+            data = self.client.get_object(Bucket=vendor.bucket, Key=key)["Body"].read(
+                self.config.max_file_bytes + 1
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise s3_error(exc, action="GET", key=key) from exc
+        try:
+            raw = load_document(data, fmt, source=key, max_bytes=self.config.max_file_bytes)
+            document = parse_vendor_document(raw, source=key, vendor_id=vendor.vendor_id)
+        except RecordValidationError as exc:
+            self._quarantine(vendor, key, exc.code, exc.message)
+            return None
+        return _Inbound(vendor, key, document, hashlib.sha256(data).hexdigest())
+
+    def _doc_key(self, item: _Inbound) -> Any:
+        return self.run.key(
+            f"vendor_{item.document.document_type}", item.vendor.vendor_id, item.document.document_id
+        )
+
+    # -- the run
+
+    def merge(self, vendors: list[VendorSettings]) -> dict[str, Any]:
+        items: list[_Inbound] = []
+        seen: dict[tuple[str, str], str] = {}
+        for vendor in vendors:
+            for obj in list_keys(self.client, vendor.bucket, vendor.inbound_prefix):
+                self.stats["files"] += 1
+                item = self._read(vendor, obj)
+                if item is None:
+                    continue
+                ident = (vendor.vendor_id, item.document.document_id)
+                if ident in seen:
+                    self._quarantine(
+                        vendor,
+                        item.key,
+                        "DUPLICATE_DOCUMENT",
+                        f"file {item.key}: document {item.document.document_id} is also in {seen[ident]}",
+                    )
+                    continue
+                state = self.run.ledger.get(self._doc_key(item))
+                if state is not None and state.status in (RecordStatus.SYNCED, RecordStatus.IGNORED):
+                    if state.payload_hash == item.file_hash:  # the same file delivered again
+                        self.run.process(
+                            self._doc_key(item),
+                            payload_hash=item.file_hash,
+                            send=lambda d: None,
+                            target_system="s3",
+                        )
+                        self._archive(vendor, item.key)
+                    else:
+                        self._quarantine(
+                            vendor,
+                            item.key,
+                            "DUPLICATE_DOCUMENT",
+                            f"file {item.key}: document {item.document.document_id} was merged before "
+                            f"(from {state.trace_key}) with different content; send a new document id",
+                        )
+                    continue
+                seen[ident] = item.key
+                items.append(item)
+        orders = self._orders(items)
+        good: list[_Inbound] = []
+        for item in items:
+            order = orders.get(item.document.po_number)
+            if order is None:
+                self._quarantine(
+                    item.vendor,
+                    item.key,
+                    "UNKNOWN_PO",
+                    f"{item.document.document_type} {item.document.document_id} (file {item.key}): po_number = "
+                    f"{item.document.po_number!r}: no such purchase order in NetSuite",
+                )
+                continue
+            if order.vendor_id != item.vendor.vendor_id:
+                self._quarantine(
+                    item.vendor,
+                    item.key,
+                    "VENDOR_MISMATCH",
+                    f"file {item.key}: PO {order.number} belongs to vendor {order.vendor_id}, not {item.vendor.vendor_id}",
+                )
+                continue
+            try:
+                check_against_order(item.document, order, source=item.key)
+            except RecordValidationError as exc:
+                self._quarantine(item.vendor, item.key, exc.code, exc.message)
+                continue
+            good.append(item)
+        self._merge_groups(good, orders)
+        return dict(self.stats)
+
+    def _orders(self, items: list[_Inbound]) -> dict[str, OrderSnapshot]:
+        numbers = sorted({item.document.po_number for item in items})
+        orders: dict[str, OrderSnapshot] = {}
+        for chunk in range(0, len(numbers), 500):
+            orders.update(
+                order_snapshots(self.netsuite.suiteql(po_lines_query(numbers=numbers[chunk : chunk + 500])))
+            )
+        so_ids = sorted({o.sales_order_id for o in orders.values() if o.sales_order_id})
+        if so_ids:
+            orders.update(order_snapshots(self.netsuite.suiteql(po_lines_query(created_from=so_ids))))
+        return orders
+
+    def _merge_groups(self, items: list[_Inbound], orders: dict[str, OrderSnapshot]) -> None:
+        receipts: dict[str, list[_Inbound]] = defaultdict(list)
+        drop_ship: dict[str, list[_Inbound]] = defaultdict(list)
+        for item in items:
+            order = orders[item.document.po_number]
+            if isinstance(item.document, VendorInvoice):
+                merged = merge_id("B", order.number, [item.document])
+                bill = vendor_bill_from_invoice(item.document, order, merged_id=merged)
+                self._write("vendor_bill", merged, bill, [item])
+            elif order.is_drop_ship:
+                drop_ship[str(order.sales_order_id)].append(item)
+            else:
+                receipts[order.number].append(item)
+        for po_number, group in sorted(receipts.items()):
+            notices = [i.document for i in group if isinstance(i.document, ShipNotice)]
+            merged = merge_id("R", po_number, notices)
+            receipt = merge_receipt(orders[po_number], notices, merged_id=merged)
+            if not receipt.lines:  # only cancellations: nothing to receive, nothing to wait for
+                self._write("cancellation", merged, None, group)
+                continue
+            self._write("item_receipt", merged, receipt, group)
+        for so_id, group in sorted(drop_ship.items()):
+            siblings = [o for o in orders.values() if o.sales_order_id == so_id]
+            notices = [i.document for i in group if isinstance(i.document, ShipNotice)]
+            missing = drop_ship_complete(siblings, notices)
+            so_number = siblings[0].sales_order_number or so_id
+            if missing:
+                self.log.info("sales order %s waits for: %s", so_number, "; ".join(missing))
+                self.stats["waiting_files"] += len(group)
+                continue
+            merged = merge_id("F", so_number, notices)
+            fulfillment = merge_fulfillment(so_id, so_number, siblings, notices, merged_id=merged)
+            self._write("item_fulfillment", merged, fulfillment, group)
+
+    def _write(self, kind: str, merged: str, model: Any, sources: list[_Inbound]) -> None:
+        run = self.run
+        bucket = self.config.merge_bucket
+        body: dict[str, Any] | None = None
+        if model is not None:
+            body = {
+                "kind": kind,
+                "merged_id": merged,
+                "document": model.model_dump(mode="json"),
+                "sources": [
+                    {"vendor_id": s.vendor.vendor_id, "key": s.key, "document_id": s.document.document_id}
+                    for s in sources
+                ],
+            }
+        key = f"ready/{kind}/{merged}.json"
+
+        def send(decision: Decision) -> str | None:
+            if body is None:
+                return None
+            try:
+                self.client.put_object(
+                    Bucket=bucket,
+                    Key=key,
+                    Body=json.dumps(body, indent=1).encode(),
+                    ContentType="application/json",
+                )
+            except Exception as exc:  # noqa: BLE001
+                raise s3_error(exc, action="PUT", key=key) from exc
+            maybe_crash(run.flow)
+            return f"s3://{bucket}/{key}"
+
+        record = run.key(kind, "vendor_files", merged)
+        payload_hash = model.payload_hash() if model is not None else merged
+        run.process(record, payload_hash=payload_hash, send=send, target_system="s3", trace_key=key)
+        state = run.ledger.get(record)
+        if state is None or state.status not in (RecordStatus.SYNCED, RecordStatus.IGNORED):
+            return  # not committed: leave the sources in inbound for the next run
+        self.stats["merged"] += 1
+        for source in sources:  # archive only after the merged document is committed
+
+            def archive(decision: Decision, source: _Inbound = source) -> str:
+                return self._archive(source.vendor, source.key)
+
+            action = run.process(
+                self._doc_key(source),
+                payload_hash=source.file_hash,
+                send=archive,
+                target_system="s3",
+                trace_key=source.key,
+            )
+            if action is Action.SKIP:
+                self._archive(source.vendor, source.key)

@@ -1,0 +1,194 @@
+"""Per-vendor settings of the vendor flows: bucket, prefix, format, PO statuses, optional SQS queue.
+
+The settings ship as ``include/config/vendors.example.json``. A deployment overrides them with the
+Airflow Variable ``po_sync_vendors`` (the same JSON). Both are read when a task runs, never when a DAG
+file is parsed, so editing the Variable takes effect on the next run without a redeploy.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from po_sync.exceptions import ConfigurationError
+from po_sync.models import PurchaseOrderStatus
+
+__all__ = [
+    "MERGE_ASSET_URI",
+    "VARIABLE_KEY",
+    "VendorSettings",
+    "VendorsConfig",
+    "load_vendors_config",
+    "parse_vendors_config",
+]
+
+VARIABLE_KEY = "po_sync_vendors"
+
+#: The Asset the merge DAG produces and the import DAG is scheduled on.
+MERGE_ASSET_URI = "s3://po-sync-vendor-merge/ready/"
+EXAMPLE_FILE = Path(__file__).resolve().parents[3] / "include" / "config" / "vendors.example.json"
+
+_BUCKET = r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$"
+
+
+def _prefix(value: str) -> str:
+    value = value.strip().lstrip("/")
+    if value and not value.endswith("/"):
+        value += "/"
+    if ".." in value.split("/"):
+        raise ValueError("must not contain '..'")
+    return value
+
+
+class VendorSettings(BaseModel):
+    """One vendor's exchange settings.
+
+    :param vendor_id: the vendor's NetSuite ``entityId`` (e.g. ``V0001``); POs are matched on it.
+    :param name: a display name for logs and the UI.
+    :param bucket: the vendor's S3 bucket.
+    :param prefix: folder inside the bucket for everything of this vendor (may be empty).
+    :param format: ``xml``, ``json`` or ``csv``, for the POs sent and the files expected back.
+    :param statuses: PO statuses that are sent (names or letters).
+    :param sqs_queue: queue name for a "new file" notice per PO document (``.fifo`` queues get
+        deduplication ids, so a resumed send is not announced twice).
+    :param enabled: a disabled vendor is skipped by every flow.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vendor_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+    name: str | None = None
+    bucket: str = Field(pattern=_BUCKET)
+    prefix: str = ""
+    format: Literal["xml", "json", "csv"] = "json"
+    statuses: tuple[str, ...] = (
+        "Pending Receipt",
+        "Partially Received",
+        "Pending Billing/Partially Received",
+    )
+    sqs_queue: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{1,75}(\.fifo)?$")
+    enabled: bool = True
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("prefix")
+    @classmethod
+    def _norm_prefix(cls, value: str) -> str:
+        return _prefix(value)
+
+    @field_validator("statuses")
+    @classmethod
+    def _known_statuses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one PO status must be sent")
+        return tuple(str(PurchaseOrderStatus.parse(s)) for s in value)
+
+    @property
+    def po_prefix(self) -> str:
+        """Where exported POs go: ``<prefix>PurchaseOrder/``."""
+        return f"{self.prefix}PurchaseOrder/"
+
+    @property
+    def inbound_prefix(self) -> str:
+        """Where the vendor drops ship notices and invoices: ``<prefix>inbound/``."""
+        return f"{self.prefix}inbound/"
+
+    @property
+    def archive_prefix(self) -> str:
+        """Where consumed inbound files go: ``<prefix>archive/YYYY/MM/DD/``."""
+        return f"{self.prefix}archive/"
+
+    @property
+    def quarantine_prefix(self) -> str:
+        """Where unreadable inbound files go, each with ``<name>.error.txt`` beside it."""
+        return f"{self.prefix}quarantine/"
+
+    def po_key(self, po_number: str) -> str:
+        """The deterministic key of one PO document."""
+        return f"{self.po_prefix}{po_number}.{self.format}"
+
+
+class VendorsConfig(BaseModel):
+    """All vendors plus the merge bucket the merged documents go to.
+
+    :param merge_bucket: bucket of merged documents (``ready/``, ``done/``, ``quarantine/``).
+    :param max_file_bytes: inbound files larger than this are quarantined unread.
+    :param vendors: one entry per vendor; ``vendor_id`` unique.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    merge_bucket: str = Field(default="po-sync-vendor-merge", pattern=_BUCKET)
+    max_file_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    vendors: tuple[VendorSettings, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique(self) -> VendorsConfig:
+        seen: set[str] = set()
+        for vendor in self.vendors:
+            if vendor.vendor_id in seen:
+                raise ValueError(f"vendor_id {vendor.vendor_id!r} is listed twice")
+            seen.add(vendor.vendor_id)
+        return self
+
+    def vendor(self, vendor_id: str) -> VendorSettings:
+        """The settings of one vendor.
+
+        :raises ConfigurationError: unknown vendor.
+        """
+        for vendor in self.vendors:
+            if vendor.vendor_id == vendor_id:
+                return vendor
+        raise ConfigurationError(
+            f"vendor {vendor_id!r} is not configured; known: {', '.join(v.vendor_id for v in self.vendors)}"
+        )
+
+    def active(self, only: str | None = None) -> list[VendorSettings]:
+        """Enabled vendors, or just ``only`` (which must exist)."""
+        if only:
+            return [self.vendor(only)]
+        return [v for v in self.vendors if v.enabled]
+
+
+def parse_vendors_config(
+    data: str | bytes | dict[str, Any], *, source: str = "vendor settings"
+) -> VendorsConfig:
+    """Validate vendor settings from JSON text or a dict.
+
+    :raises ConfigurationError: naming the source and each wrong field.
+    """
+    try:
+        raw = json.loads(data) if isinstance(data, str | bytes) else data
+        return VendorsConfig.model_validate(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"{source}: not JSON ({exc})") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise ConfigurationError(f"{source}: {problems}") from None
+
+
+def load_vendors_config(
+    variable_key: str = VARIABLE_KEY, *, example_file: Path = EXAMPLE_FILE
+) -> VendorsConfig:
+    """The vendor settings in force now: the Airflow Variable when set, otherwise the example file.
+
+    Call from a task (``execute``), never at DAG-parse time.
+    """
+    from airflow.sdk import Variable
+
+    try:
+        value = Variable.get(variable_key, default=None)
+    except Exception:  # noqa: BLE001 - no Variable backend reachable (e.g. plain scripts): fall back
+        value = None
+    if value:
+        return parse_vendors_config(value, source=f"Airflow Variable {variable_key!r}")
+    return parse_vendors_config(example_file.read_text(encoding="utf-8"), source=str(example_file))
