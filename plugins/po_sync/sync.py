@@ -23,8 +23,19 @@ from po_sync.exceptions import (
     RecordValidationError,
     RetriableError,
 )
-from po_sync.ledger import Action, Decision, Ledger, RecordKey, RunContext, RunStatus
+from po_sync.ledger import (
+    Action,
+    Decision,
+    Ledger,
+    RecordKey,
+    RecordState,
+    RecordStatus,
+    RunContext,
+    RunStatus,
+)
+from po_sync.faults import maybe_exit_at_claim
 from po_sync.ledger.hook import LedgerHook
+from po_sync.liveness import release_dead_claims
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -66,6 +77,28 @@ def window_from_context(context: Context, *, overlap: timedelta = timedelta(0)) 
     dag_run = context.get("dag_run")
     run_after = getattr(dag_run, "run_after", None) or end
     return SyncWindow(None, run_after)
+
+
+def is_scheduled(dag_run: Any) -> bool:
+    """Whether ``dag_run`` was made by the scheduler (not manual, backfill or asset-triggered).
+
+    ``DagRunType`` is a ``(str, Enum)``: ``str()`` of it is ``"DagRunType.SCHEDULED"``, so compare
+    its value, never its ``str()``.
+    """
+    run_type = getattr(dag_run, "run_type", None)
+    return getattr(run_type, "value", run_type) == "scheduled"
+
+
+def catch_up_window(window: SyncWindow, cursor: datetime | None, *, overlap: timedelta) -> SyncWindow:
+    """A scheduled run's window, started at the flow's cursor when that is earlier (rule 2).
+
+    With ``catchup=False`` the scheduler skips the intervals it missed while it was down; the cursor
+    (the end of the last completed window) still says where reading stopped, so the run reads from
+    there (less ``overlap``) and nothing modified during the outage is missed.
+    """
+    if cursor is None or window.start is None:
+        return window
+    return SyncWindow(min(window.start, cursor - overlap), window.end)
 
 
 @dataclass
@@ -113,12 +146,49 @@ class SyncRun:
         self.status = status
         if status is RunStatus.COMPLETED and self._cursor_target is not None:
             value, cursor_key = self._cursor_target
-            self.ledger.advance_cursor(self.flow, value, sync_run_id=self.id, cursor_key=cursor_key)
+            if self.counts["busy"]:
+                # Rule 6: a record another run still holds may be lost if the cursor passes it; the
+                # next run reads the window again and finds it done (ignored) or free (sent).
+                self.notes["cursor_held"] = f"{self.counts['busy']} record(s) busy in another run"
+            else:
+                self.ledger.advance_cursor(self.flow, value, sync_run_id=self.id, cursor_key=cursor_key)
 
     def advance_cursor_on_completion(self, value: datetime, *, cursor_key: str = "default") -> None:
         """Move the flow's watermark to ``value`` once this run closes as ``completed`` (rule 2);
-        a failed or incomplete run leaves it where it was, so its window is read again."""
+        a failed or incomplete run, or one that met ``busy`` records (rule 6), leaves it where it
+        was, so its window is read again."""
         self._cursor_target = (value, cursor_key)
+
+    def widen_window(self, start: datetime | None) -> None:
+        """Start this run's window at ``start`` (a catch-up from the cursor) and keep that in the ledger."""
+        self.window = SyncWindow(start, self.window.end)
+        self.ledger.set_run_window(self.id, window_start=start, window_end=self.window.end)
+
+    # ---- failed records (rule 3: a later run retries them, whatever its window)
+
+    def failed_ids(self, entity_type: str, *, limit: int) -> list[str]:
+        """Source ids of up to ``limit`` of the flow's ``failed`` records, the longest-waiting first."""
+        return [
+            state.key.source_id
+            for state in self.ledger.find(
+                self.flow, statuses=(RecordStatus.FAILED,), entity_type=entity_type, limit=limit
+            )
+        ]
+
+    def claim_failed(self, entity_type: str, source_ids: Sequence[str], *, limit: int) -> list[RecordState]:
+        """Claim (``in_progress`` for this run) those of ``source_ids`` that are still ``failed``,
+        at most ``limit``, oldest first; :meth:`begin` then treats them as this run's own."""
+        if not source_ids:
+            return []
+        return self.ledger.claim(
+            self.flow,
+            sync_run_id=self.id,
+            statuses=(RecordStatus.FAILED,),
+            entity_type=entity_type,
+            source_ids=source_ids,
+            limit=limit,
+            oldest_first=True,
+        )
 
     # ---- per record
 
@@ -142,6 +212,7 @@ class SyncRun:
             self.counts["busy"] += 1
         else:
             self._open_records.add(decision.record_id)
+            maybe_exit_at_claim(self.flow)
         return decision
 
     def synced(self, decision: Decision, *, target_system: str, target_id: str | None) -> None:
@@ -269,6 +340,7 @@ class SyncOperator(BaseOperator):
             try_number=getattr(ti, "try_number", None),
         )
         ledger = LedgerHook(self.ledger_conn_id).get_conn()
+        release_dead_claims(ledger, flow=self.flow or ti.dag_id, context=context, log=self.log)
         run = SyncRun(
             ledger=ledger,
             flow=self.flow or ti.dag_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from po_sync.exceptions import ConfigurationError
 from po_sync.netsuite.account import NetSuiteAccount
@@ -82,6 +83,13 @@ NETSUITE_CONNECTION: dict[str, Any] = {
             "429 CONCURRENCY_LIMIT_EXCEEDED is retried until the retry time runs out.",
             "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 50, "default": 8},
         },
+        "account_timezone": {
+            "label": "Account time zone",
+            "description": "IANA name of the account's time zone (Setup > Company > Company Information > "
+            "Time Zone, e.g. America/Los_Angeles). SuiteQL reads and writes datetimes such as "
+            "lastmodifieddate in it, and no REST endpoint reports it; required by flows that read by date.",
+            "schema": {"type": ["string", "null"]},
+        },
         "max_retry_seconds": {
             "label": "Retry time per request (seconds)",
             "description": "No new attempt of one request starts after this long.",
@@ -105,6 +113,8 @@ class NetSuiteSettings:
     :param max_retry_seconds: seconds after which no new attempt of one request starts (also how long an
         async job is awaited).
     :param async_writes: send idempotent creates/transforms with ``Prefer: respond-async``.
+    :param account_timezone: IANA name of the account's time zone, in which SuiteQL gives and reads
+        datetimes (None = not configured; flows that read by date then refuse to run).
     """
 
     account: NetSuiteAccount
@@ -116,6 +126,18 @@ class NetSuiteSettings:
     max_attempts: int = 8
     max_retry_seconds: float = 300.0
     async_writes: bool = False
+    account_timezone: str | None = None
+
+    @property
+    def account_zone(self) -> ZoneInfo:
+        """The account's time zone; :class:`ConfigurationError` when the connection does not give it."""
+        if not self.account_timezone:
+            raise ConfigurationError(
+                "NetSuite connection needs account_timezone (the account's time zone as an IANA name, "
+                "e.g. America/Los_Angeles, from Setup > Company > Company Information): SuiteQL datetimes "
+                "such as lastmodifieddate are in that zone, and no REST endpoint reports it"
+            )
+        return ZoneInfo(self.account_timezone)
 
     def __repr__(self) -> str:
         return f"NetSuiteSettings(account={self.account.realm!r}, auth_mode={self.auth_mode!r})"
@@ -194,7 +216,17 @@ class NetSuiteSettings:
             if value is not None and name in ("concurrency", "max_attempts") and not value.is_integer():
                 raise ConfigurationError(f"NetSuite connection field {name} must be a whole number")
         concurrency = numbers["concurrency"]
+        account_timezone = field("account_timezone")
+        if account_timezone:
+            try:
+                ZoneInfo(account_timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ConfigurationError(
+                    f"NetSuite connection field account_timezone: {account_timezone!r} is not an IANA time "
+                    "zone name (e.g. America/Los_Angeles)"
+                ) from None
         return cls(
+            account_timezone=account_timezone,
             account=account,
             auth_mode=auth_mode,
             tba=tba,

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import orjson
 from airflow.sdk import BaseHook
@@ -98,6 +99,14 @@ class NetSuiteHook(BaseHook):
                         transport.limiter.limit,
                     )
         return self._transport
+
+    @property
+    def account_zone(self) -> ZoneInfo:
+        """The account's time zone (connection field ``account_timezone``), in which SuiteQL datetimes are.
+
+        :raises ConfigurationError: the connection does not name it.
+        """
+        return self.settings().account_zone
 
     @property
     def concurrency(self) -> int:
