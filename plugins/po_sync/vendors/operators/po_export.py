@@ -176,7 +176,7 @@ class VendorPOExportOperator(SyncOperator):
             run.notes.update(exporter.export(rows, force=bool(resync), dry_run=dry_run, zone=zone))
             retry = FailedPORetry(run=run, settings=settings, netsuite=netsuite, limit=self.retry_limit, log=self.log)
             seen = {str(row.get("tranid")) for row in rows}
-            run.notes.update(retry.run(exporter, exclude=seen, dry_run=dry_run, zone=zone))
+            run.notes.update(retry.retry(exporter, exclude=seen, dry_run=dry_run, zone=zone))
             run.notes["netsuite_calls"] = netsuite.stats["calls"]
         if not resync and not dry_run and end is not None:
             run.notes["advance_to"] = end.isoformat()

@@ -16,14 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from datetime import UTC, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from po_sync.ledger import RecordStatus
 from po_sync.netsuite.mapping import po_lines_query, status_letters
 
 if TYPE_CHECKING:
     from po_sync.sync import SyncRun
-    from po_sync.vendors.operators.po_export import VendorExporter
     from po_sync.vendors.settings import VendorSettings
 
 __all__ = ["ENTITY_TYPE", "FailedPORetry"]
@@ -36,6 +35,14 @@ SCAN_FACTOR = 5
 
 #: PO numbers per SuiteQL ``IN (...)`` list.
 CHUNK = 200
+
+
+
+class Exporter(Protocol):
+    """What the retry needs of ``VendorExporter``: map rows and send each PO."""
+
+    def export(self, rows: Any, *, force: bool, dry_run: bool, zone: tzinfo = ...) -> dict[str, Any]: ...
+
 
 _PO_NUMBER = re.compile(r"^[A-Za-z0-9 _\-./:]{1,100}$")
 
@@ -67,8 +74,8 @@ class FailedPORetry:
                 found.setdefault(str(row.get("tranid")), []).append(row)
         return found
 
-    def run(
-        self, exporter: VendorExporter, *, exclude: Collection[str], dry_run: bool, zone: tzinfo = UTC
+    def retry(
+        self, exporter: Exporter, *, exclude: Collection[str], dry_run: bool, zone: tzinfo = UTC
     ) -> dict[str, Any]:
         """Retry this vendor's failed POs not in ``exclude`` (already read in the window); small counts back."""
         if self.limit <= 0:
