@@ -115,6 +115,23 @@ def status_letters(statuses: Iterable[str]) -> list[str]:
 _OFFSET_STEP = timedelta(minutes=15)
 
 
+def _offsets(first: datetime, last: datetime, zone: tzinfo) -> list[timedelta]:
+    """The UTC offsets ``zone`` uses at the instants of ``[first, last)``."""
+    found = set()
+    moment = first
+    while moment < last:
+        found.add(moment.astimezone(zone).utcoffset())
+        moment += _OFFSET_STEP
+    found.add((last - timedelta(microseconds=1)).astimezone(zone).utcoffset())
+    return [o for o in found if o is not None] or [timedelta(0)]
+
+
+def _unclear(wall: datetime, zone: tzinfo) -> bool:
+    """Whether the wall-clock time ``wall`` is repeated (autumn) or skipped (spring) in ``zone``."""
+    early, late = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+    return early.utcoffset() != late.utcoffset()
+
+
 def local_window(
     start: datetime | None, end: datetime | None, zone: tzinfo = UTC
 ) -> tuple[datetime | None, datetime | None]:
@@ -123,23 +140,26 @@ def local_window(
     SuiteQL compares ``lastmodifieddate`` in the account's time zone, so a UTC window must be sent as
     local times. Across a DST change the wall clock jumps (spring) or repeats an hour (autumn), so
     one instant's conversion is not enough: the local start uses the smallest UTC offset in force
-    during the window and the local end the largest. The span is then never narrower than the
-    window (a PO saved in the repeated hour is read, perhaps twice: the payload hash makes the
-    second one ``ignored``) and is exact when no change falls in it.
+    during the window and the local end the largest, and a bound that falls on a repeated or skipped
+    wall-clock time (which NetSuite may read either way) moves outwards by the change. The span is
+    then never narrower than the window (a PO saved near the change may be read twice: the payload
+    hash makes the second one ``ignored``) and is exact when no change is near.
     """
     if start is None and end is None:
         return None, None
     first = start if start is not None else end - timedelta(days=1)  # type: ignore[operator]
     last = end if end is not None else start + timedelta(days=1)  # type: ignore[operator]
-    offsets = set()
-    moment = first
-    while moment < last:
-        offsets.add(moment.astimezone(zone).utcoffset())
-        moment += _OFFSET_STEP
-    offsets.add(last.astimezone(zone).utcoffset())
-    known = [o for o in offsets if o is not None] or [timedelta(0)]
-    local_start = (start.astimezone(UTC) + min(known)).replace(tzinfo=None) if start is not None else None
-    local_end = (end.astimezone(UTC) + max(known)).replace(tzinfo=None) if end is not None else None
+    offsets = _offsets(first, last, zone)
+    shift = max(offsets) - min(offsets) or timedelta(hours=1)
+    local_start = local_end = None
+    if start is not None:
+        local_start = (start.astimezone(UTC) + min(offsets)).replace(tzinfo=None)
+        if _unclear(local_start, zone):
+            local_start -= shift
+    if end is not None:
+        local_end = (end.astimezone(UTC) + max(offsets)).replace(tzinfo=None)
+        if _unclear(local_end, zone) or _unclear(local_end - timedelta(microseconds=1), zone):
+            local_end += shift
     return local_start, local_end
 
 

@@ -172,7 +172,7 @@ class VendorPOExportOperator(SyncOperator):
                 end,
                 f" (resync {resync})" if resync else "",
             )
-            rows = netsuite.suiteql(query)
+            rows = list(netsuite.suiteql(query))
             run.notes.update(exporter.export(rows, force=bool(resync), dry_run=dry_run, zone=zone))
             retry = FailedPORetry(run=run, settings=settings, netsuite=netsuite, limit=self.retry_limit, log=self.log)
             seen = {str(row.get("tranid")) for row in rows}
