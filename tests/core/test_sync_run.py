@@ -174,7 +174,7 @@ def test_scheduled_runs_are_told_apart_by_the_run_type_value():
     assert str(DagRunType.SCHEDULED) != "scheduled"
     assert is_scheduled(SimpleNamespace(run_type=DagRunType.SCHEDULED))
     assert is_scheduled(SimpleNamespace(run_type="scheduled"))
-    for other in (DagRunType.MANUAL, DagRunType.BACKFILL_JOB, DagRunType.ASSET_TRIGGERED, None):
+    for other in (*(t for t in DagRunType if t.value != "scheduled"), None):
         assert not is_scheduled(SimpleNamespace(run_type=other))
     assert not is_scheduled(None)
 
