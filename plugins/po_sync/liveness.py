@@ -64,7 +64,9 @@ def release_dead_claims(
                 map_index=run["map_index"],
             )
         except Exception as exc:  # noqa: BLE001 - the lease still protects the records
-            log.warning("could not ask Airflow whether sync_run %s is alive (%s); lease applies", run["id"], exc)
+            log.warning(
+                "could not ask Airflow whether sync_run %s is alive (%s); lease applies", run["id"], exc
+            )
             continue
         state = (states.get(run["run_id"]) or {}).get(ti_state_key(run["task_id"], run["map_index"]))
         state_text = str(getattr(state, "value", state)) if state is not None else None

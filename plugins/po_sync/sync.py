@@ -23,6 +23,7 @@ from po_sync.exceptions import (
     RecordValidationError,
     RetriableError,
 )
+from po_sync.faults import maybe_exit_at_claim
 from po_sync.ledger import (
     Action,
     Decision,
@@ -33,7 +34,6 @@ from po_sync.ledger import (
     RunContext,
     RunStatus,
 )
-from po_sync.faults import maybe_exit_at_claim
 from po_sync.ledger.hook import LedgerHook
 from po_sync.liveness import release_dead_claims
 

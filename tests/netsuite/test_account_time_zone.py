@@ -37,7 +37,9 @@ def test_local_window_holds_every_instant_of_the_utc_window_across_dst(change, m
         local_start, local_end = local_window(start, end, LA)
         assert local_start is not None and local_end is not None
         for bound in (local_start, local_end):
-            assert bound.replace(tzinfo=LA, fold=0).utcoffset() == bound.replace(tzinfo=LA, fold=1).utcoffset()
+            assert (
+                bound.replace(tzinfo=LA, fold=0).utcoffset() == bound.replace(tzinfo=LA, fold=1).utcoffset()
+            )
         moment = start
         while moment < end:
             assert local_start <= _wall(moment) < local_end, (start, end, moment)
@@ -76,8 +78,15 @@ def _settings(**extra) -> NetSuiteSettings:
         host=None,
         login=None,
         password=None,
-        extra={"account_id": "1234567", "auth_mode": "tba", "consumer_key": "k", "consumer_secret": "s",
-               "token_id": "t", "token_secret": "u", **extra},  # fmt: skip
+        extra={
+            "account_id": "1234567",
+            "auth_mode": "tba",
+            "consumer_key": "k",
+            "consumer_secret": "s",
+            "token_id": "t",
+            "token_secret": "u",
+            **extra,
+        },  # fmt: skip
     )
 
 
@@ -114,7 +123,9 @@ def test_sandbox_serves_suiteql_datetimes_on_the_account_clock(hook, netsuite: N
     )
     assert [r["id"] for r in found] == [record_id]  # the literal is read on the account's clock
     later = (_wall(moment) + timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S")
-    assert not list(hook.suiteql(
-        f"SELECT t.id FROM transaction t WHERE t.id = {record_id} AND "
-        f"t.lastmodifieddate >= TO_TIMESTAMP('{later}', 'YYYY-MM-DD HH24:MI:SS') ORDER BY t.id")
+    assert not list(
+        hook.suiteql(
+            f"SELECT t.id FROM transaction t WHERE t.id = {record_id} AND "
+            f"t.lastmodifieddate >= TO_TIMESTAMP('{later}', 'YYYY-MM-DD HH24:MI:SS') ORDER BY t.id"
+        )
     )

@@ -38,13 +38,15 @@ def _set_lastmod(netsuite, numbers, stamp):
 
 def _quiet(netsuite):
     """Every PO last modified long ago: only the ones a test stamps fall in its windows."""
-    netsuite.store.db.execute("UPDATE \"transaction\" SET lastmodifieddate = ? WHERE type = 'PurchOrd'", (LONG_AGO,))
+    netsuite.store.db.execute(
+        "UPDATE \"transaction\" SET lastmodifieddate = ? WHERE type = 'PurchOrd'", (LONG_AGO,)
+    )
     netsuite.store.version += 1
 
 
 def _pos_of(netsuite, vendor_id):
     rows = netsuite.store.query(
-        "SELECT t.tranid FROM \"transaction\" t JOIN vendor v ON v.id = t.entity "
+        'SELECT t.tranid FROM "transaction" t JOIN vendor v ON v.id = t.entity '
         f"WHERE t.type = 'PurchOrd' AND t.status IN ('B', 'D', 'E') AND v.entityid = '{vendor_id}' ORDER BY t.id"
     )
     return [r["tranid"] for r in rows]
@@ -67,13 +69,17 @@ def scheduled(monkeypatch):
     DagRun = dagrun_module.DagRun
 
     def get_or_create_dagrun(*, dag, logical_date, conf, session, start_date, **_):
-        old = session.scalar(select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.logical_date == logical_date))
+        old = session.scalar(
+            select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.logical_date == logical_date)
+        )
         if old is not None:
             session.delete(old)
             session.commit()
         end = logical_date + timedelta(hours=1)
         return dag.create_dagrun(
-            run_id=DagRun.generate_run_id(run_type=DagRunType.SCHEDULED, logical_date=logical_date, run_after=end),
+            run_id=DagRun.generate_run_id(
+                run_type=DagRunType.SCHEDULED, logical_date=logical_date, run_after=end
+            ),
             logical_date=logical_date,
             data_interval=(logical_date, end),
             run_after=end,
@@ -118,7 +124,9 @@ def test_scheduled_run_after_an_outage_reads_from_the_cursor(dagbag, ledger_conn
     assert ledger_conn.get_cursor(DAG_ID, "V0001") == datetime(2026, 2, 2, 6, tzinfo=UTC)
     # the scheduler is down from 06:00 to 09:00 (catchup=False: those runs never happen)...
     _set_lastmod(netsuite, ["PO000004", "PO000005"], "2026-02-02 07:30:00")
-    _set_lastmod(netsuite, ["PO000006"], "2026-02-02 05:55:00")  # saved late: in the overlap before the cursor
+    _set_lastmod(
+        netsuite, ["PO000006"], "2026-02-02 05:55:00"
+    )  # saved late: in the overlap before the cursor
     # ...and its next run is the 09:00 one
     run = scheduled(dagbag, datetime(2026, 2, 2, 9, tzinfo=UTC))
     assert run.state == "success"
@@ -130,7 +138,12 @@ def test_scheduled_run_after_an_outage_reads_from_the_cursor(dagbag, ledger_conn
     from po_sync.ledger.schema import sync_run
 
     with ledger_conn.engine.connect() as conn:
-        starts = {r.window_start for r in conn.execute(sa.select(sync_run).where(sync_run.c.window_end == datetime(2026, 2, 2, 10, tzinfo=UTC)))}
+        starts = {
+            r.window_start
+            for r in conn.execute(
+                sa.select(sync_run).where(sync_run.c.window_end == datetime(2026, 2, 2, 10, tzinfo=UTC))
+            )
+        }
     assert starts == {datetime(2026, 2, 2, 5, 50, tzinfo=UTC)}
 
 
@@ -238,7 +251,9 @@ def test_windows_follow_the_account_time_zone_across_dst(
     assert set(ledger_conn.status_counts(DAG_ID)) <= {"synced", "ignored"}
 
 
-def test_export_without_the_account_time_zone_fails_naming_the_field(dagbag, ledger_conn, world, netsuite, monkeypatch):
+def test_export_without_the_account_time_zone_fails_naming_the_field(
+    dagbag, ledger_conn, world, netsuite, monkeypatch
+):
     connection = netsuite.connection("tba", concurrency=4)
     del connection["extra"]["account_timezone"]
     monkeypatch.setenv("AIRFLOW_CONN_NETSUITE_DEFAULT", json.dumps(connection))

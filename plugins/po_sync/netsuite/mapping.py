@@ -145,10 +145,12 @@ def local_window(
     then never narrower than the window (a PO saved near the change may be read twice: the payload
     hash makes the second one ``ignored``) and is exact when no change is near.
     """
-    if start is None and end is None:
+    if start is not None:
+        first, last = start, end if end is not None else start + timedelta(days=1)
+    elif end is not None:
+        first, last = end - timedelta(days=1), end
+    else:
         return None, None
-    first = start if start is not None else end - timedelta(days=1)  # type: ignore[operator]
-    last = end if end is not None else start + timedelta(days=1)  # type: ignore[operator]
     offsets = _offsets(first, last, zone)
     shift = max(offsets) - min(offsets) or timedelta(hours=1)
     local_start = local_end = None

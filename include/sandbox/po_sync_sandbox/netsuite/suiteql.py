@@ -373,7 +373,10 @@ class SuiteQLEngine:
             if offset >= result.stored or limit <= 0:
                 return [], result.total
             render = _row_json_sql(
-                result.columns, date_style=date_style, omit_nulls=omit_nulls, local=self.clock.zone is not None
+                result.columns,
+                date_style=date_style,
+                omit_nulls=omit_nulls,
+                local=self.clock.zone is not None,
             )
             rows = store.db.execute(
                 f"SELECT {render} FROM temp.{result.table} AS q "

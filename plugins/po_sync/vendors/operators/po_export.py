@@ -32,9 +32,9 @@ from po_sync.faults import maybe_crash
 from po_sync.ledger import Decision
 from po_sync.netsuite.mapping import po_lines_query, purchase_orders_from_rows
 from po_sync.sync import SyncOperator, SyncRun, as_bool, catch_up_window, is_scheduled
-from po_sync.vendors.operators.po_retry import FailedPORetry
 from po_sync.vendors.formats import dump_document
 from po_sync.vendors.mapping import document_hash, purchase_order_document
+from po_sync.vendors.operators.po_retry import FailedPORetry
 from po_sync.vendors.s3 import s3_error
 from po_sync.vendors.settings import VARIABLE_KEY, VendorSettings, load_vendors_config
 
@@ -144,7 +144,11 @@ class VendorPOExportOperator(SyncOperator):
             elif getattr(self, "scheduled", False):  # a scheduler outage must not skip hours
                 caught_up = catch_up_window(run.window, cursor, overlap=self.scheduled_overlap)
                 if caught_up.start != start:
-                    self.log.info("vendor %s: cursor %s is behind the interval; reading from it", settings.vendor_id, cursor)
+                    self.log.info(
+                        "vendor %s: cursor %s is behind the interval; reading from it",
+                        settings.vendor_id,
+                        cursor,
+                    )
                     run.widen_window(caught_up.start)
                     start = caught_up.start
         s3 = S3Hook(aws_conn_id=self.aws_conn_id)
@@ -174,7 +178,9 @@ class VendorPOExportOperator(SyncOperator):
             )
             rows = list(netsuite.suiteql(query))
             run.notes.update(exporter.export(rows, force=bool(resync), dry_run=dry_run, zone=zone))
-            retry = FailedPORetry(run=run, settings=settings, netsuite=netsuite, limit=self.retry_limit, log=self.log)
+            retry = FailedPORetry(
+                run=run, settings=settings, netsuite=netsuite, limit=self.retry_limit, log=self.log
+            )
             seen = {str(row.get("tranid")) for row in rows}
             run.notes.update(retry.retry(exporter, exclude=seen, dry_run=dry_run, zone=zone))
             run.notes["netsuite_calls"] = netsuite.stats["calls"]

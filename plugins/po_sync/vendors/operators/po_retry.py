@@ -37,7 +37,6 @@ SCAN_FACTOR = 5
 CHUNK = 200
 
 
-
 class Exporter(Protocol):
     """What the retry needs of ``VendorExporter``: map rows and send each PO."""
 
@@ -112,7 +111,9 @@ class FailedPORetry:
         claimed = run.claim_failed(ENTITY_TYPE, mine, limit=self.limit)
         if claimed:
             numbers = {state.key.source_id for state in claimed}
-            self.log.info("vendor %s: retrying %d failed PO(s): %s", vendor, len(numbers), sorted(numbers)[:20])
+            self.log.info(
+                "vendor %s: retrying %d failed PO(s): %s", vendor, len(numbers), sorted(numbers)[:20]
+            )
             rows = [row for number in mine if number in numbers for row in found[number]]
             try:
                 exporter.export(rows, force=False, dry_run=False, zone=zone)
