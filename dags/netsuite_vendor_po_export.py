@@ -16,8 +16,11 @@ PO at `s3://<vendor bucket>/<prefix>PurchaseOrder/<tranid>.<xml|json|csv>`, plus
 3. Every PO's outcome goes to the ledger (`sync_record`, flow `netsuite_vendor_po_export`, entity
    `purchase_order`): an unchanged PO is `ignored` by payload hash, a changed one is re-sent to the
    same key (enable bucket versioning to keep earlier revisions). Each vendor's cursor
-   (`sync_cursor`, key = vendor id) moves to the end of the window only when its run completed;
-   manual runs without a data interval start from it.
+   (`sync_cursor`, key = vendor id) moves to the end of the window only when its run completed and
+   met no PO still held by another run; manual runs without a data interval start from it, and a
+   scheduled run starts from it when it is behind the data interval (the scheduler was down).
+   Every run also retries the vendor's `failed` POs (at most 100, longest-waiting first), whatever
+   its window. Dates are read in the account's time zone (`account_timezone` on the connection).
 4. `report` sums the vendors' counts (XCom `return_value`) and fails the run, after the others
    delivered, when any vendor's task did not finish.
 
