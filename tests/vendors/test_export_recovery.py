@@ -328,3 +328,40 @@ def test_worker_killed_at_the_claim_loses_no_po(dagbag, ledger_conn, world, nets
     actor = world.actors["V0001"]
     key = files[held][1]
     assert len(world.s3.list_object_versions(Bucket=actor.bucket, Prefix=key)["Versions"]) == 1
+
+
+def test_claim_of_a_running_task_is_respected_and_holds_the_cursor(dagbag, ledger_conn, world, netsuite):
+    """While Airflow still has the claiming task instance ``running``, its PO is ``busy``: not sent
+    twice, and the vendor's cursor stays put (rule 6). Once Airflow marks it failed, the next run
+    takes the PO over at once (not after the 1-hour lease) and then moves the cursor."""
+    _quiet(netsuite)
+    mine = _pos_of(netsuite, "V0001")
+    _set_lastmod(netsuite, mine, "2026-02-04 09:30:00")
+    env = {**os.environ, "PO_SYNC_EXIT_AT_CLAIM": DAG_ID}
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_RUN, str(DAGS)], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert killed.returncode == 137, killed.stderr[-3000:]
+    (dead,) = ledger_conn.processing_runs(DAG_ID)
+    held = ledger_conn.find(DAG_ID, statuses=(RecordStatus.IN_PROGRESS,))[0].key.source_id
+    hour = datetime(
+        2026, 2, 4, 10, tzinfo=UTC
+    )  # backfill [09:00, 10:00): leaves the killed run's dag run alone
+
+    alive = run_dag(dagbag, DAG_ID, {"vendor": "V0001"}, logical_date=hour)  # Airflow: still "running"
+    assert alive.state == "success"
+    assert held not in exported(world) and set(exported(world)) == set(mine) - {held}
+    assert ledger_conn.get(_key(held)).status is RecordStatus.IN_PROGRESS
+    assert ledger_conn.get_cursor(DAG_ID, "V0001") is None  # held back by the busy PO
+
+    _mark_task_failed(dead["dag_id"], dead["run_id"], dead["task_id"], dead["map_index"])
+    after = run_dag(dagbag, DAG_ID, {"vendor": "V0001"}, logical_date=hour)
+    assert after.state == "success"
+    assert set(exported(world)) == set(mine)
+    assert ledger_conn.get(_key(held)).status is RecordStatus.SYNCED
+    assert ledger_conn.status_counts(DAG_ID) == {"synced": 1, "ignored": len(mine) - 1}  # the rest: unchanged
+    assert ledger_conn.get_cursor(DAG_ID, "V0001") == hour
+    key = exported(world)[held][1]
+    assert (
+        len(world.s3.list_object_versions(Bucket=world.actors["V0001"].bucket, Prefix=key)["Versions"]) == 1
+    )
