@@ -36,6 +36,7 @@ from po_sync.ledger import (
 )
 from po_sync.ledger.hook import LedgerHook
 from po_sync.liveness import release_dead_claims
+from po_sync.task_failure import fail_fast_on_fatal
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -330,6 +331,7 @@ class SyncOperator(BaseOperator):
         """Do the flow's work for this task run, reporting every record through ``run``."""
         raise NotImplementedError
 
+    @fail_fast_on_fatal()  # a ConfigurationError / FatalError fails without Airflow retries
     def execute(self, context: Context) -> dict[str, Any]:
         ti = context["ti"]
         run_context = RunContext(
