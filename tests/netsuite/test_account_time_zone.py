@@ -129,3 +129,19 @@ def test_sandbox_serves_suiteql_datetimes_on_the_account_clock(hook, netsuite: N
             f"t.lastmodifieddate >= TO_TIMESTAMP('{later}', 'YYYY-MM-DD HH24:MI:SS') ORDER BY t.id"
         )
     )
+
+
+def test_check_account_timezone_compares_with_the_account(make_hook, netsuite: NetSuiteService) -> None:
+    """The Test button tells a wrong ``account_timezone`` from the right one (record service vs SuiteQL)."""
+    assert make_hook(concurrency=2, account_timezone="UTC").test_connection()[0]
+    wrong = make_hook(concurrency=2, account_timezone="America/Los_Angeles")
+    with pytest.raises(
+        ConfigurationError, match=r"America/Los_Angeles is UTC-0[78]:00 .* shows .* UTC\+00:00"
+    ):
+        wrong.check_account_timezone()
+    ok, message = wrong.test_connection()
+    assert not ok and "account_timezone" in message
+    netsuite.set_knobs(account_timezone="America/Los_Angeles")
+    make_hook(concurrency=2, account_timezone="America/Los_Angeles").check_account_timezone()
+    with pytest.raises(ConfigurationError, match="Europe/Berlin"):
+        make_hook(concurrency=2, account_timezone="Europe/Berlin").check_account_timezone()

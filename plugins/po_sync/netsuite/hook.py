@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -135,13 +136,46 @@ class NetSuiteHook(BaseHook):
         self.close()
 
     def test_connection(self) -> tuple[bool, str]:
-        """Log in and list one vendor: the UI's Test button."""
+        """Log in and list one vendor, and check ``account_timezone`` when set: the UI's Test button."""
         try:
             transport = self.get_conn()
             transport.request("GET", "/record/v1/vendor", params={"limit": 1}, idempotent=True)
+            if self.settings().account_timezone:
+                self.check_account_timezone()
             return True, f"Connected to NetSuite account {transport.account.realm}"
         except Exception as exc:  # noqa: BLE001 - the UI shows the message
             return False, str(exc)
+
+    def check_account_timezone(self) -> None:
+        """Compare ``account_timezone`` with what the account shows: one vendor's ``lastModifiedDate``
+        from the record service (UTC, ``...Z``) and from SuiteQL (the account's wall clock).
+
+        :raises ConfigurationError: the configured zone's offset at that instant is not the account's.
+        """
+        zone = self.account_zone
+        page = self.suiteql_page(
+            "SELECT v.id, TO_CHAR(v.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS lastmod FROM vendor v "
+            "WHERE v.lastmodifieddate IS NOT NULL ORDER BY v.id",
+            limit=1,
+        )
+        if not page.items:
+            return  # nothing to compare with
+        row = page.items[0]
+        stamp = self.get_record("vendor", str(row["id"]), expand_sub_resources=False).fields.get(
+            "lastModifiedDate"
+        )
+        if not stamp or not row.get("lastmod"):
+            return
+        instant = datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).astimezone(UTC)
+        shown = datetime.strptime(str(row["lastmod"]), "%Y-%m-%d %H:%M:%S")
+        observed = shown - instant.replace(tzinfo=None)
+        expected = instant.astimezone(zone).utcoffset()
+        if observed != expected:
+            raise ConfigurationError(
+                f"NetSuite connection account_timezone {zone.key} is UTC{_offset(expected)} at {instant:%Y-%m-%d %H:%M}Z, "
+                f"but the account shows SuiteQL datetimes at UTC{_offset(observed)} (vendor {row['id']} "
+                "lastModifiedDate); set account_timezone to the account's time zone"
+            )
 
     # -- governance -------------------------------------------------------------------------------
 
@@ -481,6 +515,13 @@ class NetSuiteHook(BaseHook):
             "rate_limited": transport.limiter.rate_limited,
             "peak_in_flight": transport.limiter.peak_in_flight,
         }
+
+
+def _offset(value: timedelta | None) -> str:
+    """``+HH:MM`` / ``-HH:MM`` of a UTC offset."""
+    minutes = int((value or timedelta(0)).total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _id_from_location(location: str) -> str:
