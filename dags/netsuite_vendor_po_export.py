@@ -37,6 +37,7 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 
 from po_sync.dag_defaults import default_args, dry_run_param
 from po_sync.netsuite.connection import NETSUITE_POOL
+from po_sync.task_failure import fail_fast_on_fatal
 from po_sync.vendors.operators.po_export import VendorPOExportOperator
 
 with DAG(
@@ -71,6 +72,7 @@ with DAG(
 ) as dag:
 
     @task
+    @fail_fast_on_fatal()  # missing vendor settings: fail now, a retry cannot help
     def plan_vendors(params: dict | None = None) -> list[str]:
         """The vendor ids this run exports to (small XCom: ids only)."""
         from po_sync.vendors.settings import load_vendors_config

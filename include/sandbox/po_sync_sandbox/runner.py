@@ -113,8 +113,11 @@ class Sandbox:
         return merged
 
     def env(self) -> dict[str, str]:
-        """``AIRFLOW_CONN_*`` environment entries for every connection."""
-        return connection_env(self.connections)
+        """``AIRFLOW_CONN_*`` environment entries for every connection, and ``[po_sync] dev_mode`` on:
+        a sandbox may fall back to the example vendors and a SQLite ledger (:mod:`po_sync.dev_mode`)."""
+        from po_sync.dev_mode import ENV_VAR
+
+        return {**connection_env(self.connections), ENV_VAR: "True"}
 
     def start(self) -> Sandbox:
         """Start every service in order; on any failure stop the ones already up and re-raise."""
