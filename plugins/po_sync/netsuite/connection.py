@@ -87,6 +87,13 @@ NETSUITE_CONNECTION: dict[str, Any] = {
             "description": "No new attempt of one request starts after this long.",
             "schema": {"type": ["number", "null"], "minimum": 1, "default": 300},
         },
+        "shared_limit": {
+            "label": "Share the concurrency limit",
+            "description": "ledger = every task, process and worker together stays within the account's "
+            "limit, coordinated through the po_sync_db database (PostgreSQL advisory locks, or lock files "
+            "beside a SQLite ledger); off = each task keeps the limit on its own (one task at a time only).",
+            "schema": {"type": ["string", "null"], "enum": ["ledger", "off", None], "default": "ledger"},
+        },
     },
 }
 
@@ -105,6 +112,8 @@ class NetSuiteSettings:
     :param max_retry_seconds: seconds after which no new attempt of one request starts (also how long an
         async job is awaited).
     :param async_writes: send idempotent creates/transforms with ``Prefer: respond-async``.
+    :param shared_limit: ``ledger``: hold one account-wide slot (:mod:`po_sync.netsuite.shared_limit`)
+        per request, so every task and worker together stays within the limit; ``off``: this hook only.
     """
 
     account: NetSuiteAccount
@@ -116,6 +125,7 @@ class NetSuiteSettings:
     max_attempts: int = 8
     max_retry_seconds: float = 300.0
     async_writes: bool = False
+    shared_limit: str = "ledger"
 
     def __repr__(self) -> str:
         return f"NetSuiteSettings(account={self.account.realm!r}, auth_mode={self.auth_mode!r})"
@@ -194,6 +204,9 @@ class NetSuiteSettings:
             if value is not None and name in ("concurrency", "max_attempts") and not value.is_integer():
                 raise ConfigurationError(f"NetSuite connection field {name} must be a whole number")
         concurrency = numbers["concurrency"]
+        shared_limit = (field("shared_limit") or "ledger").lower()
+        if shared_limit not in ("ledger", "off"):
+            raise ConfigurationError("NetSuite connection field shared_limit must be 'ledger' or 'off'")
         return cls(
             account=account,
             auth_mode=auth_mode,
@@ -204,4 +217,5 @@ class NetSuiteSettings:
             max_attempts=int(numbers["max_attempts"] or 8),
             max_retry_seconds=float(numbers["max_retry_seconds"] or 300.0),
             async_writes=(field("async_writes") or "false").lower() in ("true", "1", "yes", "on"),
+            shared_limit=shared_limit,
         )
