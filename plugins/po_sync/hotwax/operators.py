@@ -556,8 +556,11 @@ class _FileImport:
             return key
 
         # Orders of one file are distinct POs (the parser refuses a repeated order id), so they go to
-        # NetSuite side by side, as many at once as the account's limit lets this task send.
-        for order, outcome in self.netsuite.map_concurrent(receive, orders):
+        # NetSuite side by side, as many at once as the account's limit lets this task send. Twice as
+        # many threads as slots: while some write the ledger, the others keep every slot busy (the
+        # hook's limiter, not the thread count, caps what is in flight).
+        workers = 2 * self.netsuite.concurrency
+        for order, outcome in self.netsuite.map_concurrent(receive, orders, workers=workers):
             if isinstance(outcome, BaseException):
                 raise outcome  # the run stops (a system fault, a crash drill); the file stays
             key = outcome
