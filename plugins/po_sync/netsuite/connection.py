@@ -9,6 +9,7 @@ from typing import Any
 from po_sync.exceptions import ConfigurationError
 from po_sync.netsuite.account import NetSuiteAccount
 from po_sync.netsuite.auth import SUPPORTED_JWT_ALGORITHMS, M2MCredentials, TbaCredentials
+from po_sync.netsuite.shared_limit import SHARED_LIMIT_LEDGER, SHARED_LIMIT_MODES
 
 #: The Airflow pool every NetSuite-calling task runs in, so tasks of all DAGs share the account's
 #: concurrency limit. Give it as many slots as the integration's limit in ``governanceLimits``
@@ -92,7 +93,11 @@ NETSUITE_CONNECTION: dict[str, Any] = {
             "description": "ledger = every task, process and worker together stays within the account's "
             "limit, coordinated through the po_sync_db database (PostgreSQL advisory locks, or lock files "
             "beside a SQLite ledger); off = each task keeps the limit on its own (one task at a time only).",
-            "schema": {"type": ["string", "null"], "enum": ["ledger", "off", None], "default": "ledger"},
+            "schema": {
+                "type": ["string", "null"],
+                "enum": [*SHARED_LIMIT_MODES, None],
+                "default": SHARED_LIMIT_LEDGER,
+            },
         },
     },
 }
@@ -125,7 +130,7 @@ class NetSuiteSettings:
     max_attempts: int = 8
     max_retry_seconds: float = 300.0
     async_writes: bool = False
-    shared_limit: str = "ledger"
+    shared_limit: str = SHARED_LIMIT_LEDGER
 
     def __repr__(self) -> str:
         return f"NetSuiteSettings(account={self.account.realm!r}, auth_mode={self.auth_mode!r})"
@@ -204,8 +209,8 @@ class NetSuiteSettings:
             if value is not None and name in ("concurrency", "max_attempts") and not value.is_integer():
                 raise ConfigurationError(f"NetSuite connection field {name} must be a whole number")
         concurrency = numbers["concurrency"]
-        shared_limit = (field("shared_limit") or "ledger").lower()
-        if shared_limit not in ("ledger", "off"):
+        shared_limit = (field("shared_limit") or SHARED_LIMIT_LEDGER).lower()
+        if shared_limit not in SHARED_LIMIT_MODES:
             raise ConfigurationError("NetSuite connection field shared_limit must be 'ledger' or 'off'")
         return cls(
             account=account,
