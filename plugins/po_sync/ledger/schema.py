@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 metadata = sa.MetaData()
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: PostgreSQL advisory-lock key that serialises schema changes (any constant bigint works).
 SCHEMA_LOCK_KEY = 0x706F5F73796E63  # "po_sync"
@@ -170,8 +170,62 @@ def _create_v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[sync_record, sync_error, sync_run, sync_cursor], checkfirst=True)
 
 
+# ---- v2: what people did to records, and which notices went out (the error queue, issue 11) ----
+# Self-contained until the ledger's migrations move to Alembic; then this becomes a revision.
+
+sync_action = sa.Table(
+    "sync_action",
+    metadata,
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("record_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),  # retry, resolve, ignore, auto_resolve
+    sa.Column("actor", sa.String(250), nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("from_status", sa.String(20)),
+    sa.Column("to_status", sa.String(20)),
+    sa.Column("dag_run_id", sa.String(250)),  # the run a retry triggered, if any
+    sa.Column("created_at", UtcDateTime(), nullable=False, server_default=_now()),
+    sa.Index("ix_sync_action_record", "record_id"),
+)
+
+sync_notice = sa.Table(
+    "sync_notice",
+    metadata,
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("kind", sa.String(20), nullable=False),  # task_failure, digest
+    sa.Column("flow", sa.String(100), nullable=False),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("task_id", sa.String(250), nullable=False, server_default=""),
+    sa.Column("map_index", sa.Integer, nullable=False, server_default="-1"),
+    sa.Column("try_number", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("message", sa.Text),
+    sa.Column("recipients", sa.Text),
+    sa.Column("record_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UtcDateTime(), nullable=False, server_default=_now()),
+    sa.UniqueConstraint(
+        "kind", "dag_id", "run_id", "task_id", "map_index", "try_number", name="uq_sync_notice_once"
+    ),
+    sa.Index("ix_sync_notice_flow", "flow", "kind", "created_at"),
+)
+
+#: the queue's default sort (newest first) and its date-range filter
+ix_sync_record_updated = sa.Index("ix_sync_record_updated", sync_record.c.updated_at, sync_record.c.id)
+ix_sync_error_run = sa.Index("ix_sync_error_run", sync_error.c.sync_run_id)
+
+
+def _create_v2(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[sync_action, sync_notice], checkfirst=True)
+    for index in (ix_sync_record_updated, ix_sync_error_run):
+        index.create(conn, checkfirst=True)
+
+
 #: version -> the step that brings version-1 to version. Append new steps; never edit old ones.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _create_v1}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _create_v1, 2: _create_v2}
 
 
 def _lock(conn: Connection) -> None:
