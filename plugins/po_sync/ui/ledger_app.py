@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Body, Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -40,6 +41,9 @@ from po_sync.ledger.queue import (
 from po_sync.ledger.reports import flow_summary, recent_runs, records_needing_attention
 from po_sync.ledger.store import Ledger
 from po_sync.ui import access, airflow_state, links
+
+#: the logged-in Airflow user (the UI's cookie or a Bearer token)
+UserDep = Annotated[Any, Depends(get_user)]
 
 STATUS_ORDER = ("synced", "ignored", "failed", "quarantined", "in_progress", "pending", "resolved")
 #: the most records one action may name
@@ -240,8 +244,6 @@ def run_action(
 
 def create_app(auth_dependency: Any = None) -> FastAPI:
     """Build the app; ``auth_dependency`` defaults to Airflow's ``requires_authenticated()``."""
-    from airflow.api_fastapi.core_api.security import get_user
-
     if auth_dependency is None:
         from airflow.api_fastapi.core_api.security import requires_authenticated
 
@@ -259,7 +261,7 @@ def create_app(auth_dependency: Any = None) -> FastAPI:
     # ---------------------------------------------------------------- pages
 
     @app.get("/", response_class=HTMLResponse)
-    def queue(request: Request, params: Annotated[QueueParams, Depends()], user: Annotated[Any, Depends(get_user)]) -> str:
+    def queue(request: Request, params: Annotated[QueueParams, Depends()], user: UserDep) -> str:
         ledger = _ledger()
         page = queue_page(ledger, params.filter)
         base = _airflow_base(request)
@@ -279,7 +281,7 @@ def create_app(auth_dependency: Any = None) -> FastAPI:
         )
 
     @app.get("/records/{record_id}", response_class=HTMLResponse)
-    def record_page(request: Request, record_id: int, user: Annotated[Any, Depends(get_user)]) -> str:
+    def record_page(request: Request, record_id: int, user: UserDep) -> str:
         ledger = _ledger()
         record = get_record(ledger, record_id)
         if record is None:
@@ -305,7 +307,7 @@ def create_app(auth_dependency: Any = None) -> FastAPI:
     @app.post("/actions")
     def form_action(
         request: Request,
-        user: Annotated[Any, Depends(get_user)],
+        user: UserDep,
         action: Annotated[str, Form(max_length=20)],
         record_ids: Annotated[list[int], Form()],
         csrf_token: Annotated[str | None, Form(max_length=200)] = None,
@@ -366,7 +368,7 @@ def create_app(auth_dependency: Any = None) -> FastAPI:
     @app.post("/api/records/actions")
     def api_action(
         request: Request,
-        user: Annotated[Any, Depends(get_user)],
+        user: UserDep,
         body: Annotated[ActionRequest, Body()],
     ) -> dict[str, Any]:
         access.check_csrf(request, user, request.headers.get("x-csrf-token"))
