@@ -71,8 +71,18 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+_ledgers: dict[str, Ledger] = {}
+
+
 def _ledger() -> Ledger:
-    return LedgerHook().get_conn()
+    """The ledger of the ``po_sync_db`` connection; its schema is checked once per process and URL."""
+    url = LedgerHook().get_url()
+    key = url.render_as_string(hide_password=False)
+    if key not in _ledgers:
+        from po_sync.ledger.engine import get_engine
+
+        _ledgers[key] = Ledger(get_engine(url))
+    return _ledgers[key]
 
 
 def ledger_snapshot(flow: str | None = None) -> dict[str, Any]:
