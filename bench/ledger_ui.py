@@ -60,10 +60,20 @@ def _fill(url: str) -> None:
         flow = FLOWS[i % len(FLOWS)]
         roll = rnd.random()
         status = (
-            "failed" if roll < 0.03 else "quarantined" if roll < 0.08 else "ignored" if roll < 0.16 else "synced"
+            "failed"
+            if roll < 0.03
+            else "quarantined"
+            if roll < 0.08
+            else "ignored"
+            if roll < 0.16
+            else "synced"
         )
         when = start + timedelta(seconds=25 * i)
-        code = rnd.choice(["VALIDATION_ERROR", "HOTWAX_FORMAT", "USER_ERROR"]) if status in ("failed", "quarantined") else None
+        code = (
+            rnd.choice(["VALIDATION_ERROR", "HOTWAX_FORMAT", "USER_ERROR"])
+            if status in ("failed", "quarantined")
+            else None
+        )
         records.append(
             {
                 "id": i + 1,
@@ -88,8 +98,14 @@ def _fill(url: str) -> None:
         )
         if code:
             errors.append(
-                {"record_id": i + 1, "sync_run_id": (i % 2000) + 1, "status": status, "error_code": code,
-                 "error_message": records[-1]["last_error_message"], "created_at": when}
+                {
+                    "record_id": i + 1,
+                    "sync_run_id": (i % 2000) + 1,
+                    "status": status,
+                    "error_code": code,
+                    "error_message": records[-1]["last_error_message"],
+                    "created_at": when,
+                }
             )
     with ledger.engine.begin() as conn:
         conn.execute(sync_run.insert(), runs)
@@ -100,7 +116,11 @@ def _fill(url: str) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("ANALYZE"))
             for table in ("sync_record", "sync_run"):
-                conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+                conn.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                    )
+                )
         else:
             conn.exec_driver_sql("ANALYZE")
 
@@ -148,7 +168,11 @@ def _measure(db: str, conn: dict[str, Any], url: str) -> list[dict[str, Any]]:
         ("api_first_page_ms", "/po-sync/api/records", {}),
         ("api_filtered_page_ms", "/po-sync/api/records", FILTERED),
     ):
-        out.append(result(f"ledger_ui.{name}.{db}", _time(client, path, params), "ms", LIMIT_MS, higher_is_better=False))
+        out.append(
+            result(
+                f"ledger_ui.{name}.{db}", _time(client, path, params), "ms", LIMIT_MS, higher_is_better=False
+            )
+        )
     return out
 
 
@@ -160,7 +184,9 @@ def run() -> list[dict[str, Any]]:
     from airflow.utils import db
 
     db.initdb()
-    results = _measure("sqlite", {"conn_type": "sqlite", "host": str(home / "ledger.db")}, f"sqlite:///{home / 'ledger.db'}")
+    results = _measure(
+        "sqlite", {"conn_type": "sqlite", "host": str(home / "ledger.db")}, f"sqlite:///{home / 'ledger.db'}"
+    )
 
     import sqlalchemy as sa
 

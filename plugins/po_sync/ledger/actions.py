@@ -142,9 +142,7 @@ def set_triggered_run(ledger: Ledger, record_ids: Iterable[int], dag_run_id: str
             .where(sync_action.c.record_id.in_(ids), sync_action.c.action == RecordAction.RETRY.value)
             .group_by(sync_action.c.record_id)
         )
-        conn.execute(
-            sync_action.update().where(sync_action.c.id.in_(latest)).values(dag_run_id=dag_run_id)
-        )
+        conn.execute(sync_action.update().where(sync_action.c.id.in_(latest)).values(dag_run_id=dag_run_id))
 
 
 def record_history(ledger: Ledger, record_id: int) -> list[dict[str, Any]]:

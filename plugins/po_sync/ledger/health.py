@@ -152,8 +152,15 @@ def flow_health(
 
     with ledger.engine.connect() as conn:
         notices = conn.execute(
-            sa.select(sync_notice.c.flow, sync_notice.c.dag_id, sync_notice.c.run_id, sync_notice.c.task_id,
-                      sync_notice.c.map_index, sync_notice.c.message, sync_notice.c.created_at)
+            sa.select(
+                sync_notice.c.flow,
+                sync_notice.c.dag_id,
+                sync_notice.c.run_id,
+                sync_notice.c.task_id,
+                sync_notice.c.map_index,
+                sync_notice.c.message,
+                sync_notice.c.created_at,
+            )
             .where(sync_notice.c.kind == "task_failure")
             .order_by(sync_notice.c.id.desc())
             .limit(failure_limit)
@@ -162,8 +169,15 @@ def flow_health(
         for n in notices:
             add(n.flow, n.message or "", n.created_at, "task")
         failed_runs = conn.execute(
-            sa.select(sync_run.c.flow, sync_run.c.dag_id, sync_run.c.run_id, sync_run.c.task_id,
-                      sync_run.c.map_index, sync_run.c.message, sync_run.c.finished_at)
+            sa.select(
+                sync_run.c.flow,
+                sync_run.c.dag_id,
+                sync_run.c.run_id,
+                sync_run.c.task_id,
+                sync_run.c.map_index,
+                sync_run.c.message,
+                sync_run.c.finished_at,
+            )
             .where(sync_run.c.status == RunStatus.FAILED.value)
             .order_by(sync_run.c.id.desc())
             .limit(failure_limit)

@@ -151,7 +151,10 @@ def filter_choices(ledger: Ledger, flow: str | None = None) -> dict[str, list[st
     """The values the filter drop-downs offer: error codes and entity types seen (for ``flow``)."""
     out: dict[str, list[str]] = {}
     with ledger.engine.connect() as conn:
-        for name, col in (("error_codes", sync_record.c.last_error_code), ("entity_types", sync_record.c.entity_type)):
+        for name, col in (
+            ("error_codes", sync_record.c.last_error_code),
+            ("entity_types", sync_record.c.entity_type),
+        ):
             query = sa.select(col).where(col.is_not(None)).group_by(col).order_by(col).limit(200)
             if flow:
                 query = query.where(sync_record.c.flow == flow)

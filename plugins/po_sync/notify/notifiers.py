@@ -116,7 +116,9 @@ class TaskFailureNotifier(_PoSyncNotifier):
         map_index = -1 if map_index is None else int(map_index)
         try_number = int(getattr(ti, "try_number", 0) or 0)
         exc = context.get("exception")
-        error = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc or "unknown error")
+        error = (
+            f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc or "unknown error")
+        )
         settings: settings_mod.NotificationSettings | None
         try:
             settings = settings_mod.load()

@@ -74,7 +74,9 @@ def check_same_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin and origin != "null":
         if urlsplit(origin).netloc != request.headers.get("host", urlsplit(str(request.base_url)).netloc):
-            raise HTTPException(status_code=403, detail="Cross-site request refused (Origin is another site).")
+            raise HTTPException(
+                status_code=403, detail="Cross-site request refused (Origin is another site)."
+            )
 
 
 def check_csrf(request: Request, user: Any, token: str | None) -> None:

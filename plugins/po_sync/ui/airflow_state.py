@@ -65,7 +65,7 @@ def missing_pools(dag_ids: list[str]) -> dict[str, list[str]]:
                 dag = SerializedDagModel.get_dag(dag_id, session=session)
                 if dag is None:
                     continue
-                used = {getattr(t, "pool", None) for t in dag.tasks} - {None}
+                used = {str(p) for t in dag.tasks if (p := getattr(t, "pool", None))}
                 if missing := sorted(p for p in used if p not in pools):
                     out[dag_id] = missing
             return out

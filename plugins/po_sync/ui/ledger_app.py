@@ -116,7 +116,9 @@ class QueueParams:
         entity_type: Annotated[str | None, Query(max_length=60)] = None,
         since: Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD[THH:MM]")] = None,
         until: Annotated[str | None, Query(max_length=40)] = None,
-        q: Annotated[str | None, Query(max_length=200, description="part of source id, PO number, file")] = None,
+        q: Annotated[
+            str | None, Query(max_length=200, description="part of source id, PO number, file")
+        ] = None,
         run_id: Annotated[str | None, Query(max_length=250)] = None,
         sort: Annotated[str, Query(max_length=20)] = "updated_at",
         order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
@@ -127,7 +129,9 @@ class QueueParams:
         statuses = [s for raw in (status or []) for s in raw.split(",") if s]
         unknown = [s for s in statuses if s not in STATUS_ORDER]
         if unknown:
-            raise HTTPException(status_code=422, detail=f"status: unknown {unknown}; one of {list(STATUS_ORDER)}")
+            raise HTTPException(
+                status_code=422, detail=f"status: unknown {unknown}; one of {list(STATUS_ORDER)}"
+            )
         if sort not in SORTABLE:
             raise HTTPException(status_code=422, detail=f"sort: one of {sorted(SORTABLE)}")
         if not statuses and tab == "open":
@@ -193,7 +197,11 @@ def _record_links(base: str, record: dict[str, Any], account_id: str | None) -> 
     return {
         "dag_run": links.dag_run_url(base, record.get("dag_id"), record.get("run_id")),
         "task_log": links.task_log_url(
-            base, record.get("dag_id"), record.get("run_id"), record.get("task_id"), record.get("last_map_index")
+            base,
+            record.get("dag_id"),
+            record.get("run_id"),
+            record.get("task_id"),
+            record.get("last_map_index"),
         ),
         "netsuite": links.netsuite_record_url(account_id, record),
     }
@@ -214,9 +222,7 @@ def _health(ledger: Ledger) -> list[dict[str, Any]]:
     )
 
 
-def run_action(
-    request: Request, user: Any, body: ActionRequest, ledger: Ledger
-) -> dict[str, Any]:
+def run_action(request: Request, user: Any, body: ActionRequest, ledger: Ledger) -> dict[str, Any]:
     """Check permission on every flow touched, apply the action, trigger the retry run if asked."""
     from po_sync.ledger.queue import get_record as fetch
 
@@ -302,7 +308,11 @@ def create_app(auth_dependency: Any = None) -> FastAPI:
             event["links"] = {
                 "dag_run": links.dag_run_url(base, event.get("dag_id"), event.get("run_id")),
                 "task_log": links.task_log_url(
-                    base, event.get("dag_id"), event.get("run_id"), event.get("task_id"), event.get("map_index")
+                    base,
+                    event.get("dag_id"),
+                    event.get("run_id"),
+                    event.get("task_id"),
+                    event.get("map_index"),
                 ),
             }
         return _env.get_template("record.html").render(

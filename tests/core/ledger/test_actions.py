@@ -48,8 +48,14 @@ def test_actions_change_status_keep_history_and_refuse_what_does_not_apply(ledge
     apply_action(ledger, "resolve", [bad], actor="bob", note="credited by hand")
     assert ledger.get_by_id(bad).status is RecordStatus.RESOLVED
     assert all(e["resolved_at"] for e in ledger.errors(bad))
-    story = [(e["kind"], e.get("action") or e.get("status"), e.get("actor")) for e in record_history(ledger, bad)]
-    assert story == [("attempt", "quarantined", None), ("action", "retry", "ann"), ("action", "resolve", "bob")]
+    story = [
+        (e["kind"], e.get("action") or e.get("status"), e.get("actor")) for e in record_history(ledger, bad)
+    ]
+    assert story == [
+        ("attempt", "quarantined", None),
+        ("action", "retry", "ann"),
+        ("action", "resolve", "bob"),
+    ]
 
 
 def test_a_later_success_auto_resolves_and_says_so(ledger):
@@ -82,9 +88,16 @@ def test_the_digest_lists_only_records_newly_bad_in_that_run(ledger):
 def test_flow_health_groups_run_failures_with_hints_and_counts_failing_runs(ledger):
     for i in range(3):
         run = ledger.open_run(flow=FLOW, context=RunContext(FLOW, f"r{i}", f"wait_{i}"))
-        ledger.finish_run(run, status=RunStatus.FAILED, counts={}, message="NoSuchBucket: bucket vendor-v0001 missing")
+        ledger.finish_run(
+            run, status=RunStatus.FAILED, counts={}, message="NoSuchBucket: bucket vendor-v0001 missing"
+        )
     claim_notice(
-        ledger, kind="task_failure", flow=FLOW, dag_id=FLOW, run_id="r9", task_id="sensor",
+        ledger,
+        kind="task_failure",
+        flow=FLOW,
+        dag_id=FLOW,
+        run_id="r9",
+        task_id="sensor",
         message="AirflowNotFoundException: The conn_id `s3_vendor` isn't defined",
     )
     t0 = datetime(2026, 12, 1, tzinfo=UTC)
@@ -100,5 +113,8 @@ def test_flow_health_groups_run_failures_with_hints_and_counts_failing_runs(ledg
     groups = {g["message"]: g for g in health["failures"]}
     bucket = groups["NoSuchBucket: bucket vendor-v0001 missing"]
     assert bucket["count"] == 3 and "bucket is missing" in bucket["hint"]
-    assert "Admin → Connections" in groups["AirflowNotFoundException: The conn_id `s3_vendor` isn't defined"]["hint"]
+    assert (
+        "Admin → Connections"
+        in groups["AirflowNotFoundException: The conn_id `s3_vendor` isn't defined"]["hint"]
+    )
     assert "Admin → Pools" in groups["pool netsuite does not exist"]["hint"]

@@ -12,7 +12,6 @@ import pytest
 
 from po_sync.exceptions import ConfigurationError
 from po_sync.notify.recipients import VARIABLE, validate
-from tests.dags.conftest import airflow_db, dagbag, ledger_conn  # noqa: F401 - shared fixtures
 from tests.hotwax.conftest import SMALL_DATA, run_dag
 
 pytestmark = pytest.mark.e2e
@@ -78,7 +77,9 @@ def test_a_run_with_new_quarantined_records_sends_one_capped_digest_and_a_quiet_
     assert len(mails(world, "digest")) == 1
 
 
-def test_a_failed_task_mails_the_flow_and_is_recorded_for_flow_health(dagbag, ledger_conn, world, monkeypatch):
+def test_a_failed_task_mails_the_flow_and_is_recorded_for_flow_health(
+    dagbag, ledger_conn, world, monkeypatch
+):
     from po_sync.ledger.health import flow_health
 
     sftp = json.loads(world.env()["AIRFLOW_CONN_SFTP_DEFAULT"])
@@ -89,7 +90,10 @@ def test_a_failed_task_mails_the_flow_and_is_recorded_for_flow_health(dagbag, le
     assert mail["To"] == "buyer@example.com"
     assert mail["Subject"] == f"[po-sync] {FLOW}: task export_purchase_orders failed"
     body = html_of(mail)
-    assert "http://airflow.example:8080/dags/hotwax_po_export/runs/" in body and "/tasks/export_purchase_orders" in body
+    assert (
+        "http://airflow.example:8080/dags/hotwax_po_export/runs/" in body
+        and "/tasks/export_purchase_orders" in body
+    )
     assert "Error" in body or "refused" in body
     (health,) = [h for h in flow_health(ledger_conn) if h["flow"] == FLOW]
     assert health["consecutive_failed_runs"] == 1 and health["failures"][0]["count"] >= 1
@@ -99,7 +103,9 @@ def test_the_recipients_variable_is_checked_against_its_schema():
     assert validate(SETTINGS).recipients(FLOW, "digest").to == ["buyer@example.com"]
     assert validate(SETTINGS).recipients("other_flow", "task_failure").to == ["ops@example.com"]
     only_digest = validate({"flows": {FLOW: {"to": ["a@b.c"], "events": ["digest"]}}})
-    assert only_digest.recipients(FLOW, "task_failure") is None and only_digest.recipients("x", "digest") is None
+    assert (
+        only_digest.recipients(FLOW, "task_failure") is None and only_digest.recipients("x", "digest") is None
+    )
     with pytest.raises(ConfigurationError, match=r"at flows/hotwax_po_export/to/0: 'not an address'"):
         validate({"flows": {FLOW: {"to": ["not an address"]}}})
     with pytest.raises(ConfigurationError, match="at default: 'to' is a required property"):

@@ -137,7 +137,9 @@ def _shot(driver: Any, name: str) -> Path:
     return path
 
 
-def test_a_person_retries_one_quarantined_po_and_resolves_another(world: dict[str, Any], browser: Any) -> None:
+def test_a_person_retries_one_quarantined_po_and_resolves_another(
+    world: dict[str, Any], browser: Any
+) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -208,8 +210,10 @@ def test_a_person_retries_one_quarantined_po_and_resolves_another(world: dict[st
     history = browser.find_element(By.ID, "history").text
     assert "quarantined" in history and "retry" in history and "admin" in history
     assert "auto_resolve" in history and "earlier error(s) resolved" in history
-    assert browser.find_element(By.ID, "link-log").get_attribute("href").startswith(
-        f"{airflow.api}/dags/{FLOW}/runs/"
+    assert (
+        browser.find_element(By.ID, "link-log")
+        .get_attribute("href")
+        .startswith(f"{airflow.api}/dags/{FLOW}/runs/")
     )
     _shot(browser, "record-history")
 
@@ -229,7 +233,9 @@ def test_a_person_retries_one_quarantined_po_and_resolves_another(world: dict[st
 def test_a_viewer_can_read_the_queue_but_not_act(world: dict[str, Any]) -> None:
     airflow: AirflowStack = world["airflow"]
     status, body = http(
-        "POST", f"{airflow.api}/auth/token", body={"username": "viewer", "password": world["passwords"]["viewer"]}
+        "POST",
+        f"{airflow.api}/auth/token",
+        body={"username": "viewer", "password": world["passwords"]["viewer"]},
     )
     assert status == 201
     token = body["access_token"]

@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 from po_sync.ledger import Ledger, RecordKey, RecordStatus, RunContext
 from po_sync.ledger.engine import get_engine
 from po_sync.ui.ledger_app import create_app
-from tests.dags.conftest import airflow_db  # noqa: F401 - tokens are checked against its revoked_token table
 
 FLOW = "hotwax_receipt_import"
 OTHER = "hotwax_po_export"
@@ -28,7 +27,8 @@ def ledger(tmp_path, monkeypatch) -> Ledger:
     path = tmp_path / "ledger.db"
     monkeypatch.setenv("AIRFLOW_CONN_PO_SYNC_DB", json.dumps({"conn_type": "sqlite", "host": str(path)}))
     monkeypatch.setenv(
-        "AIRFLOW_CONN_NETSUITE_DEFAULT", json.dumps({"conn_type": "netsuite", "extra": {"account_id": "1234567_SB1"}})
+        "AIRFLOW_CONN_NETSUITE_DEFAULT",
+        json.dumps({"conn_type": "netsuite", "extra": {"account_id": "1234567_SB1"}}),
     )
     ledger = Ledger(get_engine(f"sqlite:///{path}"))
     run = ledger.open_run(flow=FLOW, context=RunContext(FLOW, "r1", "import_receipts", map_index=2))
@@ -42,7 +42,10 @@ def ledger(tmp_path, monkeypatch) -> Ledger:
         trace_key="receipts-1.json",
     )
     ledger.mark_quarantined(
-        bad.record_id, sync_run_id=run, code="VALIDATION_ERROR", message="items.0.quantity = '<script>x</script>'"
+        bad.record_id,
+        sync_run_id=run,
+        code="VALIDATION_ERROR",
+        message="items.0.quantity = '<script>x</script>'",
     )
     other_run = ledger.open_run(flow=OTHER, context=RunContext(OTHER, "r9", "export_purchase_orders"))
     for po in ("101", "102"):
@@ -52,12 +55,14 @@ def ledger(tmp_path, monkeypatch) -> Ledger:
             sync_run_id=other_run,
             context=RunContext(OTHER, "r9", "export_purchase_orders"),
         )
-        ledger.mark_failed(d.record_id, sync_run_id=other_run, code="HOTWAX_FORMAT", message=f"PO {po}: comma")
+        ledger.mark_failed(
+            d.record_id, sync_run_id=other_run, code="HOTWAX_FORMAT", message=f"PO {po}: comma"
+        )
     return ledger
 
 
 @pytest.fixture(scope="module")
-def auth_manager(airflow_db):  # noqa: F811
+def auth_manager(airflow_db):
     from airflow.api_fastapi.app import create_auth_manager
 
     manager = create_auth_manager()
@@ -85,7 +90,14 @@ def client_as(auth_manager: Any, role: str | None, *, cookie: bool = True) -> Te
 
 
 def record_id(ledger: Ledger, flow: str, source_id: str) -> int:
-    state = ledger.get(RecordKey(flow, "receipt" if flow == FLOW else "purchase_order", "hotwax" if flow == FLOW else "netsuite", source_id))
+    state = ledger.get(
+        RecordKey(
+            flow,
+            "receipt" if flow == FLOW else "purchase_order",
+            "hotwax" if flow == FLOW else "netsuite",
+            source_id,
+        )
+    )
     assert state is not None
     return state.id
 
@@ -108,14 +120,22 @@ def test_queue_shows_counts_health_and_open_records_escaped(ledger, auth_manager
 
 def test_json_queue_filters_pages_and_sorts(ledger, auth_manager):
     client = client_as(auth_manager, "viewer", cookie=False)
-    body = client.get("/po-sync/api/records", params={"flow": OTHER, "page_size": 1, "sort": "source_id", "order": "asc"}).json()
+    body = client.get(
+        "/po-sync/api/records", params={"flow": OTHER, "page_size": 1, "sort": "source_id", "order": "asc"}
+    ).json()
     assert (body["total"], body["pages"], [r["source_id"] for r in body["records"]]) == (2, 2, ["101"])
-    page2 = client.get("/po-sync/api/records", params={"flow": OTHER, "page_size": 1, "page": 2, "sort": "source_id", "order": "asc"}).json()
+    page2 = client.get(
+        "/po-sync/api/records",
+        params={"flow": OTHER, "page_size": 1, "page": 2, "sort": "source_id", "order": "asc"},
+    ).json()
     assert [r["source_id"] for r in page2["records"]] == ["102"]
     assert client.get("/po-sync/api/records", params={"q": "10", "status": "failed"}).json()["total"] == 2
     assert client.get("/po-sync/api/records", params={"error_code": "VALIDATION_ERROR"}).json()["total"] == 1
     assert client.get("/po-sync/api/records", params={"tab": "all", "flow": FLOW}).json()["total"] == 2
-    assert client.get("/po-sync/api/records", params={"q": "receipts-1"}).json()["records"][0]["source_id"] == "R-2"
+    assert (
+        client.get("/po-sync/api/records", params={"q": "receipts-1"}).json()["records"][0]["source_id"]
+        == "R-2"
+    )
     assert client.get("/po-sync/api/records", params={"status": "bogus"}).status_code == 422
     counts = client.get("/po-sync/api/counts").json()["flows"]
     assert counts == {OTHER: {"failed": 2}, FLOW: {"synced": 1, "quarantined": 1}}
@@ -125,10 +145,19 @@ def test_record_page_tells_its_story_with_links(ledger, auth_manager):
     rid = record_id(ledger, FLOW, "R-2")
     page = client_as(auth_manager, "viewer").get(f"/po-sync/records/{rid}")
     assert page.status_code == 200
-    assert "http://airflow.test/dags/hotwax_receipt_import/runs/r1/tasks/import_receipts/mapped/2" in page.text
+    assert (
+        "http://airflow.test/dags/hotwax_receipt_import/runs/r1/tasks/import_receipts/mapped/2" in page.text
+    )
     assert "receipts-1.json" in page.text and "&lt;script&gt;" in page.text
-    ns = client_as(auth_manager, "viewer", cookie=False).get(f"/po-sync/api/records/{record_id(ledger, OTHER, '101')}").json()
-    assert ns["links"]["netsuite"] == "https://1234567-sb1.app.netsuite.com/app/accounting/transactions/purchord.nl?id=101"
+    ns = (
+        client_as(auth_manager, "viewer", cookie=False)
+        .get(f"/po-sync/api/records/{record_id(ledger, OTHER, '101')}")
+        .json()
+    )
+    assert (
+        ns["links"]["netsuite"]
+        == "https://1234567-sb1.app.netsuite.com/app/accounting/transactions/purchord.nl?id=101"
+    )
     assert [e["error_code"] for e in ns["history"]] == ["HOTWAX_FORMAT"]
 
 
@@ -138,7 +167,13 @@ def test_resolve_with_a_note_is_recorded_and_shown(ledger, auth_manager):
     csrf = csrf_of(client.get("/po-sync/").text)
     answer = client.post(
         "/po-sync/actions",
-        data={"action": "resolve", "record_ids": [str(rid)], "note": "fixed by hand in NetSuite", "csrf_token": csrf, "back": f"/po-sync/records/{rid}"},
+        data={
+            "action": "resolve",
+            "record_ids": [str(rid)],
+            "note": "fixed by hand in NetSuite",
+            "csrf_token": csrf,
+            "back": f"/po-sync/records/{rid}",
+        },
         headers={"Origin": "http://airflow.test"},
     )
     assert answer.status_code == 200 and "resolve: 1 record(s) done" in answer.text
@@ -156,10 +191,17 @@ def test_retry_and_ignore_a_selection_through_the_json_api(ledger, auth_manager)
     assert ledger.get_by_id(ids[0]).status is RecordStatus.PENDING
     refused = client.post("/po-sync/api/records/actions", json={"action": "ignore", "record_ids": ids[:1]})
     assert refused.status_code == 422 and "needs a note" in refused.json()["detail"]
-    ok = client.post("/po-sync/api/records/actions", json={"action": "ignore", "record_ids": ids[:1], "note": "duplicate PO"})
+    ok = client.post(
+        "/po-sync/api/records/actions",
+        json={"action": "ignore", "record_ids": ids[:1], "note": "duplicate PO"},
+    )
     assert ok.json()["done"][0]["id"] == ids[0] and ledger.get_by_id(ids[0]).status is RecordStatus.IGNORED
     history = client.get(f"/po-sync/api/records/{ids[0]}").json()["history"]
-    assert [(e["kind"], e.get("action")) for e in history] == [("attempt", None), ("action", "retry"), ("action", "ignore")]
+    assert [(e["kind"], e.get("action")) for e in history] == [
+        ("attempt", None),
+        ("action", "retry"),
+        ("action", "ignore"),
+    ]
 
 
 def test_a_viewer_may_read_but_not_act(ledger, auth_manager):
@@ -181,7 +223,9 @@ def test_cross_site_posts_are_refused(ledger, auth_manager):
     rid = record_id(ledger, FLOW, "R-2")
     no_token = client.post("/po-sync/actions", data={"action": "retry", "record_ids": [str(rid)]})
     assert no_token.status_code == 403 and "token is missing" in no_token.json()["detail"]
-    forged = client.post("/po-sync/actions", data={"action": "retry", "record_ids": [str(rid)], "csrf_token": "0" * 64})
+    forged = client.post(
+        "/po-sync/actions", data={"action": "retry", "record_ids": [str(rid)], "csrf_token": "0" * 64}
+    )
     assert forged.status_code == 403
     csrf = csrf_of(client.get("/po-sync/").text)
     other_site = client.post(
@@ -191,8 +235,14 @@ def test_cross_site_posts_are_refused(ledger, auth_manager):
     )
     assert other_site.status_code == 403 and "Origin" in other_site.json()["detail"]
     # A cookie-authenticated JSON call without the token is refused too.
-    assert client.post("/po-sync/api/records/actions", json={"action": "retry", "record_ids": [rid]}).status_code == 403
-    assert client.get("/po-sync/").status_code == 200 and ledger.get_by_id(rid).status is RecordStatus.QUARANTINED
+    assert (
+        client.post("/po-sync/api/records/actions", json={"action": "retry", "record_ids": [rid]}).status_code
+        == 403
+    )
+    assert (
+        client.get("/po-sync/").status_code == 200
+        and ledger.get_by_id(rid).status is RecordStatus.QUARANTINED
+    )
     assert client.get("/po-sync/actions").status_code == 405
 
 
@@ -200,7 +250,10 @@ def test_anonymous_callers_get_nothing(ledger, auth_manager):
     client = client_as(auth_manager, None)
     for path in ("/po-sync/", "/po-sync/api/records", "/po-sync/api/summary", "/po-sync/api/health"):
         assert client.get(path).status_code == 401, path
-    assert client.post("/po-sync/api/records/actions", json={"action": "retry", "record_ids": [1]}).status_code == 401
+    assert (
+        client.post("/po-sync/api/records/actions", json={"action": "retry", "record_ids": [1]}).status_code
+        == 401
+    )
 
 
 def test_summary_json_filters_by_flow(ledger):
