@@ -190,7 +190,11 @@ def flow_health(
     flows = sorted(set(by_flow) | set(failures) | ledger_flows | set(missing_pools or {}))
     out = []
     for flow in flows:
-        entry: dict[str, Any] = {"flow": flow, **_summarise_runs(by_flow.get(flow, []))}
+        entry: dict[str, Any] = {
+            "flow": flow,
+            **_summarise_runs(by_flow.get(flow, [])),
+            "runs_from": "airflow" if dag_runs is not None else "ledger",
+        }
         groups = sorted(
             failures.get(flow, {}).values(),
             key=lambda g: (g["count"], g["last_seen"].timestamp() if g["last_seen"] else 0.0),

@@ -251,3 +251,8 @@ def test_a_viewer_can_read_the_queue_but_not_act(world: dict[str, Any]) -> None:
     assert status == 403 and "viewer may not act on records of hotwax_po_export" in answer["detail"]
     status, _ = http("GET", f"{airflow.api}/po-sync/api/records")
     assert status == 401
+    # Flow health read Airflow's own DAG runs (not the ledger's stand-in) and found every pool.
+    status, health = http("GET", f"{airflow.api}/po-sync/api/health", token=token)
+    (flow,) = [h for h in health["flows"] if h["flow"] == FLOW]
+    assert flow["runs_from"] == "airflow" and flow["last_run_state"] == "success" and flow["healthy"]
+    assert not [g for g in flow["failures"] if "pool" in g["message"]]
