@@ -124,6 +124,7 @@ def flow_health(
     *,
     dag_runs: list[DagRunInfo] | None = None,
     missing_pools: dict[str, list[str]] | None = None,
+    flows: list[str] | None = None,
     failure_limit: int = 2000,
 ) -> list[dict[str, Any]]:
     """One entry per flow: run summary plus failures grouped by message with hints.
@@ -132,6 +133,7 @@ def flow_health(
         own ``sync_run`` rows stand in.
     :param missing_pools: ``{dag_id: [pool, ...]}`` pools a DAG's tasks use that do not exist;
         such tasks never start, so nothing else would report them.
+    :param flows: flows to list even if they never ran (the DAGs of this bundle).
     :param failure_limit: how many recent failures are grouped (newest first).
     """
     runs = dag_runs if dag_runs is not None else _runs_from_ledger(ledger)
@@ -187,9 +189,9 @@ def flow_health(
                 add(r.flow, r.message or "", r.finished_at, "ledger")
         ledger_flows = {f for (f,) in conn.execute(sa.select(sync_run.c.flow).group_by(sync_run.c.flow))}
 
-    flows = sorted(set(by_flow) | set(failures) | ledger_flows | set(missing_pools or {}))
+    names = sorted(set(by_flow) | set(failures) | ledger_flows | set(missing_pools or {}) | set(flows or ()))
     out = []
-    for flow in flows:
+    for flow in names:
         entry: dict[str, Any] = {
             "flow": flow,
             **_summarise_runs(by_flow.get(flow, [])),

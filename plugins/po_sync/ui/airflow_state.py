@@ -50,6 +50,20 @@ def recent_dag_runs(dag_ids: list[str]) -> list[DagRunInfo] | None:
         return None
 
 
+def po_sync_dag_ids(tag: str = "po-sync") -> list[str]:
+    """The DAGs tagged ``po-sync`` in Airflow (every flow of this bundle carries the tag)."""
+    try:
+        import sqlalchemy as sa
+        from airflow.models.dag import DagTag
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            return sorted(set(session.scalars(sa.select(DagTag.dag_id).where(DagTag.name == tag))))
+    except Exception:  # noqa: BLE001
+        log.warning("could not read DAG tags from Airflow's database", exc_info=True)
+        return []
+
+
 def missing_pools(dag_ids: list[str]) -> dict[str, list[str]]:
     """``{dag_id: [pool, ...]}`` for pools the DAGs' tasks use that do not exist in Airflow."""
     try:

@@ -207,18 +207,24 @@ def _record_links(base: str, record: dict[str, Any], account_id: str | None) -> 
     }
 
 
-def _health(ledger: Ledger) -> list[dict[str, Any]]:
-    flows = sorted(status_counts_by_flow(ledger))
-    from po_sync.ledger.schema import sync_run
+def _health(ledger: Ledger, counts: dict[str, dict[str, int]] | None = None) -> list[dict[str, Any]]:
+    """Flow health of every flow the ledger knows and every DAG tagged ``po-sync`` in Airflow
+    (a flow that fails before touching the ledger still shows)."""
+    import sqlalchemy as sa
 
+    from po_sync.ledger.schema import sync_notice, sync_run
+
+    flows = set(counts if counts is not None else status_counts_by_flow(ledger))
     with ledger.engine.connect() as conn:
-        import sqlalchemy as sa
-
-        flows = sorted(set(flows) | {f for (f,) in conn.execute(sa.select(sync_run.c.flow).distinct())})
+        flows |= {f for (f,) in conn.execute(sa.select(sync_run.c.flow).distinct())}
+        flows |= {f for (f,) in conn.execute(sa.select(sync_notice.c.flow).distinct())}
+    flows |= set(airflow_state.po_sync_dag_ids())
+    ordered = sorted(flows)
     return flow_health(
         ledger,
-        dag_runs=airflow_state.recent_dag_runs(flows),
-        missing_pools=airflow_state.missing_pools(flows),
+        dag_runs=airflow_state.recent_dag_runs(ordered),
+        missing_pools=airflow_state.missing_pools(ordered),
+        flows=ordered,
     )
 
 
@@ -280,13 +286,14 @@ def create_app(auth_dependency: Any = None) -> FastAPI:
     def queue(request: Request, params: Annotated[QueueParams, Depends()], user: UserDep) -> str:
         ledger = _ledger()
         page = queue_page(ledger, params.filter)
+        counts = status_counts_by_flow(ledger)
         base = _airflow_base(request)
         return _env.get_template("queue.html").render(
             params=params,
             f=params.filter,
             page=page,
-            counts=status_counts_by_flow(ledger),
-            health=_health(ledger),
+            counts=counts,
+            health=_health(ledger, counts),
             choices=filter_choices(ledger, params.filter.flow),
             statuses=STATUS_ORDER,
             sortable=sorted(SORTABLE),

@@ -256,3 +256,5 @@ def test_a_viewer_can_read_the_queue_but_not_act(world: dict[str, Any]) -> None:
     (flow,) = [h for h in health["flows"] if h["flow"] == FLOW]
     assert flow["runs_from"] == "airflow" and flow["last_run_state"] == "success" and flow["healthy"]
     assert not [g for g in flow["failures"] if "pool" in g["message"]]
+    # A flow that never touched the ledger is listed too (found by its po-sync tag in Airflow).
+    assert "hotwax_receipt_import" in {h["flow"] for h in health["flows"]}
