@@ -35,7 +35,7 @@ from datetime import datetime
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 
-from po_sync.dag_defaults import default_args, dry_run_param
+from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks
 from po_sync.netsuite.connection import NETSUITE_POOL
 from po_sync.task_failure import fail_fast_on_fatal
 from po_sync.vendors.operators.po_export import VendorPOExportOperator
@@ -47,6 +47,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    **flow_callbacks(),
     default_args=default_args(),
     tags=["po-sync", "netsuite", "vendors", "s3"],
     doc_md=__doc__,
