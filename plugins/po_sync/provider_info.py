@@ -12,6 +12,7 @@ from typing import Any
 
 from po_sync import __version__
 from po_sync.netsuite.connection import NETSUITE_CONNECTION
+from po_sync.servicenow.settings import SERVICENOW_CONNECTION
 
 LEDGER_CONNECTION: dict[str, Any] = {
     "connection-type": "po_sync_ledger",
@@ -37,7 +38,7 @@ LEDGER_CONNECTION: dict[str, Any] = {
 
 def connection_types() -> list[dict[str, Any]]:
     """Every connection type po_sync registers, in the order the UI lists them."""
-    return [LEDGER_CONNECTION, NETSUITE_CONNECTION]
+    return [LEDGER_CONNECTION, NETSUITE_CONNECTION, SERVICENOW_CONNECTION]
 
 
 def get_provider_info() -> dict[str, Any]:

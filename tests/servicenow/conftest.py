@@ -34,3 +34,17 @@ def sn_client(servicenow: Any) -> Any:
     session.auth = (servicenow.credentials["username"], servicenow.credentials["password"])
     session.headers["Accept"] = "application/json"
     return session
+
+
+@pytest.fixture
+def sn_conn(servicenow: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Export a ``servicenow`` connection for the instance; returns a setter for variants."""
+    from po_sync_sandbox.base import connection_env
+
+    def _set(conn_id: str = "servicenow_default", auth_type: str = "basic", **extra: Any) -> str:
+        for key, value in connection_env({conn_id: servicenow.connection(auth_type, **extra)}).items():
+            monkeypatch.setenv(key, value)
+        return conn_id
+
+    _set()
+    return _set
