@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,3 +49,61 @@ def sn_conn(servicenow: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
     _set()
     return _set
+
+
+FLOW = "s2p_purchase_order_sync"
+DEFAULT_CONF: dict[str, Any] = {"dry_run": False, "po_numbers": [], "max_orders": 1000}
+
+
+@pytest.fixture
+def s2p(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A NetSuite account (vendors VEND-0001.., items ITEM-00001.., locations LOC-1/LOC-2, no POs) and a
+    ServiceNow instance with the ERP mapping tables filled; both connections exported for this test."""
+    from po_sync_sandbox.netsuite import GenerateSpec, NetSuiteService
+    from po_sync_sandbox.runner import Sandbox
+    from po_sync_sandbox.servicenow import ServiceNowService
+    from po_sync_sandbox.servicenow.actor import ProcurementActor
+
+    netsuite = NetSuiteService(
+        generate_spec=GenerateSpec(
+            vendors=3,
+            customers=1,
+            items=20,
+            locations=2,
+            purchase_orders=0,
+            drop_ship_orders=0,
+            transfer_orders=0,
+            custom_records=0,
+        )
+    )
+    servicenow = ServiceNowService()
+    with Sandbox(tmp_path / "sandbox", services=[netsuite, servicenow]) as sb:
+        for key, value in sb.env().items():
+            monkeypatch.setenv(key, value)
+        # fail fast on NetSuite's transient errors: the flow's own handling is what is tested
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_NETSUITE_DEFAULT",
+            json.dumps(netsuite.connection("tba", max_attempts=1, max_retry_seconds=5)),
+        )
+        monkeypatch.delenv("PO_SYNC_CRASH_AFTER_WRITE", raising=False)
+        actor = ProcurementActor(servicenow.store)
+        actor.seed_mappings()
+        sb.actor = actor
+        sb.netsuite = netsuite
+        sb.servicenow = servicenow
+        yield sb
+
+
+def run_flow(bag: Any, conf: dict[str, Any] | None = None) -> Any:
+    """``dag.test`` of a fresh copy of the DAG, every param given, no task retries."""
+    import copy
+
+    dag = copy.deepcopy(bag.get_dag(FLOW))
+    for task in dag.tasks:
+        task.retries = 0
+    return dag.test(run_conf={**DEFAULT_CONF, **(conf or {})})
+
+
+def netsuite_pos(store: Any) -> dict[str, dict[str, Any]]:
+    """NetSuite purchase orders by external id."""
+    return {doc.get("externalId"): doc for doc in store.iter_docs("purchaseOrder")}
