@@ -28,6 +28,7 @@ written back).
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -175,7 +176,7 @@ class S2PPurchaseOrderSyncOperator(SyncOperator):
         servicenow_conn_id: str = "servicenow_default",
         netsuite_conn_id: str = "netsuite_default",
         max_orders: int | str = 1000,
-        wave_size: int = 200,
+        wave_size: int = 50,
         po_numbers: Sequence[str] | str = (),
         dry_run: bool | str = False,
         settings: S2PSettings | None = None,
@@ -210,8 +211,11 @@ class S2PPurchaseOrderSyncOperator(SyncOperator):
             raise ConfigurationError("max_orders must be at least 1")
         with _servicenow(self.servicenow_conn_id) as sn, _netsuite(self.netsuite_conn_id) as ns:
             flow = S2PFlow(self, run, sn, ns)
-            flow.run(max_orders=max_orders, numbers=self._numbers(), dry_run=as_bool(self.is_dry_run))
-            run.notes["servicenow_calls"] = sn.stats["calls"]
+            try:
+                flow.run(max_orders=max_orders, numbers=self._numbers(), dry_run=as_bool(self.is_dry_run))
+            finally:
+                run.notes["servicenow_calls"] = flow.servicenow_calls
+                flow.close()
             run.notes["staged_pos"] = flow.polled
 
 
@@ -232,6 +236,16 @@ class S2PFlow:
         self.lock = threading.Lock()
         self.polled = 0
         self.retriable_streak = 0
+        self.extra_hooks: list[ServiceNowHook] = []
+
+    @property
+    def servicenow_calls(self) -> int:
+        """ServiceNow API calls this run made (every session)."""
+        return self.sn.stats["calls"] + sum(h.stats["calls"] for h in self.extra_hooks)
+
+    def close(self) -> None:
+        for hook in self.extra_hooks:
+            hook.close()
 
     # ---- reading S2P
 
@@ -265,6 +279,7 @@ class S2PFlow:
         line_query = f"{active}^purchase_order.{active}"
         for line in self.sn.query(t.staging_line, line_query, fields=LINE_FIELDS):
             lines[line["purchase_order"]].append(line)
+        planned = []
         for wave in waves(headers, self.op.wave_size):
             staged = [StagedPO(h, lines.get(h.sys_id, [])) for h in wave]
             for po in staged:
@@ -274,10 +289,12 @@ class S2PFlow:
                     )
                 except RecordValidationError as exc:
                     po.invalid = exc
-            if dry_run:
+            planned.append(staged)
+        if dry_run:
+            for staged in planned:
                 self._dry_run(staged)
-                continue
-            self._wave(staged)
+        else:
+            self._pipeline(planned)
         if not numbers:
             self._orphans(dry_run)
 
@@ -292,53 +309,148 @@ class S2PFlow:
                 counts["ignored"] += 1
             self.log.info("dry run: %s -> %s", po.number, po.plan.action if po.plan else "invalid")
 
-    # ---- one wave
+    # ---- the waves, pipelined
 
-    def _wave(self, staged: list[StagedPO]) -> None:
+    def _pipeline(self, planned: list[list[StagedPO]]) -> None:
+        """Keep NetSuite busy: while its calls run, the next wave is begun in the ledger and marked In
+        process (producer thread), and finished waves are written back to S2P (writer thread).
+
+        A PO number never has two writes in flight: a revision waits until its original's write ended.
+        """
+        ready: queue.Queue[list[StagedPO] | BaseException | None] = queue.Queue(maxsize=1)
+        finished: queue.Queue[list[StagedPO] | None] = queue.Queue()
+        errors: list[BaseException] = []
+        in_flight: set[str] = set()
+        turn = threading.Condition()
+        halt = threading.Event()
+        marker = _servicenow(self.op.servicenow_conn_id)  # its own session: the writer uses self.sn
+        self.extra_hooks.append(marker)
+
+        def produce() -> None:
+            try:
+                for staged in planned:
+                    if errors or halt.is_set():
+                        break
+                    self._begin(staged)
+                    self._mark_in_process(marker, [po for po in staged if po.outcome == "" and po.plan])
+                    maybe_crash(f"{self.flow}:after_mark")
+                    ready.put(staged)
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                ready.put(exc)
+                return
+            ready.put(None)
+
+        def write() -> None:
+            while (staged := finished.get()) is not None:
+                if errors:
+                    continue
+                try:
+                    self._finish(staged)
+                except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                    errors.append(exc)
+
+        remaining: dict[int, int] = {}
+        waves_by_id: dict[int, list[StagedPO]] = {}
+
+        def stream() -> Iterator[tuple[int, StagedPO]]:
+            while (item := ready.get()) is not None:
+                if isinstance(item, BaseException):
+                    errors.append(item)
+                    return
+                wave_id = id(item)
+                waves_by_id[wave_id] = item
+                sends = [po for po in item if po.outcome == "" and po.plan]
+                remaining[wave_id] = len(sends)
+                if not sends:
+                    finished.put(item)
+                for po in sends:
+                    if errors:
+                        return
+                    with turn:
+                        while po.number in in_flight:
+                            turn.wait()
+                        in_flight.add(po.number)
+                    yield wave_id, po
+
+        def send(entry: tuple[int, StagedPO]) -> str:
+            po = entry[1]
+            try:
+                return self._send(po)
+            finally:
+                with turn:
+                    in_flight.discard(po.number)
+                    turn.notify_all()
+
+        producer = threading.Thread(target=produce, name="s2p-mark", daemon=True)
+        writer = threading.Thread(target=write, name="s2p-write-back", daemon=True)
+        producer.start()
+        writer.start()
+        try:
+            for (wave_id, po), result in self.ns.map_concurrent(send, stream()):
+                if isinstance(result, BaseException):
+                    # a dead worker, a rejected login or a broken setting: the run stops
+                    errors.append(result)
+                    continue
+                self._record(po)
+                if errors:
+                    continue  # stopping: the calls in flight end and are recorded, nothing more starts
+                remaining[wave_id] -= 1
+                if remaining[wave_id] == 0:
+                    finished.put(waves_by_id[wave_id])
+                if self.retriable_streak >= self.run_.max_consecutive_retriable:
+                    errors.append(
+                        SystemUnavailableError(
+                            f"{self.retriable_streak} purchase orders in a row failed with transient NetSuite "
+                            "errors; stopping so that Airflow retries later (their staging is read again)"
+                        )
+                    )
+        finally:
+            halt.set()
+            while producer.is_alive():  # a producer waiting to hand over a wave
+                try:
+                    ready.get(timeout=0.1)
+                except queue.Empty:
+                    pass
+            finished.put(None)
+            writer.join()
+        if errors:
+            raise errors[0]
+
+    def _begin(self, staged: list[StagedPO]) -> None:
+        """Ledger ``in_progress`` for each PO of a wave (rule 1), and the outcomes known without NetSuite."""
         run = self.run_
         for po in staged:
             key = run.key("purchase_order", "servicenow", po.sys_id)
             payload = po.plan.payload_hash if po.plan else None
-            po.decision = run.begin(key, payload_hash=payload, trace_key=po.number, force=po.plan is None)
-            if po.decision.action is Action.BUSY:
-                po.outcome = "busy"
-            elif po.invalid is not None:
-                run.quarantined(po.decision, code=po.invalid.code, message=po.invalid.message)
-                po.outcome = "quarantined"
-            elif po.plan is not None and po.plan.action == "ignore":
-                run.ignored(po.decision, reason=po.plan.reason)
-                po.outcome = "ignored"
-            elif po.decision.action is Action.SKIP:
-                previous = po.decision.previous
-                po.netsuite_id = previous.target_id if previous else None
-                po.outcome = "unchanged"
-                if po.header["integration_status"] == STATUS_IN_PROCESS:
-                    # in NetSuite already, S2P never told (a run died before writing back): finished now
-                    run.synced(po.decision, target_system="netsuite", target_id=po.netsuite_id)
-                else:
-                    run.ignored(po.decision)  # restaged without a change: written back, not sent
-        to_send = [po for po in staged if po.outcome == "" and po.plan is not None]
-        self._mark_in_process(to_send)
-        maybe_crash(f"{self.flow}:after_mark")
-        stop: BaseException | None = None
-        for _po, result in self.ns.map_concurrent(self._send, to_send):
-            # a dead worker, a rejected login or a broken setting: finish the wave's other sends, then stop
-            if isinstance(result, BaseException) and stop is None:
-                stop = result
-        if stop is not None:
-            raise stop
+            with self.lock:
+                po.decision = run.begin(key, payload_hash=payload, trace_key=po.number, force=po.plan is None)
+                if po.decision.action is Action.BUSY:
+                    po.outcome = "busy"
+                elif po.invalid is not None:
+                    run.quarantined(po.decision, code=po.invalid.code, message=po.invalid.message)
+                    po.outcome = "quarantined"
+                elif po.plan is not None and po.plan.action == "ignore":
+                    run.ignored(po.decision, reason=po.plan.reason)
+                    po.outcome = "ignored"
+                elif po.decision.action is Action.SKIP:
+                    previous = po.decision.previous
+                    po.netsuite_id = previous.target_id if previous else None
+                    po.outcome = "unchanged"
+                    if po.header["integration_status"] == STATUS_IN_PROCESS:
+                        # in NetSuite already, S2P never told (a run died before writing back): finished now
+                        run.synced(po.decision, target_system="netsuite", target_id=po.netsuite_id)
+                    else:
+                        run.ignored(po.decision)  # restaged without a change: written back, not sent
+
+    def _finish(self, staged: list[StagedPO]) -> None:
+        """NetSuite's PO and line numbers (one SuiteQL), then the wave's write-back (one Batch call)."""
         self._read_erp_numbers(
             [po for po in staged if po.netsuite_id and po.plan and po.plan.action == "upsert"]
         )
         maybe_crash(f"{self.flow}:after_ledger")
         self._write_back(staged)
-        if self.retriable_streak >= run.max_consecutive_retriable:
-            raise SystemUnavailableError(
-                f"{self.retriable_streak} purchase orders in a row failed with transient NetSuite errors; "
-                "their staging records are back at New, stopping so that Airflow retries later"
-            )
 
-    def _mark_in_process(self, pos: list[StagedPO]) -> None:
+    def _mark_in_process(self, sn: ServiceNowHook, pos: list[StagedPO]) -> None:
         ops: list[BatchOp] = []
         for po in pos:
             if po.header["integration_status"] != STATUS_IN_PROCESS:
@@ -351,11 +463,12 @@ class S2PFlow:
                 if line["integration_status"] != STATUS_IN_PROCESS
             ]
         if ops:
-            self.sn.batch_checked(ops)
+            sn.batch_checked(ops)
 
     def _send(self, po: StagedPO) -> str:
-        """NetSuite for one PO (runs in a worker thread); records the ledger outcome of the write."""
-        assert po.plan is not None and po.decision is not None
+        """NetSuite for one PO (runs in a worker thread). The ledger outcome is recorded by the thread
+        that collects the results (:meth:`_record`), so no worker ever waits on the ledger's write lock."""
+        assert po.plan is not None
         plan = po.plan
         try:
             if plan.action == "upsert":
@@ -367,21 +480,31 @@ class S2PFlow:
             raise
         except RetriableError as exc:
             po.error, po.outcome = exc, "retry"
-            with self.lock:
-                self.run_.failed(po.decision, code=exc.code or f"HTTP_{exc.status}", message=str(exc))
-                self.retriable_streak += 1
             return ""
         except ExternalSystemError as exc:
             po.error, po.outcome = exc, "failed"
-            with self.lock:
-                self.run_.failed(po.decision, code=exc.code or f"HTTP_{exc.status}", message=_message(exc))
-                self.retriable_streak = 0
             return ""
         po.netsuite_id, po.outcome = netsuite_id, "synced"
-        with self.lock:
-            self.run_.synced(po.decision, target_system="netsuite", target_id=netsuite_id or None)
-            self.retriable_streak = 0
         return netsuite_id
+
+    def _record(self, po: StagedPO) -> None:
+        """The ledger outcome of one NetSuite write (right after it, before S2P is written back)."""
+        assert po.decision is not None
+        run = self.run_
+        with self.lock:
+            if po.outcome == "synced":
+                run.synced(po.decision, target_system="netsuite", target_id=po.netsuite_id or None)
+                self.retriable_streak = 0
+            elif po.outcome == "retry" and po.error is not None:
+                run.failed(
+                    po.decision, code=po.error.code or f"HTTP_{po.error.status}", message=str(po.error)
+                )
+                self.retriable_streak += 1
+            elif po.outcome == "failed" and po.error is not None:
+                run.failed(
+                    po.decision, code=po.error.code or f"HTTP_{po.error.status}", message=_message(po.error)
+                )
+                self.retriable_streak = 0
 
     def _cancel(self, plan: Plan) -> str:
         """Close every open line of the PO in NetSuite (a PO with receipts cannot be deleted); a PO that
