@@ -167,3 +167,14 @@ def test_connection_type_is_registered_with_its_form() -> None:
     providers = ProvidersManager()
     assert providers.hooks["servicenow"].hook_class_name == "po_sync.servicenow.hooks.ServiceNowHook"
     assert "extra__servicenow__auth_type" in providers.connection_form_widgets
+
+
+def test_healthcheck_dag_checks_both_servicenow_connections(dagbag: Any, ledger_conn: Any, s2p: Any) -> None:
+    import copy
+
+    dag = copy.deepcopy(dagbag.get_dag("po_sync_healthcheck"))
+    for task in dag.tasks:
+        task.retries = 0
+    run = dag.test(run_conf={"connections": ["servicenow_default", "servicenow_oauth"]})
+    assert run.state == "success"
+    assert ledger_conn.status_counts("po_sync_healthcheck") == {"synced": 2}

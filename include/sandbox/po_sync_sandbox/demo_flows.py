@@ -36,6 +36,8 @@ DEMO_FLOWS: list[DemoFlow] = [
                 "aws_default",
                 "sftp_default",
                 "smtp_default",
+                "servicenow_default",
+                "servicenow_oauth",
             ]
         },
         check=_healthcheck_all_healthy,
