@@ -178,3 +178,11 @@ def test_healthcheck_dag_checks_both_servicenow_connections(dagbag: Any, ledger_
     run = dag.test(run_conf={"connections": ["servicenow_default", "servicenow_oauth"]})
     assert run.state == "success"
     assert ledger_conn.status_counts("po_sync_healthcheck") == {"synced": 2}
+
+
+def test_dropped_connection_is_retried_for_reads(servicenow: Any, sn_conn: Any) -> None:
+    _seed(servicenow, 1)
+    servicenow.inject_fault("drop", count=1, method="GET")
+    with ServiceNowHook() as hook:
+        assert len(list(hook.query(STAGING_PO))) == 1
+        assert hook.stats["retries"] == 1

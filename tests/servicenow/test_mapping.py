@@ -135,3 +135,22 @@ def test_header_problems() -> None:
         plan_purchase_order({**HEADER, "supplier_id": ""}, [line(1)], MAPS, SETTINGS)
     with pytest.raises(RecordValidationError, match="purchase_order_number"):
         plan_purchase_order({**HEADER, "purchase_order_number": "PO 1/2"}, [line(1)], MAPS, SETTINGS)
+
+
+def test_waves_keep_order_and_hold_a_revision_back_to_a_later_wave() -> None:
+    from po_sync.servicenow.hooks import Record
+    from po_sync.servicenow.operators import waves
+
+    def header(sys_id: str, number: str) -> Record:
+        return Record("t", {"sys_id": sys_id, "purchase_order_number": number})
+
+    headers = [
+        header("a", "PO1"),
+        header("b", "PO2"),
+        header("c", "PO1"),
+        header("d", "PO3"),
+        header("e", "PO1"),
+    ]
+    got = [[h.sys_id for h in wave] for wave in waves(headers, 10)]
+    assert got == [["a", "b", "d"], ["c"], ["e"]]
+    assert [[h.sys_id for h in wave] for wave in waves(headers[:4], 2)] == [["a", "b"], ["c", "d"]]
