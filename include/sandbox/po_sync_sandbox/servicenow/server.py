@@ -20,7 +20,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote_plus, urlencode, urlsplit
 
 from po_sync_sandbox.servicenow.knobs import ScriptedFault, update_knobs
 from po_sync_sandbox.servicenow.store import SYS_FIELDS, Query, parse_query
@@ -347,6 +347,15 @@ class TableHandler(BaseHTTPRequestHandler):
                     400, "invalid_request", "the token endpoint takes application/x-www-form-urlencoded"
                 )
             form = {k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+            basic = headers.get("authorization", "")
+            if basic.lower().startswith("basic ") and "client_secret" not in form:
+                # client_secret_basic (RFC 6749 §2.3.1), as requests-oauthlib sends it: id and secret in the header
+                try:
+                    raw = base64.b64decode(basic[6:].strip()).decode()
+                except (binascii.Error, UnicodeDecodeError):
+                    raw = ""
+                client_id, _, client_secret = raw.partition(":")
+                form.update(client_id=unquote_plus(client_id), client_secret=unquote_plus(client_secret))
             return Reply(200, instance.auth.token(form), {"Cache-Control": "no-store", "Pragma": "no-cache"})
         user = instance.auth.user_of(headers.get("authorization"))
         rate_headers = instance.auth.rate_check(user)
@@ -564,7 +573,7 @@ class TableHandler(BaseHTTPRequestHandler):
         return Reply(
             200,
             {
-                "batch_request_id": payload.get("batch_request_id"),
+                "batch_request_id": str(payload.get("batch_request_id")),
                 "serviced_requests": serviced,
                 "unserviced_requests": [],
             },
