@@ -11,6 +11,7 @@ from po_sync_sandbox.servicenow.actor import Line
 from po_sync_sandbox.servicenow.schema import (
     ADDRESS_MAP,
     FIXED_ASSET,
+    PRIMARY_LINE,
     PRIMARY_PO,
     PURCHASING_TASK,
     REQUISITION,
@@ -309,3 +310,15 @@ def test_dry_run_writes_nothing(dagbag: Any, ledger_conn: Any, s2p: Any) -> None
     assert netsuite_pos(s2p.netsuite.store) == {}
     assert staging(s2p, number)[0]["integration_status"] == "10"
     assert ledger_conn.status_counts(FLOW) == {}
+
+
+def test_a_refused_write_back_op_is_logged_not_fatal(dagbag: Any, ledger_conn: Any, s2p: Any) -> None:
+    actor = s2p.actor
+    number = actor.create_po("VEND-0001", [Line("ITEM-00001", 2), Line("ITEM-00002", 1)])
+    gone = actor.primary_lines(number)[1]
+    s2p.servicenow.store.delete(PRIMARY_LINE, gone["sys_id"])  # someone deleted it in S2P meanwhile
+    assert run_flow(dagbag).state == "success"
+    (header,) = staging(s2p, number)
+    assert header["integration_status"] == "30"
+    assert [ln["erp_line_number"] for ln in actor.primary_lines(number)] == ["1"]
+    assert record(ledger_conn, header["sys_id"]).status is RecordStatus.SYNCED

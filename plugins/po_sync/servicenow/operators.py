@@ -569,8 +569,39 @@ class S2PFlow:
         ops += self._task_ops(errors)
         ops += self._fixed_asset_ops([po for po in staged if po.erp_lines])
         if ops:
-            self.sn.batch_checked(ops)
+            self._send_write_back(ops)
         self._resolve_orphans([po for po in staged if po.outcome in ("synced", "unchanged")])
+
+    def _send_write_back(self, ops: list[BatchOp]) -> None:
+        """One Batch API call (or a few) for the wave's write-back. A 429 / 5xx on any op stops the run
+        (Airflow retries it; the staging records still at 20 are written back by the rerun). A refusal of
+        one op (a record deleted in S2P, an ACL) is logged and counted, not fatal: the NetSuite side is
+        committed and the ledger says so; a staging record left at 20 is written back again next run."""
+        results = self.sn.batch(ops)
+        failed = [r for r in results if not r.ok]
+        transient = [r for r in failed if r.status == 429 or r.status >= 500]
+        if transient:
+            first = transient[0]
+            raise RetriableError(
+                f"ServiceNow write-back: {len(transient)} request(s) not done ({first.status} {first.error}); "
+                "the run is retried",
+                system="servicenow",
+                status=first.status,
+            )
+        for r in failed:
+            self.log.error(
+                "S2P write-back refused: %s %s/%s -> %s %s",
+                r.op.method,
+                r.op.table,
+                r.op.sys_id or "",
+                r.status,
+                r.error,
+            )
+        if failed:
+            with self.lock:
+                self.run_.notes["write_back_refused"] = self.run_.notes.get("write_back_refused", 0) + len(
+                    failed
+                )
 
     def _error_text(self, po: StagedPO) -> str:
         if po.invalid is not None:
