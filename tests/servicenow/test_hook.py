@@ -186,3 +186,29 @@ def test_dropped_connection_is_retried_for_reads(servicenow: Any, sn_conn: Any) 
     with ServiceNowHook() as hook:
         assert len(list(hook.query(STAGING_PO))) == 1
         assert hook.stats["retries"] == 1
+
+
+def test_import_set_api_transforms_rows_and_reports_a_line_without_its_po(
+    servicenow: Any, sn_conn: Any
+) -> None:
+    from po_sync_sandbox.servicenow.schema import IMPORT_ORDER, IMPORT_ORDER_LINE, PRIMARY_LINE
+
+    with ServiceNowHook() as hook:
+        orphan = hook.import_row(
+            IMPORT_ORDER_LINE, {"purchase_order_number": "PO7", "line_number": 1, "erp_line_number": 10}
+        )
+        assert orphan.status == "error" and not orphan.ok and "PO7" in orphan.message
+        created = hook.import_row(IMPORT_ORDER, {"number": "PO7", "erp_number": "4500000007"})
+        assert created.status == "inserted" and created.table == PRIMARY_PO
+        updated = hook.import_row(IMPORT_ORDER, {"number": "PO7", "erp_number": "4500000008"})
+        assert updated.status == "updated" and updated.sys_id == created.sys_id
+        assert servicenow.store.get(PRIMARY_PO, created.sys_id)["erp_number"] == "4500000008"
+        # the retrigger: the same line imported again once its PO exists
+        line = hook.import_row(
+            IMPORT_ORDER_LINE, {"purchase_order_number": "PO7", "line_number": 1, "erp_line_number": 10}
+        )
+        assert line.status == "inserted"
+        assert servicenow.store.get(PRIMARY_LINE, line.sys_id)["purchase_order"] == created.sys_id
+        ids = hook.import_multiple(IMPORT_ORDER, [{"number": "PO8"}, {"number": "PO9"}])
+        assert set(ids) == {"import_set_id", "multi_import_set_id"}
+    assert {r["number"] for r in servicenow.store.rows(PRIMARY_PO)} == {"PO7", "PO8", "PO9"}

@@ -300,3 +300,19 @@ def test_query_parser_reads_or_binding_and_order() -> None:
         [("e", "ISEMPTY", "")],
     ]
     assert query.order == [("d", True)]
+
+
+def test_import_set_api_shapes(servicenow: Any, sn_client: Any) -> None:
+    url = _url(servicenow, "/api/now/import/sn_fcms_intg_imp_order")
+    created = sn_client.post(url, json={"number": "PO5", "erp_number": 4500000005})
+    assert created.status_code == 201
+    body = created.json()
+    assert body["staging_table"] == "sn_fcms_intg_imp_order" and body["import_set"]
+    (result,) = body["result"]
+    assert result["status"] == "inserted" and result["table"] == PRIMARY_PO
+    assert result["display_name"] == "number" and result["display_value"] == "PO5"
+    assert result["record_link"].endswith(f"/api/now/table/{PRIMARY_PO}/{result['sys_id']}")
+    staged = servicenow.store.rows("sn_fcms_intg_imp_order")[0]
+    again = sn_client.get(f"{url}/{staged['sys_id']}").json()
+    assert again["result"][0]["sys_id"] == result["sys_id"]
+    assert sn_client.post(_url(servicenow, "/api/now/import/sys_user"), json={}).status_code == 400

@@ -109,6 +109,28 @@ class BatchResult:
         return 200 <= self.status < 300
 
 
+@dataclass(frozen=True)
+class ImportResult:
+    """What the Import Set API did with one row.
+
+    :param import_set: the import set (``ISET...`` / sys_id).
+    :param table: the target table of the transform.
+    :param status: ``inserted``, ``updated``, ``ignored`` or ``error``.
+    :param sys_id: the target record.
+    :param message: the transform's error or status message.
+    """
+
+    import_set: str
+    table: str
+    status: str
+    sys_id: str
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("inserted", "updated", "ignored")
+
+
 def _clean_values(table: str, raw: Mapping[str, Any]) -> dict[str, str]:
     """Reference fields come as ``{"link", "value"}`` unless links are excluded: keep the value."""
     out: dict[str, str] = {}
@@ -446,6 +468,35 @@ class ServiceNowHook(BaseHook):
             self.request("DELETE", self._table_path(table, sys_id))
         except ServiceNowNotFoundError:
             return
+
+    # -- Import Set API ---------------------------------------------------------------------------
+
+    def import_row(self, staging_table: str, values: Mapping[str, Any]) -> ImportResult:
+        """``POST /api/now/import/<staging_table>``: one row, transformed synchronously by the table's
+        transform map. Values are sent as strings (the API coerces everything to strings). Not retried:
+        a repeated row may be transformed twice unless the map coalesces.
+
+        :returns: the transform's outcome (``inserted``, ``updated``, ``ignored`` or ``error``).
+        """
+        body = {k: "" if v is None else str(v) for k, v in values.items()}
+        path = f"/api/now/import/{self._table_path(staging_table).rsplit('/', 1)[-1]}"
+        answer = self.request("POST", path, json_body=body, idempotent=False).json()
+        first = (answer.get("result") or [{}])[0]
+        return ImportResult(
+            import_set=str(answer.get("import_set") or ""),
+            table=str(first.get("table") or ""),
+            status=str(first.get("status") or ""),
+            sys_id=str(first.get("sys_id") or ""),
+            message=str(first.get("error_message") or first.get("status_message") or ""),
+        )
+
+    def import_multiple(self, staging_table: str, records: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+        """``POST /api/now/import/<staging_table>/insertMultiple`` (``{"records": [...]}``): asynchronous by
+        default on an instance; returns ``import_set_id`` and ``multi_import_set_id`` to follow it."""
+        body = {"records": [{k: "" if v is None else str(v) for k, v in r.items()} for r in records]}
+        path = f"/api/now/import/{self._table_path(staging_table).rsplit('/', 1)[-1]}/insertMultiple"
+        answer = self.request("POST", path, json_body=body, idempotent=False).json()
+        return {k: str(v) for k, v in answer.items()}
 
     # -- Batch API --------------------------------------------------------------------------------
 

@@ -88,3 +88,32 @@ TABLES: dict[str, TableDef] = {
         TableDef(USER, display="user_name"),
     )
 }
+
+#: Import set staging tables (``/api/now/import/<table>``) and the transform maps behind them: ERP -> S2P
+#: inbound, as the ERP Integration Framework documents them (``sn_fcms_intg_imp_order``, ``..._line``).
+IMPORT_ORDER = "sn_fcms_intg_imp_order"
+IMPORT_ORDER_LINE = "sn_fcms_intg_imp_order_line"
+
+
+@dataclass(frozen=True)
+class TransformMap:
+    """What an import row becomes: the target table, the coalesce fields (update when one matches),
+    and a reference resolved by the referenced record's number (``field -> (target table, import column)``)."""
+
+    name: str
+    target: str
+    coalesce: tuple[str, ...]
+    references: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+IMPORT_SETS: dict[str, TransformMap] = {
+    IMPORT_ORDER: TransformMap("Order stage", PRIMARY_PO, ("number",)),
+    IMPORT_ORDER_LINE: TransformMap(
+        "Order line stage",
+        PRIMARY_LINE,
+        ("purchase_order", "line_number"),
+        references={"purchase_order": (PRIMARY_PO, "purchase_order_number")},
+    ),
+}
+for _name in IMPORT_SETS:
+    TABLES[_name] = TableDef(_name, display="sys_id")

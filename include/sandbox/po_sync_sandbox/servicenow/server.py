@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, quote, unquote_plus, urlencode, urlsplit
 
 from po_sync_sandbox.servicenow.knobs import ScriptedFault, update_knobs
+from po_sync_sandbox.servicenow.schema import IMPORT_SETS
 from po_sync_sandbox.servicenow.store import SYS_FIELDS, Query, parse_query
 
 if TYPE_CHECKING:
@@ -369,6 +370,9 @@ class TableHandler(BaseHTTPRequestHandler):
             if rest and rest[0] == "batch" and method == "POST":
                 instance.stats.count("batch")
                 reply = self._batch(body, headers, user)
+            elif parts[2] == "import" and len(parts) in (4, 5):
+                instance.stats.count(f"{method} import {parts[3]}")
+                reply = self._import(method, parts[3], parts[4] if len(parts) == 5 else None, body, user)
             elif rest and rest[0] == "table" and len(rest) in (2, 3):
                 version = version or instance.knobs.unversioned_table_version
                 instance.stats.count(f"{method} {rest[1]}")
@@ -554,6 +558,99 @@ class TableHandler(BaseHTTPRequestHandler):
             else:
                 out[name] = value
         return out
+
+    # -- Import Set API ---------------------------------------------------------------------------
+
+    def _import(self, method: str, table: str, tail: str | None, body: bytes, user: str) -> Reply:
+        """``POST /api/now/import/<t>`` (one row, transformed synchronously), ``GET .../<sys_id>``,
+        ``POST .../insertMultiple`` (``{"records": [...]}``; transformed, answered with the set ids)."""
+        store = self.server.instance.store
+        transform = IMPORT_SETS.get(table)
+        if transform is None:
+            raise SnError(400, f"Invalid table {table}", "not an import set table")
+        if method == "GET" and tail:
+            row = store.get(table, tail)
+            if row is None:
+                raise SnError(
+                    404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval"
+                )
+            return Reply(200, self._import_answer(table, transform, row))
+        if method == "POST" and tail == "insertMultiple":
+            records = self._json_object(body).get("records")
+            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+                raise SnError(400, "Exception while reading request", "records must be a list of objects")
+            multi = store.new_sys_id("sys_import_set_multi")
+            import_set = store.new_sys_id("sys_import_set")
+            for values in records:
+                self._import_row(table, transform, values, import_set, user)
+            return Reply(200, {"import_set_id": import_set, "multi_import_set_id": multi})
+        if method == "POST" and tail is None:
+            row = self._import_row(
+                table, transform, self._json_object(body), store.new_sys_id("sys_import_set"), user
+            )
+            return Reply(201, self._import_answer(table, transform, row))
+        raise SnError(405, "Method not Supported", f"{method} is not supported here")
+
+    def _import_row(
+        self, table: str, transform: Any, values: dict[str, Any], import_set: str, user: str
+    ) -> dict[str, str]:
+        store = self.server.instance.store
+        row = store.insert(table, {k: v for k, v in values.items()}, user=user)  # values coerced to strings
+        target_values = {k: v for k, v in row.items() if k not in SYS_FIELDS}
+        for field_name, (ref_table, column) in transform.references.items():
+            number = row.get(column, "")
+            found = store.rows(ref_table, number=number) if number else []
+            if not found:
+                return store.update(
+                    table,
+                    row["sys_id"],
+                    {
+                        "sys_import_state": "error",
+                        "sys_import_set": import_set,
+                        "sys_import_state_comment": f"No {ref_table} with number '{number}' for {field_name}",
+                    },
+                    user=user,
+                )
+            target_values[field_name] = found[0]["sys_id"]
+            target_values.pop(column, None)
+        match = None
+        keys = {k: target_values.get(k, "") for k in transform.coalesce}
+        if all(keys.values()):
+            existing = store.rows(transform.target, **keys)
+            match = existing[0] if existing else None
+        if match is None:
+            target = store.insert(transform.target, target_values, user=user)
+            state = "inserted"
+        else:
+            target = store.update(transform.target, match["sys_id"], target_values, user=user)
+            state = "updated"
+        return store.update(
+            table,
+            row["sys_id"],
+            {"sys_import_state": state, "sys_import_set": import_set, "sys_target_sys_id": target["sys_id"]},
+            user=user,
+        )
+
+    def _import_answer(self, table: str, transform: Any, row: dict[str, str]) -> dict[str, Any]:
+        state = row.get("sys_import_state", "")
+        target_id = row.get("sys_target_sys_id", "")
+        store = self.server.instance.store
+        target = store.get(transform.target, target_id) if target_id else None
+        display_field = store.definition(transform.target).display
+        result: dict[str, Any] = {
+            "transform_map": transform.name,
+            "table": transform.target,
+            "display_name": display_field,
+            "display_value": (target or {}).get(display_field, ""),
+            "record_link": f"{self._base()}/api/now/table/{transform.target}/{target_id}"
+            if target_id
+            else "",
+            "status": state,
+            "sys_id": target_id,
+        }
+        if state == "error":
+            result["error_message"] = row.get("sys_import_state_comment", "")
+        return {"import_set": row.get("sys_import_set", ""), "staging_table": table, "result": [result]}
 
     # -- Batch API --------------------------------------------------------------------------------
 
