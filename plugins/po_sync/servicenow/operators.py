@@ -17,6 +17,9 @@ The ``s2p_purchase_order_sync`` task, one run:
    staging and primary lines and on the fixed assets of capitalised lines (the right part of a split);
    ``40`` Failed with the message on both and an integration-error purchasing task on the requisition
    when NetSuite refused the PO or its data is bad; back to ``10`` when NetSuite was only unavailable.
+   The waves are pipelined so NetSuite never waits on S2P or the ledger: a producer thread begins and
+   marks the next wave while NetSuite's calls run, a writer thread does step 4 for finished waves, and
+   the ledger outcome of each write is recorded by the thread collecting the results.
 5. Staging lines that arrive without their PO are retried by the next runs (the flow's own "retrigger
    failed order line import set records") and failed after ``max_retriggers`` runs.
 
