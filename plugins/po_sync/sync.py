@@ -158,8 +158,8 @@ class SyncRun:
         with self._lock:
             self._retriable_streak = 0
 
-    def ignored(self, decision: Decision) -> None:
-        self.ledger.mark_ignored(decision.record_id, sync_run_id=self.id)
+    def ignored(self, decision: Decision, *, reason: str | None = None) -> None:
+        self.ledger.mark_ignored(decision.record_id, sync_run_id=self.id, reason=reason)
         self._close(decision, "ignored")
 
     def failed(self, decision: Decision, *, code: str, message: str) -> None:
