@@ -191,3 +191,21 @@ def test_catch_up_window_starts_at_an_earlier_cursor():
     assert behind == SyncWindow(datetime(2026, 1, 5, 5, 50, tzinfo=UTC), window.end)
     assert catch_up_window(window, datetime(2026, 1, 5, 9, tzinfo=UTC), overlap=overlap) == window
     assert catch_up_window(window, None, overlap=overlap) == window
+
+
+def test_records_processed_from_several_threads_are_all_counted(ledger):
+    """A flow may send records side by side (the HotWax import does): no outcome may be lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with new_run(ledger) as run:
+
+        def one(n: int) -> None:
+            run.process(
+                run.key("po", "ns", str(n)), payload_hash=f"h{n}", send=lambda d: "ok", target_system="x"
+            )
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(one, range(400)))
+    assert run.counts == {"read": 400, "synced": 400, "ignored": 0, "failed": 0, "quarantined": 0, "busy": 0}
+    stored = ledger.get_run(run.id)
+    assert (stored["status"], stored["count_read"], stored["count_synced"]) == ("completed", 400, 400)
