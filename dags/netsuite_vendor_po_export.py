@@ -85,7 +85,8 @@ with DAG(
 
         totals: dict[str, int] = {}
         done = []
-        for summary in [s for s in (summaries or []) if s]:
+        # One slice request: iterating the lazy XCom sequence asks for item N+1 and logs its 404.
+        for summary in [s for s in (summaries or [])[:] if s]:
             done.append(summary.get("vendor_id"))
             for name, value in summary.get("counts", {}).items():
                 totals[name] = totals.get(name, 0) + int(value)

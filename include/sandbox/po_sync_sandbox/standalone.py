@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import secrets
 import signal
@@ -32,8 +33,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from po_sync_sandbox.airflow_stack import AirflowStack, airflow_env, free_port, wait_for
 from po_sync_sandbox.airflow_stack import ROOT as REPO_ROOT
+from po_sync_sandbox.airflow_stack import AirflowStack, airflow_env, free_port, wait_for
 
 PID_FILE = "standalone.pid"
 DEFAULT_PORT = 8080
@@ -44,6 +45,21 @@ COMPONENTS = {
     "triggerer": ["triggerer"],
 }
 PO_SYNC_TAG = "po-sync"
+#: Warnings Airflow's own code (or its dependencies) raises in every process and task log; ours are
+#: fixed instead (tests/core/test_deprecated_imports.py). Later entries win; the user's come last.
+QUIET_WARNINGS = (
+    "ignore:GitWildMatchPattern:DeprecationWarning",  # Airflow's .airflowignore matcher on pathspec 1.x
+    "ignore:Using `httpx` with:UserWarning",  # starlette's, raised as FastAPI imports its test client
+)
+#: Loggers whose routine messages are not the user's business on a local stack.
+QUIET_LOGGERS = {
+    # "Skipping masking for a secret as it's too short": short non-secret extras (auth_mode "tba").
+    "airflow.sdk._shared.secrets_masker.secrets_masker": "ERROR",
+    "airflow._shared.secrets_masker.secrets_masker": "ERROR",
+    "uvicorn.error": "ERROR",  # "ASGI app factory detected" on every api-server start
+}
+#: The sandbox's request logs (every S3 call, SSH login, SMTP NOOP) stay off this console.
+SANDBOX_LOGGERS = ("werkzeug", "asyncssh", "asyncssh.sftp", "mail.log")
 
 
 class Stop(Exception):
@@ -176,9 +192,7 @@ def stop_running(home: Path, timeout: float = 120) -> int:
             wait_for(f"pid {pid} to exit", lambda: not _alive(pid), timeout, interval=0.5)
         except TimeoutError:
             say(f"pid {pid} did not exit in {timeout:.0f}s; ending its components directly")
-    left = {
-        name: pgid for name, pgid in (data.get("components") or {}).items() if _group_alive(int(pgid))
-    }
+    left = {name: pgid for name, pgid in (data.get("components") or {}).items() if _group_alive(int(pgid))}
     for name, pgid in left.items():
         say(f"{name} (process group {pgid}) still running: SIGTERM")
         with contextlib.suppress(ProcessLookupError):
@@ -229,7 +243,9 @@ def _all_parsed(stack: AirflowStack | None, expected: int) -> list[str] | None:
     return ids if len(ids) >= expected else None
 
 
-def banner(api: str, password: str, password_file: Path, dag_ids: list[str], unpaused: bool, home: Path) -> str:
+def banner(
+    api: str, password: str, password_file: Path, dag_ids: list[str], unpaused: bool, home: Path
+) -> str:
     lines = [
         "",
         "=" * 78,
@@ -258,6 +274,7 @@ def banner(api: str, password: str, password_file: Path, dag_ids: list[str], unp
 
 def run(home: Path) -> int:
     # Imported here so `--stop` stays fast and works even when the sandbox cannot import.
+    from po_sync.netsuite.connection import NETSUITE_POOL
     from po_sync_sandbox.ready import (
         ensure_vendor_variable,
         example_vendors,
@@ -266,8 +283,8 @@ def run(home: Path) -> int:
     )
     from po_sync_sandbox.runner import Sandbox
 
-    from po_sync.netsuite.connection import NETSUITE_POOL
-
+    for name in (*SANDBOX_LOGGERS, *QUIET_LOGGERS):
+        logging.getLogger(name).setLevel(logging.ERROR)
     other = running_instance(home)
     if other:
         say(f"already running (pid {other}) on {home}; `make stop` first")
@@ -298,6 +315,8 @@ def run(home: Path) -> int:
             ),
             "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__LOGGING__NAMESPACE_LEVELS": " ".join(f"{k}={v}" for k, v in QUIET_LOGGERS.items()),
+            "PYTHONWARNINGS": ",".join(filter(None, [*QUIET_WARNINGS, os.environ.get("PYTHONWARNINGS")])),
         }
         env = airflow_env(
             home,
@@ -337,7 +356,7 @@ def run(home: Path) -> int:
         expected = len([p for p in (REPO_ROOT / "dags").glob("*.py") if not p.name.startswith("_")])
         dag_ids = wait_for(
             f"the {expected} po-sync DAGs to be parsed",
-            lambda: (ids if len(ids := po_sync_dag_ids(stack)) >= expected else None),  # type: ignore[union-attr]
+            lambda: ids if len(ids := po_sync_dag_ids(stack)) >= expected else None,  # type: ignore[union-attr]
             timeout=600,
             interval=2,
         )

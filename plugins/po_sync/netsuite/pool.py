@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     except (PoSyncError, OSError, ValueError) as exc:
         reason = f"{type(exc).__name__}: {getattr(exc, 'code', None) or exc}"
         if args.fallback is None:
-            print(f"cannot read governanceLimits through connection {args.conn_id!r}: {reason}", file=sys.stderr)
+            print(
+                f"cannot read governanceLimits through connection {args.conn_id!r}: {reason}", file=sys.stderr
+            )
             return 1
         print(
             f"governanceLimits not readable through {args.conn_id!r} ({reason}); using {args.fallback} slots",
