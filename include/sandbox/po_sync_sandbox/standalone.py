@@ -285,6 +285,10 @@ def run(home: Path) -> int:
 
     for name in (*SANDBOX_LOGGERS, *QUIET_LOGGERS):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # This process reads the NetSuite connection too (the pool's size): same quiet loggers.
+    os.environ.setdefault(
+        "AIRFLOW__LOGGING__NAMESPACE_LEVELS", " ".join(f"{k}={v}" for k, v in QUIET_LOGGERS.items())
+    )
     other = running_instance(home)
     if other:
         say(f"already running (pid {other}) on {home}; `make stop` first")
