@@ -13,7 +13,12 @@ Variables in the metadata DB (encrypted with the Fernet key, listed in the UI, t
 ``connections`` reads ``PO_SYNC_CONN_<ID>`` for each connection (its JSON, the form
 ``AIRFLOW_CONN_<ID>`` takes) and writes the file ``airflow connections import`` reads, mode 0600.
 A required connection that is missing, or any that is not a JSON object with a ``conn_type``, stops it
-with the variable's name (never its value). The Helm chart does the same job with a secrets backend.
+with the variable's name (never its value).
+
+``check`` is for deployments whose connections and Variables live in a secrets backend (the Helm
+values in ``deploy/``): it looks each one up the way a task does and exits 1 naming what is missing::
+
+    python -m po_sync.deployment check --connections netsuite_default,sftp_default --variables po_sync_vendors
 """
 
 from __future__ import annotations
@@ -28,7 +33,14 @@ from typing import Any
 
 from po_sync.exceptions import ConfigurationError
 
-__all__ = ["ENV_PREFIX", "connections_from_env", "main", "variables_from_files", "write_private_json"]
+__all__ = [
+    "ENV_PREFIX",
+    "connections_from_env",
+    "main",
+    "missing_objects",
+    "variables_from_files",
+    "write_private_json",
+]
 
 #: ``PO_SYNC_CONN_NETSUITE_DEFAULT`` holds connection ``netsuite_default``.
 ENV_PREFIX = "PO_SYNC_CONN_"
@@ -84,6 +96,32 @@ def write_private_json(path: Path, data: Any) -> None:
         json.dump(data, fh, indent=2, sort_keys=True)
 
 
+def missing_objects(connections: list[str], variables: list[str]) -> list[str]:
+    """What of ``connections`` / ``variables`` Airflow's secrets backends (env, backend, DB) cannot find.
+
+    :param connections: connection ids the flows use.
+    :param variables: Variable keys the flows use.
+    """
+    from airflow.sdk import BaseHook, Variable
+
+    missing = []
+    for conn_id in connections:
+        try:
+            BaseHook.get_connection(conn_id)
+        except Exception:  # noqa: BLE001 - AirflowNotFoundException and backend errors alike
+            missing.append(f"connection {conn_id}")
+    for key in variables:
+        try:
+            Variable.get(key)
+        except Exception:  # noqa: BLE001 - KeyError / AirflowNotFoundException by version
+            missing.append(f"Variable {key}")
+    return missing
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m po_sync.deployment")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -93,11 +131,22 @@ def main(argv: list[str] | None = None) -> int:
     variables = sub.add_parser("variables", help="KEY=FILE pairs -> a file for `airflow variables import`")
     variables.add_argument("out", type=Path)
     variables.add_argument("--from-file", action="append", default=[], metavar="KEY=PATH")
+    check = sub.add_parser("check", help="fail when a connection or Variable cannot be found")
+    check.add_argument("--connections", default="", help="comma-separated connection ids")
+    check.add_argument("--variables", default="", help="comma-separated Variable keys")
     args = parser.parse_args(argv)
+    if args.command == "check":
+        missing = missing_objects(_split(args.connections), _split(args.variables))
+        if missing:
+            print(
+                f"po_sync.deployment: not found in any secrets backend: {', '.join(missing)}", file=sys.stderr
+            )
+            return 1
+        print("every connection and Variable the flows use is there")
+        return 0
     try:
         if args.command == "connections":
-            required = [c.strip() for c in args.require.split(",") if c.strip()]
-            data = connections_from_env(os.environ, required)
+            data = connections_from_env(os.environ, _split(args.require))
             write_private_json(args.out, data)
             print(f"connections: {', '.join(sorted(data))}")
         else:

@@ -68,3 +68,18 @@ def test_cli_fails_on_a_missing_required_connection(
     assert main(["connections", str(tmp_path / "c.json"), "--require", "aws_default"]) == 1
     assert "PO_SYNC_CONN_AWS_DEFAULT" in capsys.readouterr().err
     assert not (tmp_path / "c.json").exists()
+
+
+def test_check_finds_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_PO_SYNC_CHECK_PRESENT", NETSUITE)
+    monkeypatch.setenv("AIRFLOW_VAR_PO_SYNC_CHECK_VAR", '{"vendors": []}')
+    monkeypatch.delenv("AIRFLOW_CONN_PO_SYNC_CHECK_ABSENT", raising=False)
+    argv = ["check", "--connections", "po_sync_check_present", "--variables", "po_sync_check_var"]
+    assert main(argv) == 0
+    argv = ["check", "--connections", "po_sync_check_present,po_sync_check_absent", "--variables", "nope_var"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "connection po_sync_check_absent" in err and "Variable nope_var" in err
+    assert "po_sync_check_present" not in err
