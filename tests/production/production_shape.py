@@ -130,8 +130,8 @@ def assert_every_record_once(sandbox: Sandbox, ledger_url: str) -> None:
     assert exported and all(r.status == "synced" for r in exported), f"exported POs: {exported}"
     # HotWax imports a PO twice if it appears in two files: every PO it holds came exactly once.
     assert actor.import_counts and set(actor.import_counts.values()) == {1}, actor.import_counts
-    assert set(actor.import_counts) == {r.source_id for r in exported}, "HotWax holds other POs than the ledger sent"
-        exported
+    assert set(actor.import_counts) == {r.source_id for r in exported}, (
+        "HotWax holds other POs than the ledger sent"
     )
     docs = list(store.iter_docs("itemReceipt"))
     external_ids = [d.get("externalId") for d in docs]
