@@ -183,6 +183,8 @@ def main() -> int:
     extra = {
         **sandbox.env(),
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
+        # Only this check's own runs: an unpaused DAG's scheduled run would change the counts it reads.
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/7",
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + meta_url.replace("+psycopg2", ""),
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",

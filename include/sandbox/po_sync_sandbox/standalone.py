@@ -178,8 +178,21 @@ def running_instance(home: Path) -> int | None:
     return None
 
 
-def stop_running(home: Path, timeout: float = 120) -> int:
-    """``make stop``: SIGTERM the main process, wait, then end any component group left; 0 when clean."""
+def _wait_groups_gone(groups: dict[str, int], seconds: float) -> dict[str, int]:
+    deadline = time.monotonic() + seconds
+    while groups and time.monotonic() < deadline:
+        groups = {n: g for n, g in groups.items() if _group_alive(int(g))}
+        if groups:
+            time.sleep(0.2)
+    return groups
+
+
+def stop_running(home: Path, timeout: float = 120, grace: float = 30) -> int:
+    """``make stop``: SIGTERM the main process, wait, then end any component group left; 0 when clean.
+
+    :param timeout: seconds the main process gets to stop everything itself.
+    :param grace: seconds a component group gets between SIGTERM and SIGKILL.
+    """
     data = read_pid_file(home)
     if data is None:
         say(f"nothing to stop: no {home / PID_FILE}")
@@ -197,14 +210,14 @@ def stop_running(home: Path, timeout: float = 120) -> int:
         say(f"{name} (process group {pgid}) still running: SIGTERM")
         with contextlib.suppress(ProcessLookupError):
             os.killpg(int(pgid), signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while left and time.monotonic() < deadline:
-        left = {n: g for n, g in left.items() if _group_alive(int(g))}
-        time.sleep(0.5)
+    left = _wait_groups_gone(left, grace)
     for name, pgid in left.items():
         say(f"{name} (process group {pgid}) ignored SIGTERM: SIGKILL")
         with contextlib.suppress(ProcessLookupError):
             os.killpg(int(pgid), signal.SIGKILL)
+    left = _wait_groups_gone(left, 10)
+    if left:
+        say(f"still there after SIGKILL (zombies waiting for a reaper?): {left}")
     if pid and _alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
