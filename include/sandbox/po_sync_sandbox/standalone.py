@@ -51,13 +51,6 @@ QUIET_WARNINGS = (
     "ignore:GitWildMatchPattern:DeprecationWarning",  # Airflow's .airflowignore matcher on pathspec 1.x
     "ignore:Using `httpx` with:UserWarning",  # starlette's, raised as FastAPI imports its test client
 )
-#: Loggers whose routine messages are not the user's business on a local stack.
-QUIET_LOGGERS = {
-    # "Skipping masking for a secret as it's too short": short non-secret extras (auth_mode "tba").
-    "airflow.sdk._shared.secrets_masker.secrets_masker": "ERROR",
-    "airflow._shared.secrets_masker.secrets_masker": "ERROR",
-    "uvicorn.error": "ERROR",  # "ASGI app factory detected" on every api-server start
-}
 #: The sandbox's request logs (every S3 call, SSH login, SMTP NOOP) stay off this console.
 SANDBOX_LOGGERS = ("werkzeug", "asyncssh", "asyncssh.sftp", "mail.log")
 
@@ -296,12 +289,8 @@ def run(home: Path) -> int:
     )
     from po_sync_sandbox.runner import Sandbox
 
-    for name in (*SANDBOX_LOGGERS, *QUIET_LOGGERS):
+    for name in SANDBOX_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
-    # This process reads the NetSuite connection too (the pool's size): same quiet loggers.
-    os.environ.setdefault(
-        "AIRFLOW__LOGGING__NAMESPACE_LEVELS", " ".join(f"{k}={v}" for k, v in QUIET_LOGGERS.items())
-    )
     other = running_instance(home)
     if other:
         say(f"already running (pid {other}) on {home}; `make stop` first")
@@ -332,7 +321,6 @@ def run(home: Path) -> int:
             ),
             "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__LOGGING__NAMESPACE_LEVELS": " ".join(f"{k}={v}" for k, v in QUIET_LOGGERS.items()),
             "PYTHONWARNINGS": ",".join(filter(None, [*QUIET_WARNINGS, os.environ.get("PYTHONWARNINGS")])),
         }
         env = airflow_env(
