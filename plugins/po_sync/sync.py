@@ -25,6 +25,7 @@ from po_sync.exceptions import (
 )
 from po_sync.ledger import Action, Decision, Ledger, RecordKey, RunContext, RunStatus
 from po_sync.ledger.hook import LedgerHook
+from po_sync.task_failure import fail_fast_on_fatal
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -259,6 +260,7 @@ class SyncOperator(BaseOperator):
         """Do the flow's work for this task run, reporting every record through ``run``."""
         raise NotImplementedError
 
+    @fail_fast_on_fatal()  # a ConfigurationError / FatalError fails without Airflow retries
     def execute(self, context: Context) -> dict[str, Any]:
         ti = context["ti"]
         run_context = RunContext(
