@@ -57,12 +57,20 @@ def netsuite_pool_slots(sandbox: Any, *, fallback: int) -> int:
     from po_sync.exceptions import PoSyncError
     from po_sync.netsuite.pool import read_pool_slots
 
-    os.environ.update(sandbox.env())  # this process only: the hook finds its connection there
+    added = sandbox.env()
+    saved = {key: os.environ.get(key) for key in added}
+    os.environ.update(added)  # the hook finds its connection there, for this call only
     try:
         return read_pool_slots("netsuite_default")
     except (PoSyncError, OSError, ValueError) as exc:
         log.warning("governanceLimits not readable (%s); the netsuite pool gets %d slots", exc, fallback)
         return fallback
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def ensure_vendor_variable(stack: Any) -> tuple[dict[str, Any], bool]:
