@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -105,7 +106,8 @@ def assert_every_record_once(sandbox: Sandbox, ledger_url: str) -> None:
     from po_sync_sandbox.hotwax.demo import _STATE
 
     actor = _STATE["actor"]
-    store = sandbox.services["netsuite"].store
+    netsuite: Any = sandbox.services["netsuite"]
+    store = netsuite.store
     engine = sa.create_engine(ledger_url)
     try:
         with engine.connect() as conn:

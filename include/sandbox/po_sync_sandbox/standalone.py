@@ -244,9 +244,10 @@ def po_sync_dag_ids(stack: AirflowStack) -> list[str]:
     return sorted(d["dag_id"] for d in body.get("dags", [])) if status == 200 else []
 
 
-def _all_parsed(stack: AirflowStack | None, expected: int) -> list[str] | None:
-    ids = po_sync_dag_ids(stack) if stack is not None else []
-    return ids if len(ids) >= expected else None
+def _all_parsed(stack: AirflowStack, expected: int) -> list[str]:
+    """The po-sync DAG ids once ``expected`` of them are parsed, else an empty list (keep waiting)."""
+    ids = po_sync_dag_ids(stack)
+    return ids if len(ids) >= expected else []
 
 
 def banner(
@@ -359,9 +360,9 @@ def run(home: Path) -> int:
         )
 
         expected = len([p for p in (REPO_ROOT / "dags").glob("*.py") if not p.name.startswith("_")])
-        dag_ids = wait_for(
+        dag_ids: list[str] = wait_for(
             f"the {expected} po-sync DAGs to be parsed",
-            lambda: ids if len(ids := po_sync_dag_ids(stack)) >= expected else None,  # type: ignore[union-attr]
+            lambda: _all_parsed(stack, expected),
             timeout=600,
             interval=2,
         )
