@@ -24,6 +24,7 @@ __all__ = ["ensure_vendor_variable", "example_vendors", "netsuite_pool_slots", "
 log = logging.getLogger(__name__)
 
 VENDOR_VARIABLE = "po_sync_vendors"
+MASKER_LOGGER = "airflow.sdk._shared.secrets_masker.secrets_masker"
 EXAMPLE_VENDORS_FILE = Path(__file__).resolve().parents[2] / "config" / "vendors.example.json"
 
 
@@ -55,7 +56,12 @@ def netsuite_pool_slots(sandbox: Any, *, fallback: int) -> int:
     :param fallback: slots when ``governanceLimits`` cannot be read (logged).
     """
     from po_sync.exceptions import PoSyncError
+    from po_sync.netsuite.hook import NetSuiteHook  # noqa: F401 - Airflow sets up its logging on import
     from po_sync.netsuite.pool import read_pool_slots
+
+    # Airflow masks every extra value of a connection it reads and warns once that the auth mode
+    # ("tba", "m2m") is too short to mask: not this console's business.
+    logging.getLogger(MASKER_LOGGER).setLevel(logging.ERROR)
 
     added = sandbox.env()
     saved = {key: os.environ.get(key) for key in added}
