@@ -35,8 +35,9 @@ from datetime import datetime
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 
-from po_sync.dag_defaults import default_args, dry_run_param
+from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks
 from po_sync.netsuite.connection import NETSUITE_POOL
+from po_sync.task_failure import fail_fast_on_fatal
 from po_sync.vendors.operators.po_export import VendorPOExportOperator
 
 with DAG(
@@ -46,6 +47,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    **flow_callbacks(),
     default_args=default_args(),
     tags=["po-sync", "netsuite", "vendors", "s3"],
     doc_md=__doc__,
@@ -71,6 +73,7 @@ with DAG(
 ) as dag:
 
     @task
+    @fail_fast_on_fatal()  # missing vendor settings: fail now, a retry cannot help
     def plan_vendors(params: dict | None = None) -> list[str]:
         """The vendor ids this run exports to (small XCom: ids only)."""
         from po_sync.vendors.settings import load_vendors_config

@@ -8,6 +8,7 @@ will not open, a whole system down); one bad record is counted, never fatal.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -92,6 +93,8 @@ class SyncRun:
     notes: dict[str, Any] = field(default_factory=dict)
     _open_records: set[int] = field(default_factory=set)
     _retriable_streak: int = 0
+    #: records may be processed from several threads (a flow's workers): counts change under this lock
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _cursor_target: tuple[datetime, str] | None = None
 
     # ---- lifecycle
@@ -130,7 +133,8 @@ class SyncRun:
         self, key: RecordKey, *, payload_hash: str | None, trace_key: str | None = None, force: bool = False
     ) -> Decision:
         """Count the record as read and mark it ``in_progress`` before its side effect."""
-        self.counts["read"] += 1
+        with self._lock:
+            self.counts["read"] += 1
         decision = self.ledger.begin(
             key,
             payload_hash=payload_hash,
@@ -139,10 +143,11 @@ class SyncRun:
             trace_key=trace_key,
             force=force,
         )
-        if decision.action is Action.BUSY:
-            self.counts["busy"] += 1
-        else:
-            self._open_records.add(decision.record_id)
+        with self._lock:
+            if decision.action is Action.BUSY:
+                self.counts["busy"] += 1
+            else:
+                self._open_records.add(decision.record_id)
         return decision
 
     def synced(self, decision: Decision, *, target_system: str, target_id: str | None) -> None:
@@ -150,10 +155,11 @@ class SyncRun:
             decision.record_id, sync_run_id=self.id, target_system=target_system, target_id=target_id
         )
         self._close(decision, "synced")
-        self._retriable_streak = 0
+        with self._lock:
+            self._retriable_streak = 0
 
-    def ignored(self, decision: Decision) -> None:
-        self.ledger.mark_ignored(decision.record_id, sync_run_id=self.id)
+    def ignored(self, decision: Decision, *, reason: str | None = None) -> None:
+        self.ledger.mark_ignored(decision.record_id, sync_run_id=self.id, reason=reason)
         self._close(decision, "ignored")
 
     def failed(self, decision: Decision, *, code: str, message: str) -> None:
@@ -171,8 +177,9 @@ class SyncRun:
             self.quarantined(decision, code=code, message=message)
 
     def _close(self, decision: Decision, outcome: str) -> None:
-        self._open_records.discard(decision.record_id)
-        self.counts[outcome] += 1
+        with self._lock:
+            self._open_records.discard(decision.record_id)
+            self.counts[outcome] += 1
 
     def process(
         self,
@@ -204,10 +211,12 @@ class SyncRun:
             self.failed(decision, code=exc.code, message=exc.message)
         except RetriableError as exc:
             self.failed(decision, code=exc.code or f"HTTP_{exc.status or 'ERROR'}", message=str(exc))
-            self._retriable_streak += 1
-            if self._retriable_streak >= self.max_consecutive_retriable:
+            with self._lock:
+                self._retriable_streak += 1
+                streak = self._retriable_streak
+            if streak >= self.max_consecutive_retriable:
                 raise SystemUnavailableError(
-                    f"{self._retriable_streak} records in a row failed with transient errors "
+                    f"{streak} records in a row failed with transient errors "
                     f"(last: {exc}); stopping so that Airflow retries the task later"
                 ) from exc
         except ExternalSystemError as exc:

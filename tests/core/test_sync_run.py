@@ -119,3 +119,21 @@ def test_cursor_moves_only_when_the_run_completes_and_notes_reach_the_summary(le
             broken.advance_cursor_on_completion(datetime(2026, 12, 1, tzinfo=UTC), cursor_key="V1")
             raise RuntimeError("S3 is down")
     assert ledger.get_cursor("flow", "V1") == mark  # a failed run leaves the window to be read again
+
+
+def test_records_processed_from_several_threads_are_all_counted(ledger):
+    """A flow may send records side by side (the HotWax import does): no outcome may be lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with new_run(ledger) as run:
+
+        def one(n: int) -> None:
+            run.process(
+                run.key("po", "ns", str(n)), payload_hash=f"h{n}", send=lambda d: "ok", target_system="x"
+            )
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(one, range(400)))
+    assert run.counts == {"read": 400, "synced": 400, "ignored": 0, "failed": 0, "quarantined": 0, "busy": 0}
+    stored = ledger.get_run(run.id)
+    assert (stored["status"], stored["count_read"], stored["count_synced"]) == ("completed", 400, 400)

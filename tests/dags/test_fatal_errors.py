@@ -68,3 +68,11 @@ def test_fatal_errors_fail_without_retries_and_transient_ones_are_retried(
     runs = [ledger_conn.get_run(i) for i in range(1, tries + 1)]
     assert [r["status"] for r in runs] == ["failed"] * tries
     assert all(type(ERRORS[error]).__name__ in r["message"] for r in runs)
+
+
+def test_missing_ledger_connection_outside_a_sandbox_fails_the_task_at_once(airflow_db, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_PO_SYNC_DB", raising=False)
+    monkeypatch.delenv("AIRFLOW__PO_SYNC__DEV_MODE", raising=False)
+    dag_run = _dag().test(run_conf={"error": "retriable"})  # would be retried, were it reached
+    (ti,) = dag_run.get_task_instances()
+    assert (dag_run.state, ti.state, ti.try_number) == ("failed", "failed", 1)

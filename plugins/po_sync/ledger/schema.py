@@ -163,6 +163,53 @@ sync_cursor = sa.Table(
     sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=_now()),
 )
 
+# ---- the error queue (issue 11): what people did to records, which notices went out ----
+# Created by revision 0003.
+
+sync_action = sa.Table(
+    "sync_action",
+    metadata,
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("record_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),  # retry, resolve, ignore, auto_resolve
+    sa.Column("actor", sa.String(250), nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("from_status", sa.String(20)),
+    sa.Column("to_status", sa.String(20)),
+    sa.Column("dag_run_id", sa.String(250)),  # the run a retry triggered, if any
+    sa.Column("created_at", UtcDateTime(), nullable=False, server_default=_now()),
+    sa.Index("ix_sync_action_record", "record_id"),
+)
+
+sync_notice = sa.Table(
+    "sync_notice",
+    metadata,
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("kind", sa.String(20), nullable=False),  # task_failure, digest
+    sa.Column("flow", sa.String(100), nullable=False),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("task_id", sa.String(250), nullable=False, server_default=""),
+    sa.Column("map_index", sa.Integer, nullable=False, server_default="-1"),
+    sa.Column("try_number", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("message", sa.Text),
+    sa.Column("recipients", sa.Text),
+    sa.Column("record_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UtcDateTime(), nullable=False, server_default=_now()),
+    sa.UniqueConstraint(
+        "kind", "dag_id", "run_id", "task_id", "map_index", "try_number", name="uq_sync_notice_once"
+    ),
+    sa.Index("ix_sync_notice_flow", "flow", "kind", "created_at"),
+)
+
+#: the queue's default sort (newest first) and its date-range filter; the digest's per-run lookup
+sa.Index("ix_sync_record_updated", sync_record.c.updated_at, sync_record.c.id)
+sa.Index("ix_sync_error_run", sync_error.c.sync_run_id)
+
 #: The hand-rolled migrations' version table, kept as a tombstone at version 2 by revision 0002 so
 #: that a pre-Alembic po_sync refuses to run on a newer schema. Nothing here reads it for versioning.
 legacy_schema_version = sa.Table(

@@ -32,6 +32,7 @@ from po_sync.ledger.schema import (
     RecordStatus,
     RunStatus,
     ensure_schema,
+    sync_action,
     sync_cursor,
     sync_error,
     sync_record,
@@ -424,11 +425,23 @@ class Ledger:
                     )
                 )
             elif status in (RecordStatus.SYNCED, RecordStatus.RESOLVED):
-                conn.execute(
+                closed = conn.execute(
                     sync_error.update()
                     .where(sync_error.c.record_id == record_id, sync_error.c.resolved_at.is_(None))
                     .values(resolved_at=now)
-                )
+                ).rowcount
+                if closed and status is RecordStatus.SYNCED:
+                    # DESIGN rule 3: a later success resolves the record's earlier errors, and says so.
+                    conn.execute(
+                        sync_action.insert().values(
+                            record_id=record_id,
+                            action="auto_resolve",
+                            actor="po-sync",
+                            note=f"synced by sync_run {sync_run_id}; {closed} earlier error(s) resolved",
+                            to_status=status.value,
+                            created_at=now,
+                        )
+                    )
 
     def mark_synced(
         self, record_id: int, *, sync_run_id: int | None, target_system: str, target_id: str | None
@@ -443,9 +456,10 @@ class Ledger:
             synced_at=utcnow(),
         )
 
-    def mark_ignored(self, record_id: int, *, sync_run_id: int | None) -> None:
-        """Nothing was sent because nothing changed since the last successful sync."""
-        self._finish_record(record_id, RecordStatus.IGNORED, sync_run_id=sync_run_id)
+    def mark_ignored(self, record_id: int, *, sync_run_id: int | None, reason: str | None = None) -> None:
+        """Nothing was sent: nothing changed since the last successful sync, or (``reason``) the record is
+        one the flow deliberately does not send (kept in ``last_error_message``; it is not an error)."""
+        self._finish_record(record_id, RecordStatus.IGNORED, sync_run_id=sync_run_id, error_message=reason)
 
     def mark_failed(self, record_id: int, *, sync_run_id: int | None, code: str, message: str) -> None:
         """The record could not be synced this time; a later run retries it."""

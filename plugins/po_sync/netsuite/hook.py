@@ -32,6 +32,7 @@ from po_sync.netsuite.paging import (
     map_in_order,
     require_order_by,
 )
+from po_sync.netsuite.shared_limit import SHARED_LIMIT_LEDGER, SharedSlots, account_key, shared_slots
 from po_sync.netsuite.transport import NetSuiteTransport, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,17 @@ class NetSuiteHook(BaseHook):
                         exc,
                         transport.limiter.limit,
                     )
+            if settings.shared_limit == SHARED_LIMIT_LEDGER:
+                transport.shared = self._shared_slots(settings, transport.limiter.ceiling)
         return self._transport
+
+    @staticmethod
+    def _shared_slots(settings: NetSuiteSettings, limit: int) -> SharedSlots:
+        """The account's slots on the ledger's database: one limit for every task and worker."""
+        from po_sync.ledger.hook import LedgerHook
+
+        key = account_key(settings.account.realm, settings.account.base_url)
+        return shared_slots(LedgerHook().get_url(), key, limit)
 
     @property
     def concurrency(self) -> int:
@@ -109,7 +120,10 @@ class NetSuiteHook(BaseHook):
 
         :param limit: requests in flight at once.
         """
-        self.get_conn().limiter.resize(limit)
+        transport = self.get_conn()
+        transport.limiter.resize(limit)
+        if transport.shared is not None:
+            transport.shared.resize(limit)
 
     def close(self) -> None:
         """Close pooled connections."""
