@@ -64,8 +64,8 @@ with DAG(
             description="NetSuite PO numbers (tranId) to send again even if unchanged; the window is ignored.",
         ),
         "vendor": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             title="Only this vendor",
             description="A vendor_id from the vendor settings (e.g. V0001); empty = every enabled vendor.",
         ),
@@ -87,11 +87,12 @@ with DAG(
     @task(trigger_rule="all_done")
     def report(planned: list[str] | None = None, summaries: list[dict] | None = None) -> dict:
         """Sum the per-vendor counts; fail (after summing) when a vendor's delivery did not finish."""
-        from airflow.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException
 
         totals: dict[str, int] = {}
         done = []
-        for summary in [s for s in (summaries or []) if s]:
+        # One slice request: iterating the lazy XCom sequence asks for item N+1 and logs its 404.
+        for summary in [s for s in (summaries or [])[:] if s]:
             done.append(summary.get("vendor_id"))
             for name, value in summary.get("counts", {}).items():
                 totals[name] = totals.get(name, 0) + int(value)

@@ -53,8 +53,8 @@ with DAG(
     render_template_as_native_obj=True,
     params={
         "vendor": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             title="Only this vendor",
             description="A vendor_id from the vendor settings (e.g. V0001); empty = every enabled vendor.",
         ),

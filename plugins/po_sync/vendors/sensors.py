@@ -67,7 +67,7 @@ class VendorFilesSensor(BaseSensorOperator):
         return None
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        from airflow.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
 
         if not event or event.get("status") != "found":
             raise AirflowSkipException("no vendor file arrived in time; nothing to merge this run")

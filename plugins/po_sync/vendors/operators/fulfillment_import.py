@@ -338,7 +338,7 @@ class VendorImportCheckOperator(BaseOperator):
                 )
         result = {"checked": len(rows), "missing": len(missing), "missing_examples": missing[:10]}
         if self.import_task_id and context["ti"].xcom_pull(task_ids=self.import_task_id) is None:
-            from airflow.exceptions import AirflowFailException
+            from airflow.sdk.exceptions import AirflowFailException
 
             raise AirflowFailException(f"{self.import_task_id} did not finish; checked {result}")
         return result
