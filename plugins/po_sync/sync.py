@@ -23,6 +23,7 @@ from po_sync.exceptions import (
     RecordValidationError,
     RetriableError,
 )
+from po_sync.exceptions import SYSTEM_FAULTS as _SYSTEM_FAULTS
 from po_sync.ledger import Action, Decision, Ledger, RecordKey, RunContext, RunStatus
 from po_sync.ledger.hook import LedgerHook
 
@@ -188,6 +189,8 @@ class SyncRun:
         ``send`` receives the :class:`Decision` (its idempotency key, and whether this is a resume
         after a crash) and returns the target id. A :class:`RecordValidationError` quarantines the
         record; any other :class:`RecordError` or external error fails it with the system's code.
+        An authentication failure or a login endpoint that is down (``SYSTEM_FAULTS``) is the
+        system's, not the record's: it propagates and stops the run (rule 5).
         """
         decision = self.begin(key, payload_hash=payload_hash, trace_key=trace_key, force=force)
         if decision.action is Action.BUSY:
@@ -197,6 +200,8 @@ class SyncRun:
             return decision.action
         try:
             target_id = send(decision)
+        except _SYSTEM_FAULTS:
+            raise  # a refused login or a token endpoint down: the run stops, the record stays to resume
         except RecordValidationError as exc:
             self.quarantined(decision, code=exc.code, message=exc.message)
         except RecordError as exc:

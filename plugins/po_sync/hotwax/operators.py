@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from po_sync.exceptions import ConfigurationError, ExternalSystemError, RecordValidationError, RetriableError
+from po_sync.exceptions import (
+    SYSTEM_FAULTS,
+    ConfigurationError,
+    ExternalSystemError,
+    RecordValidationError,
+    RetriableError,
+)
 from po_sync.hotwax import sftp as remote
 from po_sync.hotwax.formats import (
     FormatError,
@@ -144,7 +150,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
             raise ConfigurationError(
                 f"{self.task_id}: exported_field must be a custom body field (custbody...)"
             )
-        if not _SAFE_NAME_RE.match(file_prefix):
+        if not _SAFE_NAME_RE.fullmatch(file_prefix):
             raise ConfigurationError(
                 f"{self.task_id}: file_prefix {file_prefix!r} is not a plain file name part"
             )
@@ -166,7 +172,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
             if isinstance(value, str)
             else [str(v) for v in value or ()]
         )
-        bad = [v for v in items if not _PO_NUMBER_RE.match(v)]
+        bad = [v for v in items if not _PO_NUMBER_RE.fullmatch(v)]
         if bad:
             raise ConfigurationError(f"resync_po_numbers: {bad} are not PO numbers or internal ids")
         return items
@@ -305,6 +311,8 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
             )
             try:
                 netsuite.update_record("purchaseOrder", po_id, {self.exported_field: True}, idempotent=True)
+            except SYSTEM_FAULTS:
+                raise  # login refused or token endpoint down: stop; the rerun finds the file and sets the flag
             except ExternalSystemError as exc:
                 # The file is out: the next run finds it by trace_key and only sets the flag.
                 run.failed(
@@ -442,7 +450,7 @@ class _FileImport:
         return cleaned or "unnamed"
 
     def _to_error(self, messages: list[tuple[str, str]]) -> str:
-        target_name = self.name if _SAFE_NAME_RE.match(self.name) else self._safe_name()
+        target_name = self.name if _SAFE_NAME_RE.fullmatch(self.name) else self._safe_name()
         target = posixpath.join(self.op.error_dir, target_name)
         remote.write_atomic(self.client, target + ".errors.csv", error_report_csv(messages))
         remote.move(self.client, self.path, target)
@@ -460,7 +468,7 @@ class _FileImport:
     # ---- the file
 
     def _file_key(self, checksum: str | None) -> RecordKey:
-        label = self.name if _SAFE_NAME_RE.match(self.name) else self._safe_name()
+        label = self.name if _SAFE_NAME_RE.fullmatch(self.name) else self._safe_name()
         suffix = checksum if checksum else f"size-{self.entry.size}"
         return self.run_.key("receipt_file", "hotwax", f"{label}@{suffix}")
 
@@ -484,7 +492,7 @@ class _FileImport:
             return
         data = remote.read(self.client, self.path, max_bytes=self.max_bytes)
         checksum = _sha256(data)
-        if not _SAFE_NAME_RE.match(self.name):
+        if not _SAFE_NAME_RE.fullmatch(self.name):
             self._reject(
                 checksum,
                 "BAD_FILE_NAME",

@@ -36,6 +36,8 @@ __all__ = [
     "OrderLine",
     "OrderSnapshot",
     "fulfillment_body",
+    "is_internal_id",
+    "is_safe_identifier",
     "item_receipt_body",
     "order_snapshots",
     "po_lines_query",
@@ -49,6 +51,9 @@ __all__ = [
 DEFAULT_CURRENCIES = {"1": "USD", "2": "GBP", "3": "CAD", "4": "EUR"}
 
 _SAFE_LITERAL = re.compile(r"^[A-Za-z0-9 _\-./:]{1,100}$")
+_INTERNAL_ID = re.compile(r"^[0-9]{1,18}$")
+#: What :func:`sql_literal` accepts, in words (for messages that tell a person what to fix).
+SAFE_IDENTIFIER_RULE = "letters, digits, spaces and _ - . / : only, 1 to 100 characters"
 
 PO_COLUMNS = (
     "t.id, t.tranid, t.status, t.externalid, TO_CHAR(t.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS lastmod, "
@@ -98,9 +103,19 @@ class OrderSnapshot:
         return next((line for line in self.lines if line.line == str(line_id)), None)
 
 
+def is_safe_identifier(value: object) -> bool:
+    """Whether ``value`` may go into a SuiteQL literal or a URL path as a document number or id."""
+    return isinstance(value, str) and _SAFE_LITERAL.fullmatch(value) is not None
+
+
+def is_internal_id(value: object) -> bool:
+    """Whether ``value`` is a NetSuite internal id (digits only), safe in a URL path and as ``int()``."""
+    return isinstance(value, str) and _INTERNAL_ID.fullmatch(value) is not None
+
+
 def sql_literal(value: str) -> str:
     """A quoted SuiteQL string literal for an id-like value; anything else is refused (no injection)."""
-    if not _SAFE_LITERAL.match(value):
+    if not is_safe_identifier(value):
         raise RecordError(f"{value!r} is not a valid document number or id", code="BAD_IDENTIFIER")
     return "'" + value.replace("'", "''") + "'"
 

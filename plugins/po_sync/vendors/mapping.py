@@ -17,9 +17,9 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from po_sync.exceptions import RecordValidationError
@@ -45,7 +45,7 @@ from po_sync.models import (
     record_validation_error,
 )
 from po_sync.models.common import Amount, CurrencyCode
-from po_sync.netsuite.mapping import OrderSnapshot
+from po_sync.netsuite.mapping import SAFE_IDENTIFIER_RULE, OrderSnapshot, is_safe_identifier
 
 __all__ = [
     "ShipNotice",
@@ -63,6 +63,18 @@ __all__ = [
 ]
 
 SOURCE_SYSTEM = "vendor_files"
+
+
+def _document_number(value: str) -> str:
+    if not is_safe_identifier(value):
+        raise ValueError(f"not a NetSuite document number ({SAFE_IDENTIFIER_RULE})")
+    return value
+
+
+#: A PO number as a vendor file states it: checked here, before it can reach a SuiteQL literal or a URL.
+DocumentNumber = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_document_number)]
+#: A vendor's own id for a document (kept in the ledger, whose ids hold 200 characters).
+DocumentId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
 def document_hash(document: Mapping[str, Any]) -> str:
@@ -151,9 +163,9 @@ class ShipNotice(CanonicalModel):
     """A vendor's ship notice (full, partial, or cancelling lines) for one PO."""
 
     document_type: Literal["ship_notice"]
-    document_id: NonEmptyStr
+    document_id: DocumentId
     vendor_id: NonEmptyStr
-    po_number: NonEmptyStr
+    po_number: DocumentNumber
     ship_date: date
     carrier: NonEmptyStr | None = None
     tracking_numbers: tuple[NonEmptyStr, ...] = ()
@@ -185,9 +197,9 @@ class VendorInvoice(CanonicalModel):
     """A vendor's invoice for one PO."""
 
     document_type: Literal["invoice"]
-    document_id: NonEmptyStr
+    document_id: DocumentId
     vendor_id: NonEmptyStr
-    po_number: NonEmptyStr
+    po_number: DocumentNumber
     invoice_number: NonEmptyStr
     invoice_date: date
     due_date: date | None = None

@@ -28,7 +28,7 @@ BASE_DAY = date(2026, 1, 6)
 
 MALFORMED_KINDS = (
     "bad_xml", "xxe", "billion_laughs", "bad_json", "duplicate_keys", "bad_csv", "latin1", "oversized",
-    "negative_quantity", "excess_quantity", "unknown_po", "wrong_vendor",
+    "negative_quantity", "excess_quantity", "unknown_po", "wrong_vendor", "hash_po_number",
 )  # fmt: skip
 
 
@@ -340,6 +340,9 @@ class VendorActor:
             return self._put(f"{name}.{self.fmt}", dump_document(bad, self.fmt))
         if kind == "unknown_po":
             bad = {**good, "po_number": "PO-DOES-NOT-EXIST"}
+            return self._put(f"{name}.{self.fmt}", dump_document(bad, self.fmt))
+        if kind == "hash_po_number":  # a PO number NetSuite never has, which must not reach a query
+            bad = {**good, "po_number": "PO#000002"}
             return self._put(f"{name}.{self.fmt}", dump_document(bad, self.fmt))
         if kind == "wrong_vendor":
             bad = {**good, "vendor_id": "SOMEONE-ELSE"}

@@ -20,6 +20,7 @@ was created exists in NetSuite and reports any drift.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -28,13 +29,16 @@ import sqlalchemy as sa
 from airflow.sdk import BaseOperator
 from pydantic import ValidationError
 
-from po_sync.exceptions import FatalError, RecordError
+from po_sync.exceptions import SYSTEM_FAULTS, FatalError, RecordError
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.ledger.hook import LedgerHook
 from po_sync.models import ItemFulfillment, ItemReceipt, VendorBill, record_validation_error
 from po_sync.netsuite.mapping import (
+    SAFE_IDENTIFIER_RULE,
     fulfillment_body,
+    is_internal_id,
+    is_safe_identifier,
     item_receipt_body,
     order_snapshots,
     po_lines_query,
@@ -165,6 +169,15 @@ class VendorImporter:
             return
         except Exception as exc:  # noqa: BLE001
             raise s3_error(exc, action="GET", key=key) from exc
+        if not is_safe_identifier(merged):
+            self._quarantine(
+                key,
+                "invalid-" + hashlib.sha256(key.encode()).hexdigest()[:16],
+                kind,
+                "BAD_IDENTIFIER",
+                f"{document_name}: the file name {merged!r} is not a merged document id ({SAFE_IDENTIFIER_RULE})",
+            )
+            return
         model_type = MODELS.get(kind)
         if model_type is None or not isinstance(body, dict) or body.get("kind") != kind:
             self._quarantine(
@@ -182,6 +195,10 @@ class VendorImporter:
                 exc, record=f"{kind} {merged}", source=f"s3://{self.bucket}/{key}"
             )
             self._quarantine(key, merged, kind, error.code, error.message)
+            return
+        problem = _identifier_problem(kind, model)
+        if problem:
+            self._quarantine(key, merged, kind, "BAD_IDENTIFIER", f"{document_name}: {problem}")
             return
         record = run.key(kind, "vendor_merge", merged)
         if dry_run:
@@ -201,6 +218,8 @@ class VendorImporter:
                     return existing
             try:
                 result = self._write(kind, model, document_name, decision.idempotency_key)
+            except SYSTEM_FAULTS:
+                raise  # a refused login is not this document's fault: the run stops
             except FatalError as exc:  # a refusal about this document: say which one, keep NetSuite's code
                 detail = f" ({exc.detail})" if exc.detail else ""
                 raise RecordError(
@@ -265,6 +284,22 @@ class VendorImporter:
                 "salesOrder", so_id, "itemFulfillment", body, idempotency_key=idempotency_key
             ).id
         )
+
+
+def _identifier_problem(kind: str, model: Any) -> str | None:
+    """What in a merged document may not go into a SuiteQL literal or a URL (None = all safe)."""
+    ref = model.created_from
+    if kind in _PO_TRANSFORM_BODIES:
+        if ref.number is not None and not is_safe_identifier(ref.number):
+            return f"created_from.number = {ref.number!r}: not a NetSuite document number ({SAFE_IDENTIFIER_RULE})"
+        return None
+    if not is_internal_id(ref.id):
+        return f"created_from.id = {ref.id!r}: not a NetSuite internal id (digits only)"
+    for index, line in enumerate(model.lines):
+        number = line.line_id.split(":", 1)[0]
+        if not is_safe_identifier(number):
+            return f"lines.{index}.line_id = {line.line_id!r}: {number!r} is not a PO number ({SAFE_IDENTIFIER_RULE})"
+    return None
 
 
 class VendorImportCheckOperator(BaseOperator):

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from po_sync.exceptions import RecordValidationError
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
-from po_sync.netsuite.mapping import order_snapshots, po_lines_query
+from po_sync.netsuite.mapping import SAFE_IDENTIFIER_RULE, is_safe_identifier, order_snapshots, po_lines_query
 from po_sync.sync import SyncOperator, SyncRun
 from po_sync.vendors.formats import format_from_key, load_document
 from po_sync.vendors.mapping import (
@@ -215,6 +215,7 @@ class VendorMerger:
                     continue
                 seen[ident] = item.key
                 items.append(item)
+        items = [item for item in items if self._queryable(item)]
         orders = self._orders(items)
         good: list[_Inbound] = []
         for item in items:
@@ -244,6 +245,20 @@ class VendorMerger:
             good.append(item)
         self._merge_groups(good, orders)
         return dict(self.stats)
+
+    def _queryable(self, item: _Inbound) -> bool:
+        """Whether the file's PO number may go into a SuiteQL query; if not, the file is quarantined
+        here, so one bad value never fails the lookup of every other file."""
+        if is_safe_identifier(item.document.po_number):
+            return True
+        self._quarantine(
+            item.vendor,
+            item.key,
+            "BAD_IDENTIFIER",
+            f"{item.document.document_type} {item.document.document_id} (file {item.key}): po_number = "
+            f"{item.document.po_number!r}: not a NetSuite document number ({SAFE_IDENTIFIER_RULE})",
+        )
+        return False
 
     def _orders(self, items: list[_Inbound]) -> dict[str, OrderSnapshot]:
         numbers = sorted({item.document.po_number for item in items})
