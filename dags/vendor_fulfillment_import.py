@@ -20,8 +20,9 @@ Runs whenever `vendor_fulfillment_merge` updates the merge bucket (Asset
    ledger with a message naming the document, line and field, and stay in `ready/`: the next run
    resends them, so correcting the data and waiting (or triggering) is all a person does. Done ones move
    to `done/`; unreadable ones to `quarantine/` with a note.
-3. `check_netsuite` checks in NetSuite that what the ledger says this run created exists and reports
-   any drift (XCom `missing`).
+3. `check_netsuite` checks in NetSuite that what the ledger says this run created exists; a record
+   NetSuite no longer has is marked `failed` (`NETSUITE_DRIFT`, with what to do) on the ledger page
+   and counted in XCom `missing`.
 
 **Trigger with conf**: `{"logical_date": null, "conf": {"merged_ids": [], "dry_run": false}}`.
 """

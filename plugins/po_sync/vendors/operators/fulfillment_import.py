@@ -52,7 +52,7 @@ from po_sync.vendors.settings import VARIABLE_KEY, load_vendors_config
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["NETSUITE_TYPES", "VendorImportCheckOperator", "VendorImportOperator"]
+__all__ = ["DRIFT_CODE", "NETSUITE_TYPES", "VendorImportCheckOperator", "VendorImportOperator", "drift_message"]
 
 MODELS: dict[str, Any] = {
     "item_receipt": ItemReceipt,
@@ -302,6 +302,22 @@ def _identifier_problem(kind: str, model: Any) -> str | None:
     return None
 
 
+#: Ledger error code of a record the ledger called synced whose NetSuite record is gone.
+DRIFT_CODE = "NETSUITE_DRIFT"
+
+
+def drift_message(
+    entity_type: str, source_id: str, record_type: str, target_id: str, trace_key: str | None
+) -> str:
+    """What a person reads on the ledger page for a record NetSuite no longer has."""
+    done = f" (the document is {('done/' + trace_key.removeprefix('ready/')) if trace_key else 'in done/'})"
+    return (
+        f"{entity_type} {source_id}: the ledger recorded it as {record_type}/{target_id} in NetSuite, but "
+        f"NetSuite has no such record now (deleted there?){done}. Check NetSuite: if it was deleted on "
+        "purpose, resolve this record; if not, enter it again in NetSuite, then resolve this record."
+    )
+
+
 class VendorImportCheckOperator(BaseOperator):
     """Check in NetSuite that every record this DAG run's import marked ``synced`` exists; report drift.
 
@@ -338,7 +354,13 @@ class VendorImportCheckOperator(BaseOperator):
         run_id = context["ti"].run_id
         with ledger.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(sync_record.c.entity_type, sync_record.c.source_id, sync_record.c.target_id).where(
+                sa.select(
+                    sync_record.c.id,
+                    sync_record.c.entity_type,
+                    sync_record.c.source_id,
+                    sync_record.c.target_id,
+                    sync_record.c.trace_key,
+                ).where(
                     sync_record.c.flow == self.flow,
                     sync_record.c.status == RecordStatus.SYNCED.value,
                     sync_record.c.run_id == run_id,
@@ -357,10 +379,21 @@ class VendorImportCheckOperator(BaseOperator):
                     is None
                 ):
                     missing.append(f"{row.entity_type} {row.source_id} → {record_type}/{row.target_id}")
+                    # The drift goes on the record itself, so the ledger page shows it (not only a log).
+                    ledger.mark_failed(
+                        row.id,
+                        sync_run_id=None,
+                        code=DRIFT_CODE,
+                        message=drift_message(
+                            row.entity_type, row.source_id, record_type, row.target_id, row.trace_key
+                        ),
+                    )
         if missing:
             self.log.warning(
-                "ledger/NetSuite drift: %d record(s) the ledger calls synced are missing: %s",
+                "ledger/NetSuite drift: %d record(s) the ledger called synced are missing and are now "
+                "failed with %s: %s",
                 len(missing),
+                DRIFT_CODE,
                 "; ".join(missing[:20]),
             )
             if self.fail_on_drift:
