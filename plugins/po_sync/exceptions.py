@@ -7,7 +7,8 @@ about it, in the way httpx writes out its own::
     ├── ConfigurationError          a connection, Variable, param or operator argument is wrong
     ├── LedgerError                 the status table cannot be read or written
     ├── RecordError                 one record is bad; the run goes on without it
-    │   └── RecordValidationError   input failed validation (names record, file and field)
+    │   ├── RecordValidationError   input failed validation (names record, file and field)
+    │   └── RecordSkipped           not this flow's to write (e.g. another flow receives it): ignored
     └── ExternalSystemError         a call to NetSuite, X-Series, Onetrail, ServiceNow, SFTP or S3 failed
         ├── RetriableError          429, 5xx, timeouts, dropped connections: try again later
         │   ├── RateLimitedError    429 / concurrency limit; ``retry_after`` seconds when the server said
@@ -56,6 +57,12 @@ class RecordValidationError(RecordError):
     """A record failed validation; the message names the record, the file and the field."""
 
     default_code = "VALIDATION_ERROR"
+
+
+class RecordSkipped(RecordError):
+    """The record is not this flow's to write (another flow owns it): it is ``ignored`` with the reason."""
+
+    default_code = "SKIPPED"
 
 
 class ExternalSystemError(PoSyncError):

@@ -20,6 +20,7 @@ from po_sync.exceptions import (
     ExternalSystemError,
     PoSyncError,
     RecordError,
+    RecordSkipped,
     RecordValidationError,
     RetriableError,
 )
@@ -152,8 +153,8 @@ class SyncRun:
         self._close(decision, "synced")
         self._retriable_streak = 0
 
-    def ignored(self, decision: Decision) -> None:
-        self.ledger.mark_ignored(decision.record_id, sync_run_id=self.id)
+    def ignored(self, decision: Decision, *, code: str | None = None, reason: str | None = None) -> None:
+        self.ledger.mark_ignored(decision.record_id, sync_run_id=self.id, code=code, reason=reason)
         self._close(decision, "ignored")
 
     def failed(self, decision: Decision, *, code: str, message: str) -> None:
@@ -202,6 +203,8 @@ class SyncRun:
             target_id = send(decision)
         except _SYSTEM_FAULTS:
             raise  # a refused login or a token endpoint down: the run stops, the record stays to resume
+        except RecordSkipped as exc:
+            self.ignored(decision, code=exc.code, reason=exc.message)
         except RecordValidationError as exc:
             self.quarantined(decision, code=exc.code, message=exc.message)
         except RecordError as exc:

@@ -100,3 +100,48 @@ def test_token_endpoint_blip_is_retried_inside_the_run(
     netsuite.inject_fault("503", count=1, path_contains="/auth/oauth2/v1/token")
     _assert_recovers(dagbag, actor, ledger_conn, netsuite_store, feed)
     assert netsuite.stats.faults["503"] == 1  # the one 503 cost a retry, not a record
+
+
+def test_pos_the_vendor_flows_receive_are_ignored_with_a_reason_not_failed(
+    dagbag, ledger_conn, actor, feed, netsuite_store, monkeypatch
+):
+    """Issue 10 item 9: receiving ownership is explicit; HotWax skips what the vendor flows receive."""
+    from po_sync.ledger import RecordStatus
+
+    row = netsuite_store.query(
+        "SELECT v.entityid, t.location FROM \"transaction\" t JOIN vendor v ON v.id = t.entity WHERE t.id = 1"
+    )[0]
+    vendor_pos = {
+        str(r["id"])
+        for r in netsuite_store.query(
+            "SELECT t.id FROM \"transaction\" t JOIN vendor v ON v.id = t.entity "
+            "WHERE t.type = 'PurchOrd' AND v.entityid = ?",
+            (row["entityid"],),
+        )
+    } & set(POS)
+    monkeypatch.setenv(
+        "AIRFLOW_VAR_PO_SYNC_RECEIVING",
+        json.dumps({"default": "hotwax", "vendors": {row["entityid"]: "vendor_files"}}),
+    )
+    assert run_dag(dagbag, IMPORT).state == "success"
+    assert actor.files(RECEIPT_DIR) == [] and actor.files(RECEIPT_DIR / "archive") == [feed]
+    assert actor.files(RECEIPT_DIR / "error") == []  # skipped, not failed
+    for po in POS:
+        assert len(receipts_of(netsuite_store, po)) == (0 if po in vendor_pos else 1), po
+    import sqlalchemy as sa
+
+    from po_sync.ledger.schema import sync_record
+
+    with ledger_conn.engine.connect() as conn:
+        ids = conn.execute(
+            sa.select(sync_record.c.id).where(
+                sync_record.c.flow == IMPORT, sync_record.c.status == RecordStatus.IGNORED.value
+            )
+        ).scalars().all()
+    ignored = [ledger_conn.get_by_id(i) for i in ids]
+    assert len(ignored) == len(vendor_pos) >= 1
+    for state in ignored:
+        assert state.last_error_code == "RECEIVED_BY_OTHER_FLOW"
+        assert "vendor_fulfillment_import" in state.last_error_message
+        assert f"po_sync_receiving.vendors[{row['entityid']!r}]" in state.last_error_message
+

@@ -30,6 +30,7 @@ from po_sync.exceptions import (
     SYSTEM_FAULTS,
     ConfigurationError,
     ExternalSystemError,
+    RecordSkipped,
     RecordValidationError,
     RetriableError,
 )
@@ -58,6 +59,7 @@ from po_sync.hotwax.mapping import (
 )
 from po_sync.ledger import Action, Decision, RecordKey, RecordStatus
 from po_sync.models import canonical_json, record_validation_error
+from po_sync.receiving import ReceivingOwnership, load_receiving
 from po_sync.sync import SyncOperator, SyncRun, as_bool
 
 if TYPE_CHECKING:
@@ -394,6 +396,8 @@ class HotWaxReceiptImportOperator(SyncOperator):
         max_bytes = int(self.max_file_bytes)
         min_age = float(self.min_file_age_seconds)
         dry_run = as_bool(self.is_dry_run)
+        self.receiving = load_receiving()
+        self._vendor_entity_ids: dict[str, str | None] = {}
         sftp = _sftp(self.sftp_conn_id)
         with _netsuite(self.netsuite_conn_id) as netsuite, sftp.get_managed_conn() as client:
             for folder in (self.archive_dir, self.error_dir):
@@ -416,6 +420,27 @@ class HotWaxReceiptImportOperator(SyncOperator):
                     )
                     continue
                 _FileImport(self, run, netsuite, client, entry, max_bytes, dry_run).run()
+
+
+    receiving: ReceivingOwnership = ReceivingOwnership()
+
+    def skip_reason(self, netsuite: NetSuiteHook, po: Any) -> str | None:
+        """Why HotWax must not receive ``po`` (a NetSuite record) under ``po_sync_receiving`` (None = it may)."""
+        if self.receiving.default == "any" and not self.receiving.vendors and not self.receiving.locations:
+            return None
+        location = (po.fields.get("location") or {}).get("id")
+        entity = str((po.fields.get("entity") or {}).get("id") or "")
+        vendor: str | None = None
+        if self.receiving.vendors and entity.isdigit():
+            cache = getattr(self, "_vendor_entity_ids", {})
+            if entity not in cache:
+                rows = list(
+                    netsuite.suiteql(f"SELECT v.id, v.entityid FROM vendor v WHERE v.id = {int(entity)} ORDER BY v.id")
+                )
+                cache[entity] = str(rows[0]["entityid"]) if rows else None
+            vendor = cache[entity]
+        number = str(po.fields.get("tranId") or po.id)
+        return self.receiving.skip_reason("hotwax", po=number, vendor=vendor, location=location)
 
 
 class _FileImport:
@@ -611,6 +636,13 @@ class _FileImport:
                     f"receipt for PO {order.order_id} (file {self.name}): "
                     f"no purchase order with internal id {order.order_id} in NetSuite",
                     code="UNKNOWN_ORDER",
+                    record_id=order.order_id,
+                )
+            reason = self.op.skip_reason(self.netsuite, po)
+            if reason:  # the vendor flows receive this PO: not an error, not received twice
+                raise RecordSkipped(
+                    f"receipt for PO {order.order_id} (file {self.name}): {reason}",
+                    code="RECEIVED_BY_OTHER_FLOW",
                     record_id=order.order_id,
                 )
             lines = po_line_states(po.lines)

@@ -60,7 +60,7 @@ PO_COLUMNS = (
     "TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, t.createdfrom, so.tranid AS sonumber, t.entity, "
     "v.entityid AS vendor, v.companyname AS vendorname, t.foreigntotal, t.currency, t.memo, "
     "tl.linesequencenumber AS line, i.itemid AS sku, tl.quantity, tl.quantityshiprecv, tl.quantitybilled, "
-    "tl.rate, tl.netamount, tl.isclosed, tl.isdropship, tl.memo AS linememo"
+    "tl.rate, tl.netamount, tl.isclosed, tl.isdropship, tl.memo AS linememo, t.location"
 )
 
 
@@ -94,6 +94,7 @@ class OrderSnapshot:
     sales_order_id: str | None = None
     sales_order_number: str | None = None
     vendor_ref: str | None = None
+    location: str | None = None
 
     @property
     def is_drop_ship(self) -> bool:
@@ -286,6 +287,7 @@ def order_snapshots(rows: Iterable[Mapping[str, Any]]) -> dict[str, OrderSnapsho
             status=str(head.get("status") or ""),
             sales_order_id=str(head["createdfrom"]) if head.get("createdfrom") else None,
             sales_order_number=head.get("sonumber") or None,
+            location=str(head["location"]) if head.get("location") else None,
             lines=tuple(
                 OrderLine(
                     line=str(row["line"]),

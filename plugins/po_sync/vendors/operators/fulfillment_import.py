@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from airflow.sdk import BaseOperator
 from pydantic import ValidationError
 
-from po_sync.exceptions import SYSTEM_FAULTS, FatalError, RecordError
+from po_sync.exceptions import SYSTEM_FAULTS, FatalError, RecordError, RecordSkipped
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.ledger.hook import LedgerHook
@@ -45,6 +45,7 @@ from po_sync.netsuite.mapping import (
     sql_literal,
     vendor_bill_body,
 )
+from po_sync.receiving import ReceivingOwnership, load_receiving
 from po_sync.sync import SyncOperator, SyncRun, as_bool
 from po_sync.vendors.s3 import list_keys, move, quarantine_file, s3_error
 from po_sync.vendors.settings import VARIABLE_KEY, load_vendors_config
@@ -117,8 +118,11 @@ class VendorImportOperator(SyncOperator):
             else set()
         )
         client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+        receiving = load_receiving()
         with NetSuiteHook(self.netsuite_conn_id) as netsuite:
-            importer = VendorImporter(run=run, client=client, bucket=bucket, netsuite=netsuite, log=self.log)
+            importer = VendorImporter(
+                run=run, client=client, bucket=bucket, netsuite=netsuite, log=self.log, receiving=receiving
+            )
             run.notes.update(importer.run_all(only=wanted, dry_run=as_bool(self.is_dry_run)))
             run.notes["netsuite_calls"] = netsuite.stats["calls"]
 
@@ -126,12 +130,22 @@ class VendorImportOperator(SyncOperator):
 class VendorImporter:
     """The import loop, independent of Airflow."""
 
-    def __init__(self, *, run: SyncRun, client: Any, bucket: str, netsuite: Any, log: Any) -> None:
+    def __init__(
+        self,
+        *,
+        run: SyncRun,
+        client: Any,
+        bucket: str,
+        netsuite: Any,
+        log: Any,
+        receiving: ReceivingOwnership | None = None,
+    ) -> None:
         self.run = run
         self.client = client
         self.bucket = bucket
         self.netsuite = netsuite
         self.log = log
+        self.receiving = receiving or ReceivingOwnership()
         self.stats = {"documents": 0, "done": 0, "left_in_ready": 0, "quarantined_documents": 0}
 
     def run_all(self, *, only: set[str], dry_run: bool) -> dict[str, Any]:
@@ -266,6 +280,12 @@ class VendorImporter:
         build_body = _PO_TRANSFORM_BODIES.get(kind)
         if build_body is not None:  # receipts and bills are transforms of the purchase order
             order = self._order(model.created_from.number, document_name)
+            if kind == "item_receipt":
+                reason = self.receiving.skip_reason(
+                    "vendor_files", po=order.number, vendor=order.vendor_id, location=order.location
+                )
+                if reason:  # another flow receives this PO: not an error, not received twice
+                    raise RecordSkipped(f"{document_name}: {reason}", code="RECEIVED_BY_OTHER_FLOW")
             body = build_body(model, order, document=document_name)
             return str(
                 ns.transform_record(
