@@ -450,6 +450,21 @@ def vendor_bill_body(bill: VendorBill, order: OrderSnapshot, *, document: str) -
         "externalId": bill.source_id,
         "item": {"items": items},
     }
+    expenses = []
+    for index, expense in enumerate(bill.expense_lines):
+        if not expense.account.id:
+            raise RecordError(
+                f"{document}: expense_lines.{index}.account: no NetSuite account id for {expense.memo or expense.line_id}",
+                code="UNMAPPED_CHARGE",
+            )
+        line: dict[str, Any] = {"account": {"id": expense.account.id}, "amount": _num(expense.amount)}
+        if expense.memo:
+            line["memo"] = expense.memo
+        expenses.append(line)
+    if expenses:  # freight, other charges and tax: the bill's expense sublist
+        body["expense"] = {"items": expenses}
+    if bill.terms is not None and bill.terms.id:
+        body["terms"] = {"id": bill.terms.id}
     if bill.due_date:
         body["dueDate"] = bill.due_date.isoformat()
     return body

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -33,7 +34,7 @@ from po_sync.exceptions import SYSTEM_FAULTS, FatalError, RecordError, RecordSki
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.ledger.hook import LedgerHook
-from po_sync.models import ItemFulfillment, ItemReceipt, VendorBill, record_validation_error
+from po_sync.models import ItemFulfillment, ItemReceipt, VendorBill, normalize_decimal, record_validation_error
 from po_sync.netsuite.mapping import (
     SAFE_IDENTIFIER_RULE,
     fulfillment_body,
@@ -220,15 +221,16 @@ class VendorImporter:
             return
 
         def send(decision: Decision) -> str | None:
-            if decision.action is Action.RESUME:
+            # A bill is looked up first on every attempt: one written before but failed on its total
+            # is checked again (after a person corrected it), never written a second time.
+            if decision.action is Action.RESUME or kind == "vendor_bill":
                 existing = self._existing(kind, merged)
                 if existing:
                     self.log.info(
-                        "%s: found in NetSuite after an interrupted run (%s %s); not writing again",
-                        document_name,
-                        kind,
-                        existing,
+                        "%s: already in NetSuite (%s %s); not writing again", document_name, kind, existing
                     )
+                    if kind == "vendor_bill":
+                        self._check_bill_total(existing, model, document_name)
                     return existing
             try:
                 result = self._write(kind, model, document_name, decision.idempotency_key)
@@ -240,6 +242,8 @@ class VendorImporter:
                     f"{document_name}: NetSuite refused it{detail}: {exc}", code=exc.code or "NETSUITE_ERROR"
                 ) from exc
             maybe_crash(run.flow)
+            if kind == "vendor_bill":
+                self._check_bill_total(result, model, document_name)
             return result
 
         run.process(
@@ -254,6 +258,24 @@ class VendorImporter:
             self.stats["done"] += 1
         else:
             self.stats["left_in_ready"] += 1
+
+    def _check_bill_total(self, bill_id: str, model: Any, document_name: str) -> None:
+        """Compare the bill NetSuite made with the invoice: a different total is ``failed`` with both figures."""
+        record = self.netsuite.get_record("vendorBill", bill_id, expand_sub_resources=False, fields=["total"])
+        try:
+            actual = Decimal(str(record.fields.get("total")))
+        except ArithmeticError:
+            actual = None
+        expected = model.total
+        if actual is None or expected is None or abs(actual - expected) >= Decimal("0.005"):
+            shown = normalize_decimal(actual) if actual is not None else record.fields.get("total")
+            raise RecordError(
+                f"{document_name}: NetSuite vendorBill/{bill_id} totals {shown} but the invoice totals "
+                f"{normalize_decimal(expected) if expected is not None else '?'} (item lines + charges + tax); "
+                "correct the bill in NetSuite (rates, charges, tax) or ask the vendor for a corrected invoice; "
+                "the next run compares again and does not write a second bill",
+                code="BILL_TOTAL_MISMATCH",
+            )
 
     def _existing(self, kind: str, merged: str) -> str | None:
         rows = list(

@@ -279,7 +279,13 @@ class VendorMerger:
             order = orders[item.document.po_number]
             if isinstance(item.document, VendorInvoice):
                 merged = merge_id("B", order.number, [item.document])
-                bill = vendor_bill_from_invoice(item.document, order, merged_id=merged)
+                try:
+                    bill = vendor_bill_from_invoice(
+                        item.document, order, merged_id=merged, bills=self.config.bills, source=item.key
+                    )
+                except RecordValidationError as exc:  # an unmapped charge or terms, a total that does not add up
+                    self._quarantine(item.vendor, item.key, exc.code, exc.message)
+                    continue
                 self._write("vendor_bill", merged, bill, [item])
             elif order.is_drop_ship:
                 drop_ship[str(order.sales_order_id)].append(item)
