@@ -113,3 +113,133 @@ def test_a_bill_whose_netsuite_total_differs_from_the_invoice_is_failed_with_bot
     assert run_dag(dagbag, IMPORT).state == "success"
     assert ns_counts(netsuite)["VendBill"] == 1
     assert ledger_conn.get(state.key).status is RecordStatus.FAILED
+
+
+# ------------------------------------------------------------------------- item 7: corrections
+
+
+def test_a_corrected_invoice_updates_the_bill_it_made(dagbag, ledger_conn, world, netsuite):
+    actor = world.actors["V0002"]
+    number = _shipped_and_received(dagbag, world, actor)
+    actor.invoice(number, freight="5.00", total=True, document_id="INV-CORR-1")
+    assert run_dag(dagbag, MERGE, {"wait_minutes": 0}).state == "success"
+    assert run_dag(dagbag, IMPORT).state == "success"
+    (first,) = world.merged("done/vendor_bill/")
+    key = RecordKey(IMPORT, "vendor_bill", "vendor_merge", first["merged_id"])
+    bill_id = ledger_conn.get(key).target_id
+
+    # the vendor corrects the invoice: same document id, more freight and a handling charge
+    actor.invoice(number, freight="8.00", charges={"handling": "2.00"}, total=True, document_id="INV-CORR-1")
+    assert run_dag(dagbag, MERGE, {"wait_minutes": 0}).state == "success"
+    assert world.keys(actor.bucket, f"{actor.prefix}quarantine/") == []  # not refused as a duplicate
+    (corrected,) = world.merged("ready/vendor_bill/")
+    assert corrected["merged_id"] == first["merged_id"]
+    assert run_dag(dagbag, IMPORT).state == "success"
+    state = ledger_conn.get(key)
+    assert state.status is RecordStatus.SYNCED and state.target_id == bill_id, state.last_error_message
+    assert ns_counts(netsuite)["VendBill"] == 1  # updated, not a second bill
+    bill = _bill_doc(netsuite)
+    assert sorted((e["account"]["id"], e["amount"]) for e in bill["expense"]["items"]) == [("54", 8), ("55", 2)]
+    assert f"{bill['total']:.2f}" == corrected["document"]["total"]
+
+
+def test_a_corrected_ship_notice_for_a_receipt_in_netsuite_is_quarantined_with_what_to_do(
+    dagbag, ledger_conn, world, netsuite
+):
+    assert run_dag(dagbag, EXPORT).state == "success"
+    actor = world.actors["V0002"]  # JSON files
+    number = standard_po(actor)
+    key = actor.ship(number)
+    original = json.loads(world.read(actor.bucket, key))
+    assert run_dag(dagbag, MERGE, {"wait_minutes": 0}).state == "success"
+    assert run_dag(dagbag, IMPORT).state == "success"
+    (receipt,) = world.merged("done/item_receipt/")
+    record = RecordKey(IMPORT, "item_receipt", "vendor_merge", receipt["merged_id"])
+    receipt_id = ledger_conn.get(record).target_id
+
+    corrected = dict(original)
+    corrected["lines"] = [{**original["lines"][0], "quantity_shipped": "1"}, *original["lines"][1:]]
+    world.s3.put_object(
+        Bucket=actor.bucket, Key=key.replace(".json", "-corrected.json"), Body=json.dumps(corrected).encode()
+    )
+    assert run_dag(dagbag, MERGE, {"wait_minutes": 0}).state == "success"
+    assert world.keys(actor.bucket, f"{actor.prefix}quarantine/") == []
+    assert run_dag(dagbag, IMPORT).state == "success"
+    state = ledger_conn.get(record)
+    assert state.status is RecordStatus.QUARANTINED and state.last_error_code == "CORRECTION_NEEDS_PERSON"
+    assert f"itemReceipt/{receipt_id}" in state.last_error_message and "resolve this record" in state.last_error_message
+    assert ns_counts(netsuite)["ItemRcpt"] == 1
+    bucket = world.config["merge_bucket"]
+    assert f"quarantine/{receipt['merged_id']}.json.error.txt" in world.keys(bucket, "quarantine/")
+
+
+# ------------------------------------------------------------------------- item 6: retries, dead letter
+
+
+def _import_with(dagbag, max_attempts: int):
+    import copy
+
+    dag = copy.deepcopy(dagbag.get_dag(IMPORT))
+    dag.get_task("import_merged_documents").max_attempts = max_attempts
+    for task in dag.tasks:
+        task.retries = 0
+    return dag.test(run_conf=dag.params.dump(), logical_date=None)
+
+
+def test_the_import_runs_on_the_merge_asset_or_the_clock(dagbag):
+    from airflow.sdk import AssetOrTimeSchedule
+
+    dag = dagbag.get_dag(IMPORT)
+    assert isinstance(dag.timetable, AssetOrTimeSchedule) or type(dag.timetable).__name__ == "AssetOrTimeSchedule"
+    assert "po_sync_vendor_merged_documents" in str(dag.timetable.asset_condition)
+
+
+def test_a_permanent_refusal_goes_to_dead_letter_after_max_attempts(dagbag, ledger_conn, world, netsuite):
+    assert run_dag(dagbag, EXPORT).state == "success"
+    actor = world.actors["V0002"]
+    number = standard_po(actor)
+    actor.ship(number)
+    assert run_dag(dagbag, MERGE, {"wait_minutes": 0}).state == "success"
+    po_id = netsuite.store.query('SELECT id FROM "transaction" WHERE tranid = ?', (number,))[0]["id"]
+    netsuite.store.transform("purchaseOrder", str(po_id), "itemReceipt", {})  # received by hand first
+    (doc,) = world.merged("ready/")
+    record = RecordKey(IMPORT, "item_receipt", "vendor_merge", doc["merged_id"])
+    bucket = world.config["merge_bucket"]
+
+    assert _import_with(dagbag, 2).state == "success"
+    assert ledger_conn.get(record).status is RecordStatus.FAILED and len(world.merged("ready/")) == 1
+    assert _import_with(dagbag, 2).state == "success"
+    state = ledger_conn.get(record)
+    assert state.status is RecordStatus.QUARANTINED and state.last_error_code == "DEAD_LETTER"
+    assert "OVER_RECEIPT" in state.last_error_message and "move it back to ready/" in state.last_error_message
+    assert world.merged("ready/") == []
+    dead = world.keys(bucket, "dead-letter/")
+    assert f"dead-letter/item_receipt/{doc['merged_id']}.json" in dead
+    note = world.read(bucket, f"dead-letter/item_receipt/{doc['merged_id']}.json.error.txt").decode()
+    assert note.startswith("DEAD_LETTER") and "OVER_RECEIPT" in note
+    errors = len(ledger_conn.errors(state.id))
+    assert _import_with(dagbag, 2).state == "success"  # not retried forever: no new error row
+    assert len(ledger_conn.errors(state.id)) == errors == 3
+
+
+def test_retriable_failures_never_count_towards_the_dead_letter(
+    dagbag, ledger_conn, world, netsuite, monkeypatch
+):
+    assert run_dag(dagbag, EXPORT).state == "success"
+    actor = world.actors["V0002"]
+    actor.ship(standard_po(actor))
+    assert run_dag(dagbag, MERGE, {"wait_minutes": 0}).state == "success"
+    (doc,) = world.merged("ready/")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_NETSUITE_DEFAULT",
+        json.dumps(netsuite.connection("tba", concurrency=4, max_attempts=1, max_retry_seconds=1)),
+    )
+    netsuite.inject_fault("503", count=100, method="POST", path_contains="!transform")
+    for _ in range(2):
+        assert _import_with(dagbag, 1).state == "success"
+        state = ledger_conn.get(RecordKey(IMPORT, "item_receipt", "vendor_merge", doc["merged_id"]))
+        assert state.status is RecordStatus.FAILED
+        assert len(world.merged("ready/")) == 1 and world.keys(world.config["merge_bucket"], "dead-letter/") == []
+    netsuite.faults.clear()
+    assert _import_with(dagbag, 1).state == "success"
+    assert ledger_conn.get(state.key).status is RecordStatus.SYNCED

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from airflow.sdk import BaseOperator
 from pydantic import ValidationError
 
-from po_sync.exceptions import SYSTEM_FAULTS, FatalError, RecordError, RecordSkipped
+from po_sync.exceptions import SYSTEM_FAULTS, ConfigurationError, FatalError, RecordError, RecordSkipped, RetriableError
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.ledger.hook import LedgerHook
@@ -73,6 +73,9 @@ _PO_TRANSFORM_BODIES: dict[str, Callable[..., dict[str, Any]]] = {
     "vendor_bill": vendor_bill_body,
 }
 _TRANSACTION_TYPES = {"item_receipt": "ItemRcpt", "item_fulfillment": "ItemShip", "vendor_bill": "VendBill"}
+#: Where documents go after ``max_attempts`` refusals with the same code, with a note beside them.
+DEAD_LETTER_PREFIX = "dead-letter/"
+DEAD_LETTER_CODE = "DEAD_LETTER"
 #: Goods first, bills after: a bill can only bill what was received.
 _ORDER = {"item_receipt": 0, "item_fulfillment": 0, "vendor_bill": 1}
 
@@ -85,6 +88,9 @@ class VendorImportOperator(SyncOperator):
     :param netsuite_conn_id: NetSuite.
     :param aws_conn_id: S3.
     :param variable_key: Airflow Variable with the vendor settings (for the merge bucket).
+    :param max_attempts: a document NetSuite refuses this many times with the same code (``OVER_RECEIPT``,
+        a closed PO...) moves to ``dead-letter/`` with a note and is no longer retried, so a permanent
+        refusal does not add a ``sync_error`` row every run forever; retriable failures never count.
     """
 
     template_fields: Sequence[str] = ("merged_ids", "is_dry_run")
@@ -98,9 +104,13 @@ class VendorImportOperator(SyncOperator):
         netsuite_conn_id: str = "netsuite_default",
         aws_conn_id: str = "aws_default",
         variable_key: str = VARIABLE_KEY,
+        max_attempts: int = 5,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+            raise ConfigurationError(f"{self.task_id}: max_attempts must be a whole number >= 1")
+        self.max_attempts = max_attempts
         self.merged_ids = merged_ids
         self.is_dry_run = dry_run  # BaseOperator.dry_run is a method
         self.netsuite_conn_id = netsuite_conn_id
@@ -122,7 +132,13 @@ class VendorImportOperator(SyncOperator):
         receiving = load_receiving()
         with NetSuiteHook(self.netsuite_conn_id) as netsuite:
             importer = VendorImporter(
-                run=run, client=client, bucket=bucket, netsuite=netsuite, log=self.log, receiving=receiving
+                run=run,
+                client=client,
+                bucket=bucket,
+                netsuite=netsuite,
+                log=self.log,
+                receiving=receiving,
+                max_attempts=self.max_attempts,
             )
             run.notes.update(importer.run_all(only=wanted, dry_run=as_bool(self.is_dry_run)))
             run.notes["netsuite_calls"] = netsuite.stats["calls"]
@@ -140,8 +156,10 @@ class VendorImporter:
         netsuite: Any,
         log: Any,
         receiving: ReceivingOwnership | None = None,
+        max_attempts: int = 5,
     ) -> None:
         self.run = run
+        self.max_attempts = max_attempts
         self.client = client
         self.bucket = bucket
         self.netsuite = netsuite
@@ -219,16 +237,39 @@ class VendorImporter:
         if dry_run:
             run.counts["read"] += 1
             return
+        payload_hash = model.payload_hash()
+        previous = run.ledger.get(record)
+        if (
+            kind != "vendor_bill"
+            and previous is not None
+            and previous.target_id
+            and previous.status in (RecordStatus.SYNCED, RecordStatus.IGNORED)
+            and previous.payload_hash != payload_hash
+        ):
+            self._correction_needs_a_person(key, merged, kind, document_name, previous.target_id)
+            return
+        retriable: list[bool] = []
 
         def send(decision: Decision) -> str | None:
-            # A bill is looked up first on every attempt: one written before but failed on its total
-            # is checked again (after a person corrected it), never written a second time.
+            try:
+                return write(decision)
+            except RetriableError:
+                retriable.append(True)
+                raise
+
+        def write(decision: Decision) -> str | None:
+            # A bill is looked up first on every attempt: one written before (failed on its total, or
+            # corrected by the vendor since) is checked or updated, never written a second time.
             if decision.action is Action.RESUME or kind == "vendor_bill":
                 existing = self._existing(kind, merged)
                 if existing:
-                    self.log.info(
-                        "%s: already in NetSuite (%s %s); not writing again", document_name, kind, existing
-                    )
+                    changed = decision.previous is not None and decision.previous.payload_hash != payload_hash
+                    if kind == "vendor_bill" and changed:
+                        self._update_bill(existing, model, document_name)
+                    else:
+                        self.log.info(
+                            "%s: already in NetSuite (%s %s); not writing again", document_name, kind, existing
+                        )
                     if kind == "vendor_bill":
                         self._check_bill_total(existing, model, document_name)
                     return existing
@@ -246,9 +287,7 @@ class VendorImporter:
                 self._check_bill_total(result, model, document_name)
             return result
 
-        run.process(
-            record, payload_hash=model.payload_hash(), send=send, target_system="netsuite", trace_key=key
-        )
+        run.process(record, payload_hash=payload_hash, send=send, target_system="netsuite", trace_key=key)
         state = run.ledger.get(record)
         if state is not None and state.status in (RecordStatus.SYNCED, RecordStatus.IGNORED):
             try:
@@ -256,8 +295,90 @@ class VendorImporter:
             except Exception as exc:  # noqa: BLE001 - the next run finds it synced and moves it then
                 self.log.warning("could not move %s to done/: %s", key, s3_error(exc, action="MOVE", key=key))
             self.stats["done"] += 1
+        elif state is not None and state.status is RecordStatus.FAILED and not retriable:
+            self._dead_letter_if_exhausted(key, kind, document_name, state)
         else:
             self.stats["left_in_ready"] += 1
+
+    def _dead_letter_if_exhausted(self, key: str, kind: str, document_name: str, state: Any) -> None:
+        """After ``max_attempts`` refusals with the same code, move the document to ``dead-letter/``.
+
+        Retriable failures (5xx, 429, timeouts) never count: they stay in ``ready/`` for the next run.
+        """
+        same = [
+            e
+            for e in self.run.ledger.errors(state.id)
+            if e["resolved_at"] is None and e["error_code"] == state.last_error_code
+        ]
+        if len(same) < self.max_attempts:
+            self.stats["left_in_ready"] += 1
+            return
+        new_key = DEAD_LETTER_PREFIX + key.removeprefix("ready/")
+        message = (
+            f"{document_name}: refused {len(same)} times with {state.last_error_code}, last: "
+            f"{state.last_error_message}. Moved to s3://{self.bucket}/{new_key} and no longer retried: "
+            f"correct the cause (in NetSuite or with the vendor), then move it back to ready/{key.removeprefix('ready/')}"
+        )
+        try:
+            quarantine_file(
+                self.client, self.bucket, key, new_key.rsplit("/", 1)[0] + "/", message, DEAD_LETTER_CODE
+            )
+        except Exception as exc:  # noqa: BLE001 - the record still says what is wrong
+            message += f" (moving it failed: {s3_error(exc, action='MOVE', key=key)})"
+        self.run.ledger.mark_quarantined(
+            state.id, sync_run_id=self.run.id, code=DEAD_LETTER_CODE, message=message
+        )
+        self.stats["dead_lettered"] = self.stats.get("dead_lettered", 0) + 1
+
+    def _correction_needs_a_person(
+        self, key: str, merged: str, kind: str, document_name: str, target_id: str
+    ) -> None:
+        """A corrected receipt or fulfilment for one already in NetSuite: changing received or shipped
+        quantities moves inventory, which po-sync does not do behind a person's back."""
+        record_type = NETSUITE_TYPES.get(kind, kind)
+        self._quarantine(
+            key,
+            merged,
+            kind,
+            "CORRECTION_NEEDS_PERSON",
+            f"{document_name}: the vendor corrected this document after it was written to NetSuite as "
+            f"{record_type}/{target_id}. Inventory transactions are not changed automatically: edit "
+            f"{record_type}/{target_id} in NetSuite to match the corrected document (kept beside this note), "
+            "then resolve this record",
+        )
+
+    def _update_bill(self, bill_id: str, model: Any, document_name: str) -> None:
+        """Apply a corrected invoice to the bill it made: header, item lines (by PO line) and charges."""
+        order = self._order(model.created_from.number, document_name)
+        # the order as it was before this bill billed it: its quantities count towards what is left
+        body = vendor_bill_body(model, _unbilled(order), document=document_name)
+        current = self.netsuite.get_record("vendorBill", bill_id)
+        by_order_line = {
+            str(line.get("orderLine")): line.get("line") for line in current.sublists.get("item", [])
+        }
+        items = []
+        for line in body["item"]["items"]:
+            bill_line = by_order_line.get(str(line["orderLine"]))
+            if bill_line is None:
+                raise RecordError(
+                    f"{document_name}: the corrected invoice bills PO line {line['orderLine']}, which "
+                    f"vendorBill/{bill_id} does not have; add it to the bill in NetSuite by hand",
+                    code="CORRECTION_NEEDS_PERSON",
+                )
+            items.append({"line": bill_line, "quantity": line["quantity"], "rate": line["rate"]})
+        patch = {k: v for k, v in body.items() if k not in ("item", "externalId")}
+        patch["item"] = {"items": items}
+        patch.setdefault("expense", {"items": []})
+        try:
+            self.netsuite.update_record("vendorBill", bill_id, patch, replace=["expense"], idempotent=True)
+        except SYSTEM_FAULTS:
+            raise
+        except FatalError as exc:
+            raise RecordError(
+                f"{document_name}: NetSuite refused the correction of vendorBill/{bill_id}: {exc}",
+                code=exc.code or "NETSUITE_ERROR",
+            ) from exc
+        self.log.info("%s: corrected vendorBill/%s", document_name, bill_id)
 
     def _check_bill_total(self, bill_id: str, model: Any, document_name: str) -> None:
         """Compare the bill NetSuite made with the invoice: a different total is ``failed`` with both figures."""
@@ -358,6 +479,13 @@ def drift_message(
         f"NetSuite has no such record now (deleted there?){done}. Check NetSuite: if it was deleted on "
         "purpose, resolve this record; if not, enter it again in NetSuite, then resolve this record."
     )
+
+
+def _unbilled(order: Any) -> Any:
+    """``order`` with its billed quantities set to zero (a bill being corrected re-bills its own lines)."""
+    from dataclasses import replace
+
+    return replace(order, lines=tuple(replace(line, billed=Decimal(0)) for line in order.lines))
 
 
 class VendorImportCheckOperator(BaseOperator):

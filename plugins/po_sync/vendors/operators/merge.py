@@ -63,6 +63,9 @@ class _Inbound:
         self.key = key
         self.document = document
         self.file_hash = file_hash
+        #: a corrected version of a document merged before (same id, new content): merged on its own,
+        #: under the merged id it had, so the import supersedes what it made
+        self.correction = False
 
 
 class VendorMergeOperator(SyncOperator):
@@ -204,13 +207,21 @@ class VendorMerger:
                             target_system="s3",
                         )
                         self._archive(vendor, item.key)
+                    elif self._merged_alone(item):  # a correction: it supersedes what the first one made
+                        self.log.info("%s corrects document %s", item.key, item.document.document_id)
+                        item.correction = True
+                        seen[ident] = item.key
+                        items.append(item)
                     else:
                         self._quarantine(
                             vendor,
                             item.key,
-                            "DUPLICATE_DOCUMENT",
-                            f"file {item.key}: document {item.document.document_id} was merged before "
-                            f"(from {state.trace_key}) with different content; send a new document id",
+                            "CORRECTION_NEEDS_PERSON",
+                            f"file {item.key}: document {item.document.document_id} corrects one merged before "
+                            f"(from {state.trace_key}) together with other documents, so it cannot replace "
+                            "what that merge made in NetSuite: correct that record in NetSuite by hand (this "
+                            "file is the vendor's corrected version), or ask the vendor to send the "
+                            "difference as a new document",
                         )
                     continue
                 seen[ident] = item.key
@@ -246,6 +257,22 @@ class VendorMerger:
         self._merge_groups(good, orders)
         return dict(self.stats)
 
+    def _merged_alone(self, item: _Inbound) -> bool:
+        """Whether the earlier version of ``item``'s document was merged on its own (a bill, or a
+        receipt from that one notice): then a correction can take its merged id and supersede it."""
+        document = item.document
+        if not is_safe_identifier(document.po_number):
+            return False
+        if isinstance(document, VendorInvoice):
+            candidates = [("vendor_bill", merge_id("B", document.po_number, [document]))]
+        else:
+            merged = merge_id("R", document.po_number, [document])
+            candidates = [("item_receipt", merged), ("cancellation", merged)]
+        return any(
+            self.run.ledger.get(self.run.key(kind, "vendor_files", merged)) is not None
+            for kind, merged in candidates
+        )
+
     def _queryable(self, item: _Inbound) -> bool:
         """Whether the file's PO number may go into a SuiteQL query; if not, the file is quarantined
         here, so one bad value never fails the lookup of every other file."""
@@ -273,7 +300,7 @@ class VendorMerger:
         return orders
 
     def _merge_groups(self, items: list[_Inbound], orders: dict[str, OrderSnapshot]) -> None:
-        receipts: dict[str, list[_Inbound]] = defaultdict(list)
+        receipts: dict[tuple[str, str], list[_Inbound]] = defaultdict(list)
         drop_ship: dict[str, list[_Inbound]] = defaultdict(list)
         for item in items:
             order = orders[item.document.po_number]
@@ -289,9 +316,9 @@ class VendorMerger:
                 self._write("vendor_bill", merged, bill, [item])
             elif order.is_drop_ship:
                 drop_ship[str(order.sales_order_id)].append(item)
-            else:
-                receipts[order.number].append(item)
-        for po_number, group in sorted(receipts.items()):
+            else:  # a correction is merged on its own, under the merged id its first version had
+                receipts[(order.number, item.document.document_id if item.correction else "")].append(item)
+        for (po_number, _), group in sorted(receipts.items()):
             notices = [i.document for i in group if isinstance(i.document, ShipNotice)]
             merged = merge_id("R", po_number, notices)
             receipt = merge_receipt(orders[po_number], notices, merged_id=merged)
