@@ -29,7 +29,11 @@ __all__ = ["OWNER_FLOWS", "VARIABLE_KEY", "ReceivingOwnership", "load_receiving"
 VARIABLE_KEY = "po_sync_receiving"
 Owner = Literal["vendor_files", "hotwax", "any"]
 #: Owner → the DAG that receives, for messages.
-OWNER_FLOWS = {"vendor_files": "vendor_fulfillment_import", "hotwax": "hotwax_receipt_import", "any": "any flow"}
+OWNER_FLOWS = {
+    "vendor_files": "vendor_fulfillment_import",
+    "hotwax": "hotwax_receipt_import",
+    "any": "any flow",
+}
 
 
 class ReceivingOwnership(BaseModel):
@@ -65,7 +69,9 @@ class ReceivingOwnership(BaseModel):
         )
 
 
-def parse_receiving(data: str | bytes | dict[str, Any] | None, *, source: str = VARIABLE_KEY) -> ReceivingOwnership:
+def parse_receiving(
+    data: str | bytes | dict[str, Any] | None, *, source: str = VARIABLE_KEY
+) -> ReceivingOwnership:
     """Validate the setting (None or empty = no owner: both flows may receive).
 
     :raises ConfigurationError: naming the source and the wrong field.
@@ -79,7 +85,8 @@ def parse_receiving(data: str | bytes | dict[str, Any] | None, *, source: str = 
         raise ConfigurationError(f"{source}: not JSON ({exc})") from None
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors(include_url=False)
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
         )
         raise ConfigurationError(f"{source}: {problems}") from None
 
@@ -88,4 +95,6 @@ def load_receiving(variable_key: str = VARIABLE_KEY) -> ReceivingOwnership:
     """The setting in force (the Airflow Variable; not set = no owner). Call from a task, not at parse time."""
     from airflow.sdk import Variable
 
-    return parse_receiving(Variable.get(variable_key, default=None), source=f"Airflow Variable {variable_key!r}")
+    return parse_receiving(
+        Variable.get(variable_key, default=None), source=f"Airflow Variable {variable_key!r}"
+    )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from po_sync.exceptions import SYSTEM_FAULTS as _SYSTEM_FAULTS
 from po_sync.exceptions import (
     ConfigurationError,
     ExternalSystemError,
@@ -24,7 +25,6 @@ from po_sync.exceptions import (
     RecordValidationError,
     RetriableError,
 )
-from po_sync.exceptions import SYSTEM_FAULTS as _SYSTEM_FAULTS
 from po_sync.ledger import Action, Decision, Ledger, RecordKey, RunContext, RunStatus
 from po_sync.ledger.hook import LedgerHook
 

@@ -17,7 +17,24 @@ from po_sync.hotwax.mapping import receipt_external_id
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 URL_SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
-NASTY = ["1", "12", "PO1\n", "PO#2", "../1", "1/2", "1 OR 1=1", "", " 3", "1e3", "-1", "９", "1" * 30, None, 7, 2.5]
+NASTY = [
+    "1",
+    "12",
+    "PO1\n",
+    "PO#2",
+    "../1",
+    "1/2",
+    "1 OR 1=1",
+    "",
+    " 3",
+    "1e3",
+    "-1",
+    "９",
+    "1" * 30,
+    None,
+    7,
+    2.5,
+]
 value = st.one_of(st.sampled_from(NASTY), st.text(max_size=12), st.integers(), st.booleans(), st.none())
 
 
@@ -63,7 +80,11 @@ def test_arbitrary_bytes_are_a_refused_file(data: bytes) -> None:
 
 
 @PROPERTY
-@given(value=st.one_of(st.text(max_size=30), st.lists(st.one_of(st.sampled_from(NASTY[:12]), st.text(max_size=8)))))
+@given(
+    value=st.one_of(
+        st.text(max_size=30), st.lists(st.one_of(st.sampled_from(NASTY[:12]), st.text(max_size=8)))
+    )
+)
 @example(value=["PO1\n"])  # `$` matched before a trailing newline: the check passed it into the query
 def test_resync_conf_is_a_safe_query_or_a_configuration_error(value: object) -> None:
     from po_sync.hotwax.operators import HotWaxPurchaseOrderExportOperator

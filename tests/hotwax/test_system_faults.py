@@ -109,12 +109,12 @@ def test_pos_the_vendor_flows_receive_are_ignored_with_a_reason_not_failed(
     from po_sync.ledger import RecordStatus
 
     row = netsuite_store.query(
-        "SELECT v.entityid, t.location FROM \"transaction\" t JOIN vendor v ON v.id = t.entity WHERE t.id = 1"
+        'SELECT v.entityid, t.location FROM "transaction" t JOIN vendor v ON v.id = t.entity WHERE t.id = 1'
     )[0]
     vendor_pos = {
         str(r["id"])
         for r in netsuite_store.query(
-            "SELECT t.id FROM \"transaction\" t JOIN vendor v ON v.id = t.entity "
+            'SELECT t.id FROM "transaction" t JOIN vendor v ON v.id = t.entity '
             "WHERE t.type = 'PurchOrd' AND v.entityid = ?",
             (row["entityid"],),
         )
@@ -133,15 +133,18 @@ def test_pos_the_vendor_flows_receive_are_ignored_with_a_reason_not_failed(
     from po_sync.ledger.schema import sync_record
 
     with ledger_conn.engine.connect() as conn:
-        ids = conn.execute(
-            sa.select(sync_record.c.id).where(
-                sync_record.c.flow == IMPORT, sync_record.c.status == RecordStatus.IGNORED.value
+        ids = (
+            conn.execute(
+                sa.select(sync_record.c.id).where(
+                    sync_record.c.flow == IMPORT, sync_record.c.status == RecordStatus.IGNORED.value
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     ignored = [ledger_conn.get_by_id(i) for i in ids]
     assert len(ignored) == len(vendor_pos) >= 1
     for state in ignored:
         assert state.last_error_code == "RECEIVED_BY_OTHER_FLOW"
         assert "vendor_fulfillment_import" in state.last_error_message
         assert f"po_sync_receiving.vendors[{row['entityid']!r}]" in state.last_error_message
-

@@ -220,4 +220,3 @@ def test_token_endpoint_failure_keeps_its_status_and_is_retriable(
     assert isinstance(info.value, RetriableError) and not isinstance(info.value, AuthenticationError)
     assert info.value.status == status and info.value.code != "INVALID_LOGIN"
     assert netsuite.faults.pending() == [] and hook.get_record("vendor", "1").id == "1"  # recovers
-

@@ -24,7 +24,8 @@ def test_a_po_hotwax_receives_is_ignored_with_a_reason_by_the_vendor_import(
     dagbag, ledger_conn, world, netsuite, monkeypatch
 ):
     monkeypatch.setenv(
-        "AIRFLOW_VAR_PO_SYNC_RECEIVING", json.dumps({"default": "vendor_files", "vendors": {"V0001": "hotwax"}})
+        "AIRFLOW_VAR_PO_SYNC_RECEIVING",
+        json.dumps({"default": "vendor_files", "vendors": {"V0001": "hotwax"}}),
     )
     assert run_dag(dagbag, EXPORT).state == "success"
     hotwax_vendor, vendor = world.actors["V0001"], world.actors["V0002"]
@@ -139,7 +140,10 @@ def test_a_corrected_invoice_updates_the_bill_it_made(dagbag, ledger_conn, world
     assert state.status is RecordStatus.SYNCED and state.target_id == bill_id, state.last_error_message
     assert ns_counts(netsuite)["VendBill"] == 1  # updated, not a second bill
     bill = _bill_doc(netsuite)
-    assert sorted((e["account"]["id"], e["amount"]) for e in bill["expense"]["items"]) == [("54", 8), ("55", 2)]
+    assert sorted((e["account"]["id"], e["amount"]) for e in bill["expense"]["items"]) == [
+        ("54", 8),
+        ("55", 2),
+    ]
     assert f"{bill['total']:.2f}" == corrected["document"]["total"]
 
 
@@ -167,7 +171,10 @@ def test_a_corrected_ship_notice_for_a_receipt_in_netsuite_is_quarantined_with_w
     assert run_dag(dagbag, IMPORT).state == "success"
     state = ledger_conn.get(record)
     assert state.status is RecordStatus.QUARANTINED and state.last_error_code == "CORRECTION_NEEDS_PERSON"
-    assert f"itemReceipt/{receipt_id}" in state.last_error_message and "resolve this record" in state.last_error_message
+    assert (
+        f"itemReceipt/{receipt_id}" in state.last_error_message
+        and "resolve this record" in state.last_error_message
+    )
     assert ns_counts(netsuite)["ItemRcpt"] == 1
     bucket = world.config["merge_bucket"]
     assert f"quarantine/{receipt['merged_id']}.json.error.txt" in world.keys(bucket, "quarantine/")
@@ -190,7 +197,10 @@ def test_the_import_runs_on_the_merge_asset_or_the_clock(dagbag):
     from airflow.sdk import AssetOrTimeSchedule
 
     dag = dagbag.get_dag(IMPORT)
-    assert isinstance(dag.timetable, AssetOrTimeSchedule) or type(dag.timetable).__name__ == "AssetOrTimeSchedule"
+    assert (
+        isinstance(dag.timetable, AssetOrTimeSchedule)
+        or type(dag.timetable).__name__ == "AssetOrTimeSchedule"
+    )
     assert "po_sync_vendor_merged_documents" in str(dag.timetable.asset_condition)
 
 
@@ -239,7 +249,10 @@ def test_retriable_failures_never_count_towards_the_dead_letter(
         assert _import_with(dagbag, 1).state == "success"
         state = ledger_conn.get(RecordKey(IMPORT, "item_receipt", "vendor_merge", doc["merged_id"]))
         assert state.status is RecordStatus.FAILED
-        assert len(world.merged("ready/")) == 1 and world.keys(world.config["merge_bucket"], "dead-letter/") == []
+        assert (
+            len(world.merged("ready/")) == 1
+            and world.keys(world.config["merge_bucket"], "dead-letter/") == []
+        )
     netsuite.faults.clear()
     assert _import_with(dagbag, 1).state == "success"
     assert ledger_conn.get(state.key).status is RecordStatus.SYNCED

@@ -58,6 +58,8 @@ quantity = st.one_of(
     st.sampled_from(["NaN", "Infinity", "1e400", "-0", "", "abc", "1,5"]),
     st.integers(min_value=-3, max_value=10),
 )
+
+
 def is_safe_identifier(value: str) -> bool:
     try:
         sql_literal(value)

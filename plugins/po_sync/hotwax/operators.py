@@ -421,7 +421,6 @@ class HotWaxReceiptImportOperator(SyncOperator):
                     continue
                 _FileImport(self, run, netsuite, client, entry, max_bytes, dry_run).run()
 
-
     receiving: ReceivingOwnership = ReceivingOwnership()
 
     def skip_reason(self, netsuite: NetSuiteHook, po: Any) -> str | None:
@@ -435,7 +434,9 @@ class HotWaxReceiptImportOperator(SyncOperator):
             cache = getattr(self, "_vendor_entity_ids", {})
             if entity not in cache:
                 rows = list(
-                    netsuite.suiteql(f"SELECT v.id, v.entityid FROM vendor v WHERE v.id = {int(entity)} ORDER BY v.id")
+                    netsuite.suiteql(
+                        f"SELECT v.id, v.entityid FROM vendor v WHERE v.id = {int(entity)} ORDER BY v.id"
+                    )
                 )
                 cache[entity] = str(rows[0]["entityid"]) if rows else None
             vendor = cache[entity]

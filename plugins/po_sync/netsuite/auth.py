@@ -17,7 +17,12 @@ from requests_oauthlib import OAuth1
 
 from po_sync.exceptions import ConfigurationError
 from po_sync.netsuite.account import REST_PATH
-from po_sync.netsuite.errors import SYSTEM, NetSuiteAuthenticationError, NetSuiteTokenEndpointError, _retry_after
+from po_sync.netsuite.errors import (
+    SYSTEM,
+    NetSuiteAuthenticationError,
+    NetSuiteTokenEndpointError,
+    _retry_after,
+)
 
 SUPPORTED_JWT_ALGORITHMS = ("PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 TOKEN_REFRESH_MARGIN_SECONDS = 120.0

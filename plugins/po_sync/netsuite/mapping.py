@@ -457,10 +457,10 @@ def vendor_bill_body(bill: VendorBill, order: OrderSnapshot, *, document: str) -
                 f"{document}: expense_lines.{index}.account: no NetSuite account id for {expense.memo or expense.line_id}",
                 code="UNMAPPED_CHARGE",
             )
-        line: dict[str, Any] = {"account": {"id": expense.account.id}, "amount": _num(expense.amount)}
+        entry: dict[str, Any] = {"account": {"id": expense.account.id}, "amount": _num(expense.amount)}
         if expense.memo:
-            line["memo"] = expense.memo
-        expenses.append(line)
+            entry["memo"] = expense.memo
+        expenses.append(entry)
     if expenses:  # freight, other charges and tax: the bill's expense sublist
         body["expense"] = {"items": expenses}
     if bill.terms is not None and bill.terms.id:

@@ -495,7 +495,10 @@ def vendor_bill_from_invoice(
             )
         expense.append(
             VendorBillExpenseLine(
-                line_id=f"charge:{charge_type}", account=RecordRef(id=account), amount=amount, memo=charge_type
+                line_id=f"charge:{charge_type}",
+                account=RecordRef(id=account),
+                amount=amount,
+                memo=charge_type,
             )
         )
     if invoice.tax:

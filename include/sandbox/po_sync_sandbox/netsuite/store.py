@@ -590,7 +590,9 @@ class Store:
                     "item": dict(line["item"]),
                     "quantity": _num_out(quantity),
                     "rate": _num_out(line_rates[id(line)]) if id(line) in line_rates else line.get("rate", 0),
-                    "amount": _num_out(round(quantity * line_rates.get(id(line), float(line.get("rate", 0))), 2)),
+                    "amount": _num_out(
+                        round(quantity * line_rates.get(id(line), float(line.get("rate", 0))), 2)
+                    ),
                     "quantityRemaining": _num_out(float(line.get(cap_field, 0)) - float(line[raised_field])),
                 }
                 if needs_flag:

@@ -30,11 +30,24 @@ import sqlalchemy as sa
 from airflow.sdk import BaseOperator
 from pydantic import ValidationError
 
-from po_sync.exceptions import SYSTEM_FAULTS, ConfigurationError, FatalError, RecordError, RecordSkipped, RetriableError
+from po_sync.exceptions import (
+    SYSTEM_FAULTS,
+    ConfigurationError,
+    FatalError,
+    RecordError,
+    RecordSkipped,
+    RetriableError,
+)
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.ledger.hook import LedgerHook
-from po_sync.models import ItemFulfillment, ItemReceipt, VendorBill, normalize_decimal, record_validation_error
+from po_sync.models import (
+    ItemFulfillment,
+    ItemReceipt,
+    VendorBill,
+    normalize_decimal,
+    record_validation_error,
+)
 from po_sync.netsuite.mapping import (
     SAFE_IDENTIFIER_RULE,
     fulfillment_body,
@@ -54,7 +67,13 @@ from po_sync.vendors.settings import VARIABLE_KEY, load_vendors_config
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["DRIFT_CODE", "NETSUITE_TYPES", "VendorImportCheckOperator", "VendorImportOperator", "drift_message"]
+__all__ = [
+    "DRIFT_CODE",
+    "NETSUITE_TYPES",
+    "VendorImportCheckOperator",
+    "VendorImportOperator",
+    "drift_message",
+]
 
 MODELS: dict[str, Any] = {
     "item_receipt": ItemReceipt,
@@ -268,7 +287,10 @@ class VendorImporter:
                         self._update_bill(existing, model, document_name)
                     else:
                         self.log.info(
-                            "%s: already in NetSuite (%s %s); not writing again", document_name, kind, existing
+                            "%s: already in NetSuite (%s %s); not writing again",
+                            document_name,
+                            kind,
+                            existing,
                         )
                     if kind == "vendor_bill":
                         self._check_bill_total(existing, model, document_name)

@@ -310,7 +310,9 @@ class VendorMerger:
                     bill = vendor_bill_from_invoice(
                         item.document, order, merged_id=merged, bills=self.config.bills, source=item.key
                     )
-                except RecordValidationError as exc:  # an unmapped charge or terms, a total that does not add up
+                except (
+                    RecordValidationError
+                ) as exc:  # an unmapped charge or terms, a total that does not add up
                     self._quarantine(item.vendor, item.key, exc.code, exc.message)
                     continue
                 self._write("vendor_bill", merged, bill, [item])
