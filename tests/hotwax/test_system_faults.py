@@ -1,5 +1,9 @@
-"""hotwax_receipt_import when NetSuite's login fails: the run stops, the feed stays, nothing is blamed
-on the orders; once the login works again the same feed is imported in full (issue 10, item 5b)."""
+"""HotWax flows and the system around them (issue 10).
+
+Item 5b: when NetSuite's login fails the receipt import stops, the feed stays, nothing is blamed on
+the orders; once the login works again the same feed is imported in full. Item 9: receiving
+ownership (``po_sync_receiving``): POs the vendor flows receive are not exported to HotWax, and their
+receipts are ``ignored`` with the reason, not failed."""
 
 from __future__ import annotations
 
@@ -148,3 +152,39 @@ def test_pos_the_vendor_flows_receive_are_ignored_with_a_reason_not_failed(
         assert state.last_error_code == "RECEIVED_BY_OTHER_FLOW"
         assert "vendor_fulfillment_import" in state.last_error_message
         assert f"po_sync_receiving.vendors[{row['entityid']!r}]" in state.last_error_message
+
+
+def test_the_export_leaves_out_pos_the_vendor_flows_receive(
+    dagbag, ledger_conn, actor, netsuite_store, monkeypatch
+):
+    from po_sync.ledger import RecordKey, RecordStatus
+
+    row = netsuite_store.query(
+        'SELECT v.entityid FROM "transaction" t JOIN vendor v ON v.id = t.entity WHERE t.id = 1'
+    )[0]
+    theirs = {
+        str(r["id"])
+        for r in netsuite_store.query(
+            'SELECT t.id FROM "transaction" t JOIN vendor v ON v.id = t.entity '
+            "WHERE t.type = 'PurchOrd' AND v.entityid = ?",
+            (row["entityid"],),
+        )
+    } & set(POS)
+    monkeypatch.setenv(
+        "AIRFLOW_VAR_PO_SYNC_RECEIVING",
+        json.dumps({"default": "hotwax", "vendors": {row["entityid"]: "vendor_files"}}),
+    )
+    assert run_dag(dagbag, EXPORT).state == "success"
+    assert sorted(actor.import_purchase_orders()) == sorted(set(POS) - theirs)
+    for po in theirs:
+        state = ledger_conn.get(RecordKey(EXPORT, "purchase_order", "netsuite", po))
+        assert state.status is RecordStatus.IGNORED and state.last_error_code == "RECEIVED_BY_OTHER_FLOW"
+        assert "not exported to HotWax" in state.last_error_message
+        assert "vendor_fulfillment_import" in state.last_error_message
+    attempts = {
+        po: ledger_conn.get(RecordKey(EXPORT, "purchase_order", "netsuite", po)).attempts for po in theirs
+    }
+    assert run_dag(dagbag, EXPORT).state == "success"  # said once, not again every 15 minutes
+    assert {
+        po: ledger_conn.get(RecordKey(EXPORT, "purchase_order", "netsuite", po)).attempts for po in theirs
+    } == attempts

@@ -20,7 +20,7 @@ import os
 import posixpath
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +74,8 @@ DEFAULT_RECEIPT_DIR = "netsuite/purchaseorder/receipt"
 #: The NetSuite body field HotWax's own export script uses to mark exported POs.
 EXPORTED_FIELD = "custbody_hc_order_exported"
 CRASH_ENV = "PO_SYNC_HOTWAX_CRASH"
+#: Ledger code of a PO (or receipt) another flow receives under ``po_sync_receiving``.
+NOT_OWNER_CODE = "RECEIVED_BY_OTHER_FLOW"
 _PO_NUMBER_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 
@@ -243,6 +245,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
                     run.quarantine_input(key, code="HOTWAX_FORMAT", message=f"PO {number}: {exc}")
                     continue
                 pos[po_id] = (po_rows, _sha256(write_po_csv(po_rows)))
+            self._skip_not_owned(run, netsuite, grouped, pos, dry_run)
             if dry_run:
                 run.counts["read"] += len(pos)
                 self.log.info("dry run: %d PO(s) would be exported: %s", len(pos), ", ".join(pos) or "none")
@@ -253,6 +256,42 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
             sftp = _sftp(self.sftp_conn_id)
             with sftp.get_managed_conn() as client:
                 self._export(context, run, netsuite, client, pos)
+
+    def _skip_not_owned(
+        self,
+        run: SyncRun,
+        netsuite: NetSuiteHook,
+        grouped: Mapping[str, Sequence[Mapping[str, Any]]],
+        pos: dict[str, tuple[list[HotWaxPoRow], str]],
+        dry_run: bool,
+    ) -> None:
+        """Leave out POs another flow receives (``po_sync_receiving``): ``ignored`` with the reason,
+        recorded once per PO version, so HotWax's staff never get a PO they must not receive."""
+        ownership = _Ownership(load_receiving(), netsuite)
+        for po_id in list(pos):
+            head = grouped[po_id][0]
+            number = str(head.get("tranid") or po_id)
+            reason = ownership.skip_reason(
+                entity=head.get("vendor_id"), location=head.get("po_location"), number=number
+            )
+            if not reason:
+                continue
+            digest = pos.pop(po_id)[1]
+            if dry_run:
+                self.log.info("dry run: %s", reason)
+                continue
+            key = run.key("purchase_order", "netsuite", po_id)
+            state = run.ledger.get(key)
+            if (
+                state is not None
+                and state.status is RecordStatus.IGNORED
+                and state.last_error_code == NOT_OWNER_CODE
+                and state.payload_hash == digest
+            ):
+                continue  # said before; not counted again every 15 minutes
+            decision = run.begin(key, payload_hash=digest, force=True)
+            if decision.action is not Action.BUSY:
+                run.ignored(decision, code=NOT_OWNER_CODE, reason=f"not exported to HotWax: {reason}")
 
     def _export(
         self,
@@ -396,8 +435,7 @@ class HotWaxReceiptImportOperator(SyncOperator):
         max_bytes = int(self.max_file_bytes)
         min_age = float(self.min_file_age_seconds)
         dry_run = as_bool(self.is_dry_run)
-        self.receiving = load_receiving()
-        self._vendor_entity_ids: dict[str, str | None] = {}
+        self.ownership = None  # read again each run
         sftp = _sftp(self.sftp_conn_id)
         with _netsuite(self.netsuite_conn_id) as netsuite, sftp.get_managed_conn() as client:
             for folder in (self.archive_dir, self.error_dir):
@@ -421,27 +459,50 @@ class HotWaxReceiptImportOperator(SyncOperator):
                     continue
                 _FileImport(self, run, netsuite, client, entry, max_bytes, dry_run).run()
 
-    receiving: ReceivingOwnership = ReceivingOwnership()
+    ownership: _Ownership | None = None
 
     def skip_reason(self, netsuite: NetSuiteHook, po: Any) -> str | None:
         """Why HotWax must not receive ``po`` (a NetSuite record) under ``po_sync_receiving`` (None = it may)."""
-        if self.receiving.default == "any" and not self.receiving.vendors and not self.receiving.locations:
+        if self.ownership is None:
+            self.ownership = _Ownership(load_receiving(), netsuite)
+        return self.ownership.skip_reason(
+            entity=(po.fields.get("entity") or {}).get("id"),
+            location=(po.fields.get("location") or {}).get("id"),
+            number=str(po.fields.get("tranId") or po.id),
+        )
+
+
+class _Ownership:
+    """``po_sync_receiving`` as HotWax sees it: a PO whose receiving another flow owns is not HotWax's
+    to export or receive.
+
+    :param receiving: the setting.
+    :param netsuite: to read a vendor's ``entityId`` (the setting's key) from its internal id, once each.
+    """
+
+    def __init__(self, receiving: ReceivingOwnership, netsuite: Any) -> None:
+        self.receiving = receiving
+        self.netsuite = netsuite
+        self._entity_ids: dict[str, str | None] = {}
+
+    def skip_reason(self, *, entity: Any, location: Any, number: str) -> str | None:
+        receiving = self.receiving
+        if receiving.default == "any" and not receiving.vendors and not receiving.locations:
             return None
-        location = (po.fields.get("location") or {}).get("id")
-        entity = str((po.fields.get("entity") or {}).get("id") or "")
+        entity = str(entity or "")
         vendor: str | None = None
-        if self.receiving.vendors and entity.isdigit():
-            cache = getattr(self, "_vendor_entity_ids", {})
-            if entity not in cache:
+        if receiving.vendors and entity.isdigit():
+            if entity not in self._entity_ids:
                 rows = list(
-                    netsuite.suiteql(
+                    self.netsuite.suiteql(
                         f"SELECT v.id, v.entityid FROM vendor v WHERE v.id = {int(entity)} ORDER BY v.id"
                     )
                 )
-                cache[entity] = str(rows[0]["entityid"]) if rows else None
-            vendor = cache[entity]
-        number = str(po.fields.get("tranId") or po.id)
-        return self.receiving.skip_reason("hotwax", po=number, vendor=vendor, location=location)
+                self._entity_ids[entity] = str(rows[0]["entityid"]) if rows else None
+            vendor = self._entity_ids[entity]
+        return receiving.skip_reason(
+            "hotwax", po=number, vendor=vendor, location=str(location) if location else None
+        )
 
 
 class _FileImport:
@@ -643,7 +704,7 @@ class _FileImport:
             if reason:  # the vendor flows receive this PO: not an error, not received twice
                 raise RecordSkipped(
                     f"receipt for PO {order.order_id} (file {self.name}): {reason}",
-                    code="RECEIVED_BY_OTHER_FLOW",
+                    code=NOT_OWNER_CODE,
                     record_id=order.order_id,
                 )
             lines = po_line_states(po.lines)
