@@ -256,3 +256,26 @@ def test_retriable_failures_never_count_towards_the_dead_letter(
     netsuite.faults.clear()
     assert _import_with(dagbag, 1).state == "success"
     assert ledger_conn.get(state.key).status is RecordStatus.SYNCED
+
+
+# ------------------------------------------------------------------------- item 5b: system faults
+
+
+def test_a_refused_login_stops_the_import_and_leaves_the_documents_in_ready(
+    dagbag, ledger_conn, world, netsuite, monkeypatch
+):
+    assert run_dag(dagbag, EXPORT).state == "success"
+    actor = world.actors["V0002"]
+    actor.ship(standard_po(actor))
+    assert run_dag(dagbag, MERGE, {"wait_minutes": 0}).state == "success"
+    (doc,) = world.merged("ready/")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_NETSUITE_DEFAULT", json.dumps(netsuite.connection("tba", token_secret="wrong-secret"))
+    )
+    assert run_dag(dagbag, IMPORT, retries=0).state == "failed"
+    assert len(world.merged("ready/")) == 1 and ns_counts(netsuite)["ItemRcpt"] == 0
+    state = ledger_conn.get(RecordKey(IMPORT, "item_receipt", "vendor_merge", doc["merged_id"]))
+    assert state is None or state.status is not RecordStatus.FAILED  # not the document's fault
+    monkeypatch.setenv("AIRFLOW_CONN_NETSUITE_DEFAULT", json.dumps(netsuite.connection("tba", concurrency=4)))
+    assert run_dag(dagbag, IMPORT).state == "success"
+    assert world.merged("ready/") == [] and ns_counts(netsuite)["ItemRcpt"] == 1

@@ -209,3 +209,39 @@ def test_resync_po_numbers_conf_is_a_query_or_a_configuration_error(value: objec
     if numbers:
         query = po_lines_query(vendor_id="V0001", numbers=numbers)
         assert all(sql_literal(n) in query for n in numbers)
+
+
+# ------------------------------------------------------------------------ merged documents (import)
+
+
+@PROPERTY
+@given(
+    kind=st.sampled_from(["item_receipt", "vendor_bill", "item_fulfillment"]),
+    number=st.one_of(st.none(), identifier),
+    so_id=st.one_of(st.sampled_from(["12", "0012", "1" * 19]), identifier),
+    line_ids=st.lists(st.one_of(st.just("PO000001:1:SN-1"), identifier.map(str)), max_size=3),
+)
+def test_merged_documents_read_back_from_s3_are_checked_before_any_query_or_url(
+    kind: str, number: object, so_id: object, line_ids: list[str]
+) -> None:
+    """The import reads ``ready/`` files anyone with bucket access can write: a value that would reach
+    SuiteQL or a record URL is refused (the document is quarantined) or is safe there."""
+    from types import SimpleNamespace
+
+    from po_sync.vendors.operators.fulfillment_import import _identifier_problem
+
+    model = SimpleNamespace(
+        created_from=SimpleNamespace(number=number, id=so_id),
+        lines=[SimpleNamespace(line_id=line) for line in line_ids],
+    )
+    problem = _identifier_problem(kind, model)
+    if problem is not None:
+        assert "=" in problem  # names the field and the value
+        return
+    if kind == "item_fulfillment":
+        assert isinstance(so_id, str) and so_id.isascii() and so_id.isdigit()
+        numbers = sorted({line.split(":", 1)[0] for line in line_ids})
+        if numbers:
+            po_lines_query(numbers=numbers)  # no RecordError
+    elif number is not None:
+        po_lines_query(numbers=[number])
