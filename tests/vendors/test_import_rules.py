@@ -279,3 +279,24 @@ def test_a_refused_login_stops_the_import_and_leaves_the_documents_in_ready(
     monkeypatch.setenv("AIRFLOW_CONN_NETSUITE_DEFAULT", json.dumps(netsuite.connection("tba", concurrency=4)))
     assert run_dag(dagbag, IMPORT).state == "success"
     assert world.merged("ready/") == [] and ns_counts(netsuite)["ItemRcpt"] == 1
+
+
+def test_a_correction_of_a_notice_merged_with_others_is_quarantined_with_what_to_do(
+    dagbag, ledger_conn, world, netsuite
+):
+    assert run_dag(dagbag, EXPORT).state == "success"
+    actor = world.actors["V0002"]  # JSON files
+    number = standard_po(actor)
+    lines = actor.purchase_orders()[number]["lines"]
+    first = actor.ship(number, quantities={str(lines[0]["line"]): 1})
+    actor.ship(number, quantities={str(lines[1]["line"]): 1}, day=1)
+    original = json.loads(world.read(actor.bucket, first))
+    assert run_dag(dagbag, MERGE, {"wait_minutes": 0}).state == "success"  # one receipt from both
+    corrected = {**original, "carrier": "DHL", "lines": [{**original["lines"][0], "quantity_shipped": "2"}]}
+    again = first.replace(".json", "-v2.json")
+    world.s3.put_object(Bucket=actor.bucket, Key=again, Body=json.dumps(corrected).encode())
+    assert run_dag(dagbag, MERGE, {"wait_minutes": 0}).state == "success"
+    name = again.rsplit("/", 1)[-1]
+    note = world.read(actor.bucket, f"{actor.prefix}quarantine/{name}.error.txt").decode()
+    assert note.startswith("CORRECTION_NEEDS_PERSON") and "by hand" in note
+    assert len(world.merged("ready/item_receipt/")) == 1  # nothing merged twice

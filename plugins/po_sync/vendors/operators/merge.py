@@ -189,6 +189,21 @@ class VendorMerger:
                 if item is None:
                     continue
                 ident = (vendor.vendor_id, item.document.document_id)
+                state = self.run.ledger.get(self._doc_key(item))
+                merged_before = state is not None and state.status in (
+                    RecordStatus.SYNCED,
+                    RecordStatus.IGNORED,
+                )
+                if merged_before and state is not None and state.payload_hash == item.file_hash:
+                    # the same file delivered again: recognised, archived, nothing merged twice
+                    self.run.process(
+                        self._doc_key(item),
+                        payload_hash=item.file_hash,
+                        send=lambda d: None,
+                        target_system="s3",
+                    )
+                    self._archive(vendor, item.key)
+                    continue
                 if ident in seen:
                     self._quarantine(
                         vendor,
@@ -197,17 +212,8 @@ class VendorMerger:
                         f"file {item.key}: document {item.document.document_id} is also in {seen[ident]}",
                     )
                     continue
-                state = self.run.ledger.get(self._doc_key(item))
-                if state is not None and state.status in (RecordStatus.SYNCED, RecordStatus.IGNORED):
-                    if state.payload_hash == item.file_hash:  # the same file delivered again
-                        self.run.process(
-                            self._doc_key(item),
-                            payload_hash=item.file_hash,
-                            send=lambda d: None,
-                            target_system="s3",
-                        )
-                        self._archive(vendor, item.key)
-                    elif self._merged_alone(item):  # a correction: it supersedes what the first one made
+                if merged_before and state is not None:
+                    if self._merged_alone(item):  # a correction: it supersedes what the first one made
                         self.log.info("%s corrects document %s", item.key, item.document.document_id)
                         item.correction = True
                         seen[ident] = item.key
