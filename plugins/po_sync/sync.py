@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from po_sync.exceptions import SYSTEM_FAULTS as _SYSTEM_FAULTS
 from po_sync.exceptions import (
     ConfigurationError,
     ExternalSystemError,
     PoSyncError,
     RecordError,
+    RecordSkipped,
     RecordValidationError,
     RetriableError,
 )
@@ -230,8 +232,8 @@ class SyncRun:
         with self._lock:
             self._retriable_streak = 0
 
-    def ignored(self, decision: Decision, *, reason: str | None = None) -> None:
-        self.ledger.mark_ignored(decision.record_id, sync_run_id=self.id, reason=reason)
+    def ignored(self, decision: Decision, *, code: str | None = None, reason: str | None = None) -> None:
+        self.ledger.mark_ignored(decision.record_id, sync_run_id=self.id, code=code, reason=reason)
         self._close(decision, "ignored")
 
     def failed(self, decision: Decision, *, code: str, message: str) -> None:
@@ -268,6 +270,8 @@ class SyncRun:
         ``send`` receives the :class:`Decision` (its idempotency key, and whether this is a resume
         after a crash) and returns the target id. A :class:`RecordValidationError` quarantines the
         record; any other :class:`RecordError` or external error fails it with the system's code.
+        An authentication failure or a login endpoint that is down (``SYSTEM_FAULTS``) is the
+        system's, not the record's: it propagates and stops the run (rule 5).
         """
         decision = self.begin(key, payload_hash=payload_hash, trace_key=trace_key, force=force)
         if decision.action is Action.BUSY:
@@ -277,6 +281,10 @@ class SyncRun:
             return decision.action
         try:
             target_id = send(decision)
+        except _SYSTEM_FAULTS:
+            raise  # a refused login or a token endpoint down: the run stops, the record stays to resume
+        except RecordSkipped as exc:
+            self.ignored(decision, code=exc.code, reason=exc.message)
         except RecordValidationError as exc:
             self.quarantined(decision, code=exc.code, message=exc.message)
         except RecordError as exc:

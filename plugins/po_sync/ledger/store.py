@@ -533,10 +533,14 @@ class Ledger:
             synced_at=utcnow(),
         )
 
-    def mark_ignored(self, record_id: int, *, sync_run_id: int | None, reason: str | None = None) -> None:
-        """Nothing was sent: nothing changed since the last successful sync, or (``reason``) the record is
-        one the flow deliberately does not send (kept in ``last_error_message``; it is not an error)."""
-        self._finish_record(record_id, RecordStatus.IGNORED, sync_run_id=sync_run_id, error_message=reason)
+    def mark_ignored(
+        self, record_id: int, *, sync_run_id: int | None, code: str | None = None, reason: str | None = None
+    ) -> None:
+        """Nothing was sent: nothing changed since the last successful sync, or (with ``reason``) the
+        record is not this flow's to write; the reason shows on the ledger page."""
+        self._finish_record(
+            record_id, RecordStatus.IGNORED, sync_run_id=sync_run_id, error_code=code, error_message=reason
+        )
 
     def mark_failed(self, record_id: int, *, sync_run_id: int | None, code: str, message: str) -> None:
         """The record could not be synced this time; a later run retries it."""

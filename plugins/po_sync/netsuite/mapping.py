@@ -36,6 +36,8 @@ __all__ = [
     "OrderLine",
     "OrderSnapshot",
     "fulfillment_body",
+    "is_internal_id",
+    "is_safe_identifier",
     "local_window",
     "item_receipt_body",
     "order_snapshots",
@@ -50,13 +52,16 @@ __all__ = [
 DEFAULT_CURRENCIES = {"1": "USD", "2": "GBP", "3": "CAD", "4": "EUR"}
 
 _SAFE_LITERAL = re.compile(r"^[A-Za-z0-9 _\-./:]{1,100}$")
+_INTERNAL_ID = re.compile(r"^[0-9]{1,18}$")
+#: What :func:`sql_literal` accepts, in words (for messages that tell a person what to fix).
+SAFE_IDENTIFIER_RULE = "letters, digits, spaces and _ - . / : only, 1 to 100 characters"
 
 PO_COLUMNS = (
     "t.id, t.tranid, t.status, t.externalid, TO_CHAR(t.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS lastmod, "
     "TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, t.createdfrom, so.tranid AS sonumber, t.entity, "
     "v.entityid AS vendor, v.companyname AS vendorname, t.foreigntotal, t.currency, t.memo, "
     "tl.linesequencenumber AS line, i.itemid AS sku, tl.quantity, tl.quantityshiprecv, tl.quantitybilled, "
-    "tl.rate, tl.netamount, tl.isclosed, tl.isdropship, tl.memo AS linememo"
+    "tl.rate, tl.netamount, tl.isclosed, tl.isdropship, tl.memo AS linememo, t.location"
 )
 
 
@@ -90,6 +95,7 @@ class OrderSnapshot:
     sales_order_id: str | None = None
     sales_order_number: str | None = None
     vendor_ref: str | None = None
+    location: str | None = None
 
     @property
     def is_drop_ship(self) -> bool:
@@ -99,9 +105,19 @@ class OrderSnapshot:
         return next((line for line in self.lines if line.line == str(line_id)), None)
 
 
+def is_safe_identifier(value: object) -> bool:
+    """Whether ``value`` may go into a SuiteQL literal or a URL path as a document number or id."""
+    return isinstance(value, str) and _SAFE_LITERAL.fullmatch(value) is not None
+
+
+def is_internal_id(value: object) -> bool:
+    """Whether ``value`` is a NetSuite internal id (digits only), safe in a URL path and as ``int()``."""
+    return isinstance(value, str) and _INTERNAL_ID.fullmatch(value) is not None
+
+
 def sql_literal(value: str) -> str:
     """A quoted SuiteQL string literal for an id-like value; anything else is refused (no injection)."""
-    if not _SAFE_LITERAL.match(value):
+    if not is_safe_identifier(value):
         raise RecordError(f"{value!r} is not a valid document number or id", code="BAD_IDENTIFIER")
     return "'" + value.replace("'", "''") + "'"
 
@@ -335,6 +351,7 @@ def order_snapshots(rows: Iterable[Mapping[str, Any]]) -> dict[str, OrderSnapsho
             status=str(head.get("status") or ""),
             sales_order_id=str(head["createdfrom"]) if head.get("createdfrom") else None,
             sales_order_number=head.get("sonumber") or None,
+            location=str(head["location"]) if head.get("location") else None,
             lines=tuple(
                 OrderLine(
                     line=str(row["line"]),
@@ -497,6 +514,21 @@ def vendor_bill_body(bill: VendorBill, order: OrderSnapshot, *, document: str) -
         "externalId": bill.source_id,
         "item": {"items": items},
     }
+    expenses = []
+    for index, expense in enumerate(bill.expense_lines):
+        if not expense.account.id:
+            raise RecordError(
+                f"{document}: expense_lines.{index}.account: no NetSuite account id for {expense.memo or expense.line_id}",
+                code="UNMAPPED_CHARGE",
+            )
+        entry: dict[str, Any] = {"account": {"id": expense.account.id}, "amount": _num(expense.amount)}
+        if expense.memo:
+            entry["memo"] = expense.memo
+        expenses.append(entry)
+    if expenses:  # freight, other charges and tax: the bill's expense sublist
+        body["expense"] = {"items": expenses}
+    if bill.terms is not None and bill.terms.id:
+        body["terms"] = {"id": bill.terms.id}
     if bill.due_date:
         body["dueDate"] = bill.due_date.isoformat()
     return body

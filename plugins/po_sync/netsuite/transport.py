@@ -12,7 +12,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay
 
-from po_sync.exceptions import ExternalSystemError, RateLimitedError, RetriableError
+from po_sync.exceptions import ExternalSystemError, LoginUnavailableError, RateLimitedError, RetriableError
 from po_sync.netsuite.account import REST_PATH, NetSuiteAccount
 from po_sync.netsuite.auth import M2MTokenAuth, tba_auth
 from po_sync.netsuite.connection import NetSuiteSettings
@@ -75,8 +75,9 @@ class RetryPolicy:
         exc = state.outcome.exception() if state.outcome else None
         ceiling = min(self.max_wait, self.base_wait * (2 ** (state.attempt_number - 1)))
         wait = random.uniform(ceiling / 2, ceiling)
-        if isinstance(exc, RateLimitedError) and exc.retry_after:
-            wait = max(wait, exc.retry_after)
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(exc, RateLimitedError | LoginUnavailableError) and retry_after:
+            wait = max(wait, retry_after)
         return wait
 
 
@@ -158,6 +159,8 @@ class NetSuiteTransport:
                 return True
             if not isinstance(exc, RetriableError):
                 return False
+            if isinstance(exc, LoginUnavailableError):
+                return True  # the token call failed: the request itself was never sent
             if idempotent or isinstance(exc, NetSuiteConcurrencyError):
                 return True
             return isinstance(exc, NetSuiteConnectionError) and exc.code == "ConnectTimeout"

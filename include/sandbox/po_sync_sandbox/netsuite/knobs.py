@@ -55,6 +55,9 @@ class Knobs:
         account's (user's) time-zone preference.
     :param governance_admin: the role may read ``governanceLimits`` (else 403).
     :param forbidden_record_types: record types the role may not touch (403 ``INSUFFICIENT_PERMISSION``).
+    :param bill_rate_source: ``body`` = a vendor bill transform line takes the ``rate`` the body gives
+        (the vendor's price); ``order`` = it keeps the PO's rate whatever the body says (a form that
+        locks the rate; open question), so the bill total can differ from the invoice.
     """
 
     latency_ms: float = 0.0
@@ -86,6 +89,7 @@ class Knobs:
     account_timezone: str = "UTC"
     governance_admin: bool = True
     forbidden_record_types: list[str] = field(default_factory=list)
+    bill_rate_source: str = "body"
 
     def as_dict(self) -> dict[str, Any]:
         """The knobs as JSON-able values."""

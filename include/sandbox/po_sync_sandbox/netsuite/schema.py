@@ -34,7 +34,9 @@ class RecordType:
     @property
     def sublists(self) -> tuple[str, ...]:
         """Sublists expanded by ``expandSubResources``."""
-        return ("item",) if self.family == TRANSACTION else ()
+        if self.family != TRANSACTION:
+            return ()
+        return ("item", "expense") if self.key == "vendorbill" else ("item",)
 
 
 RECORD_TYPES: dict[str, RecordType] = {
@@ -161,8 +163,22 @@ REFERENCE_FAMILY = {
     "purchaseOrder": TRANSACTION,
     "subsidiary": "subsidiary",
     "currency": "currency",
+    "account": "account",
+    "terms": "term",
 }
-FIXED_NAMES = {"subsidiary": {"1": "Parent Company"}, "currency": {"1": "USA"}}
+FIXED_NAMES = {
+    "subsidiary": {"1": "Parent Company"},
+    "currency": {"1": "USA"},
+    # a small chart of expense accounts for vendor bills' expense lines
+    "account": {
+        "54": "5100 Freight In",
+        "55": "5110 Handling Charges",
+        "56": "5120 Fuel Surcharge",
+        "60": "6400 Sales and Use Tax",
+    },
+    # the accounting list "Terms"
+    "term": {"1": "Net 15", "2": "Net 30", "3": "Net 60", "4": "Due on receipt"},
+}
 
 DDL = """
 CREATE TABLE vendor (id INTEGER PRIMARY KEY, entityid TEXT, companyname TEXT, email TEXT, externalid TEXT,

@@ -409,7 +409,16 @@ class Store:
                 else:
                     line["line"] = int(line["line"])
             doc["item"] = {"items": clean}
-            doc["total"] = _num_out(round(sum(float(line["amount"]) for line in clean), 2))
+            expenses = self._expense_lines(doc.get("expense"))
+            if expenses:
+                doc["expense"] = {"items": expenses}
+            doc["total"] = _num_out(
+                round(
+                    sum(float(line["amount"]) for line in clean)
+                    + sum(float(line["amount"]) for line in expenses),
+                    2,
+                )
+            )
             doc.setdefault("subsidiary", {"id": "1"})
             doc.setdefault("currency", {"id": "1"})
             doc.setdefault("tranDate", datetime.now(UTC).strftime("%Y-%m-%d"))
@@ -420,6 +429,21 @@ class Store:
             elif rtype.key in ("salesorder", "transferorder"):
                 doc["_status"] = self._order_status(rtype, doc)
         return doc
+
+    def _expense_lines(self, value: Any) -> list[dict[str, Any]]:
+        """The ``expense`` sublist: each line an account of the chart and an amount."""
+        lines = (value or {}).get("items") if isinstance(value, dict) else None
+        out = []
+        for index, line in enumerate(lines or []):
+            path = f"expense.items[{index}]"
+            if not isinstance(line, dict) or "account" not in line:
+                raise invalid_content("Please enter value(s) for: Account", f"{path}.account")
+            clean = {k: v for k, v in line.items() if k != "links"}
+            clean["account"] = self._ref(line["account"], "account", f"{path}.account", "account")
+            clean["amount"] = _num_out(round(_num(line.get("amount", 0), f"{path}.amount"), 2))
+            clean["line"] = index + 1
+            out.append(clean)
+        return out
 
     @staticmethod
     def _merge_sublist(current: list[dict[str, Any]], value: Any, replace: bool) -> dict[str, Any]:
@@ -521,6 +545,7 @@ class Store:
             requested = (body.get("item") or {}).get("items")
             picks: list[tuple[dict[str, Any], float]] = []
             line_details: dict[int, Any] = {}
+            line_rates: dict[int, float] = {}  # the bill's own rate per picked order line
             if requested is None:
                 if self.knobs.transform_default_lines == "all":
                     for line in lines:
@@ -548,6 +573,12 @@ class Store:
                             f"The quantity {_num_out(quantity)} on line {order_line} exceeds the remaining quantity {_num_out(max(remaining, 0))}."
                         )
                     picks.append((line, quantity))
+                    if (
+                        target_type.key == "vendorbill"
+                        and self.knobs.bill_rate_source == "body"
+                        and want.get("rate") is not None
+                    ):
+                        line_rates[id(line)] = _num(want["rate"], f"{path}.rate")
             if not picks:
                 raise user_error("You must enter at least one line item for this transaction.")
             new_lines = []
@@ -558,8 +589,10 @@ class Store:
                     "orderLine": int(line["line"]),
                     "item": dict(line["item"]),
                     "quantity": _num_out(quantity),
-                    "rate": line.get("rate", 0),
-                    "amount": _num_out(round(quantity * float(line.get("rate", 0)), 2)),
+                    "rate": _num_out(line_rates[id(line)]) if id(line) in line_rates else line.get("rate", 0),
+                    "amount": _num_out(
+                        round(quantity * line_rates.get(id(line), float(line.get("rate", 0))), 2)
+                    ),
                     "quantityRemaining": _num_out(float(line.get(cap_field, 0)) - float(line[raised_field])),
                 }
                 if needs_flag:

@@ -30,7 +30,12 @@ from po_sync.exceptions import (
 )
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Decision
-from po_sync.netsuite.mapping import po_lines_query, purchase_orders_from_rows
+from po_sync.netsuite.mapping import (
+    SAFE_IDENTIFIER_RULE,
+    is_safe_identifier,
+    po_lines_query,
+    purchase_orders_from_rows,
+)
 from po_sync.sync import SyncOperator, SyncRun, as_bool, catch_up_window, is_scheduled
 from po_sync.vendors.formats import dump_document
 from po_sync.vendors.mapping import document_hash, purchase_order_document
@@ -101,16 +106,27 @@ class VendorPOExportOperator(SyncOperator):
         if value in (None, "", "None"):
             return []
         if isinstance(value, str):
-            value = (
-                json.loads(value)
-                if value.strip().startswith("[")
-                else [v for v in value.replace(",", " ").split()]
-            )
+            try:
+                value = (
+                    json.loads(value)
+                    if value.strip().startswith("[")
+                    else [v for v in value.replace(",", " ").split()]
+                )
+            except ValueError:
+                raise ConfigurationError(
+                    f"{self.task_id}: resync_po_numbers is not a JSON list of PO numbers: {value[:80]!r}"
+                ) from None
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v.strip() for v in value):
             raise ConfigurationError(
                 f"{self.task_id}: resync_po_numbers must be a list of PO numbers, got {value!r}"
             )
-        return [v.strip() for v in value]
+        numbers = [v.strip() for v in value]
+        bad = [v for v in numbers if not is_safe_identifier(v)]
+        if bad:  # checked here, so a bad param is named as one and never reaches the SuiteQL builder
+            raise ConfigurationError(
+                f"{self.task_id}: resync_po_numbers {bad!r} are not PO numbers ({SAFE_IDENTIFIER_RULE})"
+            )
+        return numbers
 
     def _dry_run(self) -> bool:
         return as_bool(self.is_dry_run)
