@@ -21,6 +21,7 @@ from po_sync_sandbox.netsuite.schema import (
     CANONICAL_FIELDS,
     CUSTOM,
     CUSTOM_BODY_FIELDS,
+    CUSTOM_RECORD_TYPES,
     DDL,
     ENTITY,
     FIXED_NAMES,
@@ -90,6 +91,8 @@ class Store:
             self._ensure_custom_column(column)
         self.custom_types: dict[str, RecordType] = {}
         self.next_id: dict[str, int] = {TRANSACTION: 1, ENTITY: 1, ITEM: 1, LOCATION: 1}
+        for script_id in CUSTOM_RECORD_TYPES:
+            self.define_custom_record_type(script_id)
         self.next_uniquekey = 1
         self.tranid_counters: dict[str, int] = {}
         self.names: dict[str, dict[str, str]] = {
@@ -732,7 +735,7 @@ class Store:
             self.names[ITEM][sid] = str(doc.get("itemId"))
             return [
                 (
-                    "INSERT INTO item (id, itemid, displayname, itemtype, externalid, cost, isinactive, lastmodifieddate) VALUES (?,?,?,?,?,?,?,?)",
+                    "INSERT INTO item (id, itemid, displayname, itemtype, externalid, cost, isinactive, lastmodifieddate, mpn) VALUES (?,?,?,?,?,?,?,?,?)",
                     [
                         (
                             rid,
@@ -743,6 +746,7 @@ class Store:
                             doc.get("cost"),
                             "T" if doc.get("isInactive") else "F",
                             sql_datetime(doc.get("lastModifiedDate")),
+                            doc.get("mpn"),  # the standard MPN field (Onetrail's product key)
                         )
                     ],
                 )

@@ -1,0 +1,545 @@
+"""Onetrail eInteract over sFTP: validated PO submission out, (N)ACKs, order responses, despatch
+advices and invoices in.
+
+Every operator follows the ledger rules (``DESIGN.md``): a record is ``in_progress`` before its side
+effect; order files are named per PO version (``ORD-<PO>-<version>.xml``), written to a temporary name
+and renamed; the PO's submit status moves Not Submitted → Submitting (before the upload) → Submitted
+(after the rename) or Failed; an inbound file is keyed by name + SHA-256, archived only after what it
+caused is committed, and a bad file goes to ``error/`` with a note beside it.
+
+Crash drills: ``PO_SYNC_CRASH_AFTER_WRITE=onetrail_po_submit`` (or ``onetrail_inbound``) kills the task
+right after a side effect, before the ledger hears of it (:mod:`po_sync.faults`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from po_sync import sftp as remote
+from po_sync.exceptions import ConfigurationError, ExternalSystemError
+from po_sync.faults import maybe_crash
+from po_sync.ledger import Action, RecordKey, RecordStatus
+from po_sync.netsuite.mapping import sql_literal
+from po_sync.onetrail.formats import Address, OnetrailFormatError, dump, load
+from po_sync.onetrail.mapping import (
+    SubmitOrder,
+    SubmitStatus,
+    document_id_for,
+    order_document,
+    order_version,
+    submit_order_from_records,
+    validation_problems,
+)
+from po_sync.onetrail.settings import CUSTOM_FIELDS, SETTINGS_VARIABLE, OnetrailSettings, load_settings
+from po_sync.sync import SyncOperator, SyncRun, as_bool
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from paramiko import SFTPClient
+
+    from po_sync.netsuite import NetSuiteHook
+
+ORDERS_DIR = "In/Orders"
+ACK_DIR = "Out/RC"
+_PO_NUMBER_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._%-]{0,119}$")
+F = CUSTOM_FIELDS
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _netsuite(conn_id: str) -> NetSuiteHook:
+    from po_sync.netsuite import NetSuiteHook
+
+    return NetSuiteHook(conn_id)
+
+
+def _sftp(conn_id: str) -> Any:
+    from airflow.providers.sftp.hooks.sftp import SFTPHook
+
+    return SFTPHook(ssh_conn_id=conn_id)
+
+
+def record_doc(record: Any) -> dict[str, Any]:
+    """A :class:`~po_sync.netsuite.models.NetSuiteRecord` back as the REST document mapping reads."""
+    doc = dict(record.fields)
+    for name, lines in record.sublists.items():
+        doc[name] = {"items": lines}
+    return doc
+
+
+def resolve_settings(value: str | Mapping[str, Any] | None) -> OnetrailSettings:
+    """Settings given to the operator, else the ``po_sync_onetrail`` Variable."""
+    if value in (None, ""):
+        from airflow.sdk import Variable
+
+        value = Variable.get(SETTINGS_VARIABLE, default=None)
+    return load_settings(value)
+
+
+class _OnetrailOperator(SyncOperator):
+    """Shared arguments of the Onetrail operators.
+
+    :param netsuite_conn_id: the NetSuite connection.
+    :param sftp_conn_id: Onetrail's sFTP connection (host key pinned).
+    :param settings: the settings JSON (default: the ``po_sync_onetrail`` Variable); templated.
+    :param dry_run: read and check only: nothing written, moved or recorded; templated.
+    """
+
+    template_fields: Sequence[str] = ("settings", "is_dry_run")
+
+    def __init__(
+        self,
+        *,
+        netsuite_conn_id: str = "netsuite_default",
+        sftp_conn_id: str = "onetrail_sftp",
+        settings: str | Mapping[str, Any] | None = None,
+        dry_run: bool | str = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not netsuite_conn_id or not sftp_conn_id:
+            raise ConfigurationError(f"{self.task_id}: netsuite_conn_id and sftp_conn_id are required")
+        self.netsuite_conn_id = netsuite_conn_id
+        self.sftp_conn_id = sftp_conn_id
+        self.settings = settings
+        self.is_dry_run = dry_run  # BaseOperator.dry_run is a method
+
+
+# ==================================================================================================
+# Submission
+# ==================================================================================================
+
+
+class OnetrailPurchaseOrderSubmitOperator(_OnetrailOperator):
+    """Send the POs marked "Save & Submit Electronically" to Onetrail, validated, one file per version.
+
+    Reads (SuiteQL) the POs whose ``custbody_onetrail_submit`` is ticked and whose submit status is
+    not ``Do Not Submit``, plus any in ``resync_po_numbers``; for each, reads the PO, its vendor and
+    items (REST) and checks eInteract's rules. A PO that fails them gets status ``Failed`` and the
+    reasons in ``custbody_onetrail_submit_error`` and is ``quarantined`` in the ledger; nothing is
+    sent. A valid PO whose content (its *version*) was already submitted is ``ignored``; otherwise
+    its status becomes ``Submitting``, ``ORD-<PO>-<version>`` is written to ``In/Orders`` (temporary
+    name, size check, rename), and only then ``Submitted``. A PO submitted before goes as a
+    ``Change`` document; a cancelled one (every line closed) as a ``Change`` with status ``Delete``.
+    After a crash between upload and ledger, the rerun finds the file (still in ``In/Orders``, or
+    acknowledged in ``Out/RC``) and only finishes the status.
+
+    :param resync_po_numbers: PO numbers (``tranId``) or internal ids to check and send again even
+        when unchanged; templated.
+    """
+
+    template_fields: Sequence[str] = ("settings", "is_dry_run", "resync_po_numbers")
+    ui_color = "#e0e8f8"
+
+    def __init__(self, *, resync_po_numbers: Sequence[str] | str = (), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.resync_po_numbers = resync_po_numbers
+
+    def _resync(self) -> list[str]:
+        value = self.resync_po_numbers
+        items = (
+            [v for v in re.split(r"[\s,]+", value) if v]
+            if isinstance(value, str)
+            else [str(v) for v in value or ()]
+        )
+        bad = [v for v in items if not _PO_NUMBER_RE.match(v)]
+        if bad:
+            raise ConfigurationError(f"resync_po_numbers: {bad} are not PO numbers or internal ids")
+        return items
+
+    @staticmethod
+    def query(resync: Sequence[str]) -> str:
+        """The SuiteQL picking POs to submit (public so tests and people can read it)."""
+        flagged = (
+            f"t.{F['submit']} = 'T' AND NVL(t.{F['submit_status']}, '{SubmitStatus.NOT_SUBMITTED}') "
+            f"<> '{SubmitStatus.DO_NOT_SUBMIT}'"
+        )
+        if resync:
+            ids = ", ".join(v for v in resync if v.isdigit()) or "-1"
+            numbers = ", ".join(f"'{v}'" for v in resync)
+            flagged = f"(({flagged}) OR t.id IN ({ids}) OR t.tranid IN ({numbers}))"
+        return (
+            f"SELECT t.id AS po_id, t.tranid AS tranid FROM transaction t "
+            f"WHERE t.type = 'PurchOrd' AND {flagged} ORDER BY t.id"
+        )
+
+    def sync(self, context: Context, run: SyncRun) -> None:
+        settings = resolve_settings(self.settings)
+        resync = set(self._resync())
+        dry_run = as_bool(self.is_dry_run)
+        with _netsuite(self.netsuite_conn_id) as netsuite:
+            rows = list(netsuite.suiteql(self.query(sorted(resync))))
+            if not rows:
+                self.log.info("no PO marked for electronic submission")
+                return
+            submit = _Submission(self, run, netsuite, settings, dry_run)
+            try:
+                for row in rows:
+                    po_id, number = str(row["po_id"]), str(row.get("tranid") or row["po_id"])
+                    submit.one(po_id, force=po_id in resync or number in resync)
+            finally:
+                submit.close()
+
+
+class _Submission:
+    """One run's submission state: caches of vendors and items, the sFTP client once needed."""
+
+    def __init__(
+        self,
+        op: OnetrailPurchaseOrderSubmitOperator,
+        run: SyncRun,
+        netsuite: NetSuiteHook,
+        settings: OnetrailSettings,
+        dry_run: bool,
+    ) -> None:
+        self.op = op
+        self.run = run
+        self.netsuite = netsuite
+        self.settings = settings
+        self.dry_run = dry_run
+        self.log = op.log
+        self.vendors: dict[str, dict[str, Any]] = {}
+        self.items: dict[str, dict[str, Any]] = {}
+        self._sftp_cm: Any = None
+        self._client: SFTPClient | None = None
+        self.currency_codes = {v: k for k, v in settings.currencies.items()}
+
+    # ---- resources
+
+    def client(self) -> SFTPClient:
+        if self._client is None:
+            self._sftp_cm = _sftp(self.op.sftp_conn_id).get_managed_conn()
+            self._client = self._sftp_cm.__enter__()
+            remote.ensure_dir(self._client, self.settings.folder(ORDERS_DIR))
+        return self._client
+
+    def close(self) -> None:
+        if self._sftp_cm is not None:
+            self._sftp_cm.__exit__(None, None, None)
+            self._sftp_cm = self._client = None
+
+    def _record(self, record_type: str, record_id: str, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        if record_id not in cache:
+            found = self.netsuite.find_record(record_type, record_id, expand_sub_resources=False)
+            cache[record_id] = record_doc(found) if found is not None else {}
+        return cache[record_id]
+
+    def _load(self, po_id: str) -> SubmitOrder:
+        po = record_doc(self.netsuite.get_record("purchaseOrder", po_id))
+        vendor_id = str((po.get("entity") or {}).get("id") or "")
+        vendor = self._record("vendor", vendor_id, self.vendors) if vendor_id else {}
+        items = {}
+        for line in (po.get("item") or {}).get("items") or []:
+            item_id = str((line.get("item") or {}).get("id") or "")
+            if item_id:
+                items[item_id] = self._record("inventoryItem", item_id, self.items)
+        currency_id = str((po.get("currency") or {}).get("id") or "")
+        currency = self.currency_codes.get(currency_id, "USD")
+        address = None
+        ship_to = str((po.get("shipTo") or {}).get("id") or "")
+        if ship_to and any(line.get("isDropShipment") for line in (po.get("item") or {}).get("items") or []):
+            customer = self._record("customer", ship_to, {})
+            address = Address(name=str(customer.get("companyName") or customer.get("entityId") or ship_to))
+        return submit_order_from_records(po, vendor, items, currency=currency, ship_to_address=address)
+
+    def _set_status(self, po_id: str, status: str, error: str = "") -> None:
+        self.netsuite.update_record(
+            "purchaseOrder",
+            po_id,
+            {F["submit_status"]: status, F["submit_error"]: error[:3900]},
+            idempotent=True,
+        )
+
+    # ---- one PO
+
+    def one(self, po_id: str, *, force: bool) -> None:
+        run = self.run
+        key = run.key("purchase_order", "netsuite", po_id)
+        order = self._load(po_id)
+        problems = validation_problems(order)
+        if problems:
+            self._invalid(key, order, problems)
+            return
+        version = order_version(order, self.settings)
+        doc_id = document_id_for(order.number, version)
+        partner = self.settings.partner(order.vendor_gln or "")
+        name = f"{doc_id}.{'edi' if partner.format == 'edifact' else 'xml'}"
+        if self.dry_run:
+            run.counts["read"] += 1
+            self.log.info("dry run: PO %s would go as %s", order.number, name)
+            return
+        state = run.ledger.get(key)
+        if (
+            not force
+            and state is not None
+            and state.status is RecordStatus.FAILED
+            and state.payload_hash == version
+            and (state.last_error_code or "").startswith("NACK")
+        ):
+            self.log.info(
+                "PO %s: this version was refused by Onetrail (%s); change the PO to resend",
+                order.number,
+                state.last_error_code,
+            )
+            return
+        decision = run.begin(key, payload_hash=version, trace_key=name, force=force)
+        if decision.action is Action.BUSY:
+            return
+        if decision.action is Action.SKIP:
+            run.ignored(decision)
+            return
+        previous = decision.previous.target_id if decision.previous else None
+        change = order.submit_status in (SubmitStatus.SUBMITTED, SubmitStatus.CONFIRMED) or bool(
+            previous and previous != doc_id
+        )
+        document = order_document(
+            order,
+            self.settings,
+            change=change,
+            created_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+            document_id=doc_id,
+        )
+        data = dump(document, partner.format)
+        path = posixpath.join(self.settings.folder(ORDERS_DIR), name)
+        try:
+            if decision.action is Action.RESUME and self._delivered(doc_id, name):
+                self.log.info(
+                    "PO %s: %s reached Onetrail before the crash; not sent again", order.number, name
+                )
+            else:
+                if order.submit_status != SubmitStatus.SUBMITTING:
+                    self._set_status(po_id, SubmitStatus.SUBMITTING)
+                remote.write_atomic(self.client(), path, data)
+                self.log.info(
+                    "PO %s: %s (%s) written to %s", order.number, document.function, partner.format, path
+                )
+                maybe_crash(run.flow)
+            self._set_status(po_id, SubmitStatus.SUBMITTED)
+        except ExternalSystemError as exc:
+            run.failed(decision, code=exc.code or "NETSUITE_ERROR", message=f"PO {order.number}: {exc}")
+            return
+        run.synced(decision, target_system="onetrail", target_id=doc_id)
+
+    def _invalid(self, key: RecordKey, order: SubmitOrder, problems: list[str]) -> None:
+        message = f"PO {order.number} (purchaseOrder/{order.po_id}) not submitted: " + "; ".join(problems)
+        if self.dry_run:
+            self.run.counts["quarantined"] += 1
+            self.log.warning("dry run: %s", message)
+            return
+        if order.submit_status != SubmitStatus.FAILED or self._error_of(order.po_id) != message[:3900]:
+            self._set_status(order.po_id, SubmitStatus.FAILED, message)
+        self.run.quarantine_input(key, code="VALIDATION_FAILED", message=message)
+
+    def _error_of(self, po_id: str) -> str:
+        found = self.netsuite.get_record(
+            "purchaseOrder", po_id, expand_sub_resources=False, fields=[F["submit_error"]]
+        )
+        return str(found.get(F["submit_error"]) or "")
+
+    def _delivered(self, doc_id: str, name: str) -> bool:
+        client = self.client()
+        if remote.exists(client, posixpath.join(self.settings.folder(ORDERS_DIR), name)):
+            return True
+        for folder in (
+            self.settings.folder(ACK_DIR),
+            posixpath.join(self.settings.folder(ACK_DIR), "archive"),
+        ):
+            try:
+                files = remote.list_files(client, folder)
+            except FileNotFoundError:
+                continue
+            for entry in files:
+                data = remote.read(
+                    client, posixpath.join(folder, entry.name), max_bytes=self.settings.max_file_bytes
+                )
+                if doc_id.encode() in data:
+                    return True
+        return False
+
+
+# ==================================================================================================
+# Inbound files (shared by the (N)ACK reader and the inbound flows)
+# ==================================================================================================
+
+
+class _InboundFile:
+    """One file of an ``Out/*`` folder: read, keyed in the ledger, then archived or sent to ``error/``."""
+
+    def __init__(
+        self, client: SFTPClient, folder: str, entry: remote.RemoteFile, run: SyncRun, log: Any
+    ) -> None:
+        self.client = client
+        self.folder = folder
+        self.entry = entry
+        self.name = entry.name
+        self.path = posixpath.join(folder, entry.name)
+        self.run = run
+        self.log = log
+        self.checksum = ""
+
+    @property
+    def archive_dir(self) -> str:
+        return posixpath.join(self.folder, "archive")
+
+    @property
+    def error_dir(self) -> str:
+        return posixpath.join(self.folder, "error")
+
+    def read(self, max_bytes: int) -> bytes | None:
+        if self.entry.size > max_bytes:
+            return None
+        data = remote.read(self.client, self.path, max_bytes=max_bytes)
+        self.checksum = _sha256(data)
+        return data
+
+    def key(self, entity_type: str) -> RecordKey:
+        label = self.name if _SAFE_NAME_RE.match(self.name) else re.sub(r"[^A-Za-z0-9._-]", "_", self.name)
+        return self.run.key(entity_type, "onetrail", f"{label}@{self.checksum or f'size-{self.entry.size}'}")
+
+    def _unique(self, folder: str) -> str:
+        target = posixpath.join(folder, self.name)
+        if remote.exists(self.client, target):
+            stem, ext = posixpath.splitext(self.name)
+            target = posixpath.join(folder, f"{stem}.{(self.checksum or 'x')[:12]}{ext}")
+        return target
+
+    def archive(self) -> str:
+        remote.ensure_dir(self.client, self.archive_dir)
+        target = self._unique(self.archive_dir)
+        remote.move(self.client, self.path, target)
+        return target
+
+    def to_error(self, message: str) -> str:
+        remote.ensure_dir(self.client, self.error_dir)
+        target = self._unique(self.error_dir)
+        remote.write_atomic(self.client, target + ".error.txt", (message + "\n").encode())
+        remote.move(self.client, self.path, target)
+        self.log.warning("%s -> %s: %s", self.name, target, message)
+        return target
+
+
+def list_inbound(client: SFTPClient, folder: str, pattern: str = "*") -> list[remote.RemoteFile]:
+    """Finished files of an ``Out`` folder (hidden names are uploads in progress), oldest name first."""
+    try:
+        files = remote.list_files(client, folder)
+    except FileNotFoundError:
+        return []
+    return [f for f in files if not f.name.startswith(".") and fnmatch.fnmatch(f.name, pattern)]
+
+
+def po_number_of(document_id: str) -> str | None:
+    """The PO number inside an order document id (``ORD-<PO>-<version>``)."""
+    match = re.fullmatch(r"ORD-(.+)-[0-9a-f]{12}", document_id)
+    return match.group(1) if match else None
+
+
+class OnetrailAcknowledgementOperator(_OnetrailOperator):
+    """Read Onetrail's technical (N)ACKs from ``Out/RC``: a NACK fails the PO with its exception code.
+
+    Each ACK names the order document it acknowledges (``ORD-<PO>-<version>``). A positive one
+    (``000E``) is recorded and archived. A negative one sets the PO's submit status to ``Failed``
+    with the exception codes and text in ``custbody_onetrail_submit_error``, and marks the PO's
+    ledger record ``failed`` with code ``NACK_<code>`` when it is about the version last sent; that
+    version is not resent until the PO changes. Unreadable files go to ``error/`` with a note.
+    """
+
+    ui_color = "#f0e8d8"
+
+    def sync(self, context: Context, run: SyncRun) -> None:
+        settings = resolve_settings(self.settings)
+        dry_run = as_bool(self.is_dry_run)
+        folder = settings.folder(ACK_DIR)
+        sftp = _sftp(self.sftp_conn_id)
+        with _netsuite(self.netsuite_conn_id) as netsuite, sftp.get_managed_conn() as client:
+            for entry in list_inbound(client, folder):
+                self._one(
+                    run, netsuite, _InboundFile(client, folder, entry, run, self.log), settings, dry_run
+                )
+
+    def _one(
+        self,
+        run: SyncRun,
+        netsuite: NetSuiteHook,
+        file: _InboundFile,
+        settings: OnetrailSettings,
+        dry_run: bool,
+    ) -> None:
+        data = file.read(settings.max_file_bytes)
+        try:
+            if data is None:
+                raise OnetrailFormatError(
+                    f"{file.name}: more than {settings.max_file_bytes} bytes", code="FILE_TOO_LARGE"
+                )
+            ack = load(data, "ack", name=file.name, max_bytes=settings.max_file_bytes)
+        except OnetrailFormatError as exc:
+            if not dry_run:
+                file.to_error(exc.message)
+                run.quarantine_input(file.key("ack_file"), code=exc.code, message=exc.message)
+            return
+        if dry_run:
+            run.counts["read"] += 1
+            return
+        decision = run.begin(
+            file.key("ack_file"), payload_hash=file.checksum, trace_key=ack.original_document_id
+        )
+        if decision.action is Action.BUSY:
+            return
+        if decision.action is Action.SKIP:
+            # The same file was handled before and is back: keep it, but not in the inbox.
+            file.to_error(f"already processed ({ack.original_document_id}); not processed again")
+            run.ignored(decision)
+            return
+        try:
+            outcome = self._apply(run, netsuite, ack) if not ack.positive else "ACK"
+        except ExternalSystemError as exc:
+            run.failed(decision, code=exc.code or "NETSUITE_ERROR", message=f"{file.name}: {exc}")
+            return
+        maybe_crash(run.flow)
+        target = file.archive()
+        run.synced(decision, target_system="netsuite", target_id=f"{outcome}:{target}")
+
+    def _apply(self, run: SyncRun, netsuite: NetSuiteHook, ack: Any) -> str:
+        codes = ", ".join(e.code for e in ack.errors)
+        text = "; ".join(f"{e.code} {e.description}".strip() for e in ack.errors)
+        number = po_number_of(ack.original_document_id)
+        if number is None:
+            raise OnetrailFormatError(f"NACK for {ack.original_document_id}: not an order document id")
+        rows = list(
+            netsuite.suiteql(
+                f"SELECT t.id AS po_id FROM transaction t WHERE t.type = 'PurchOrd' AND t.tranid = {sql_literal(number)} ORDER BY t.id"
+            )
+        )
+        if not rows:
+            return f"NACK {codes} (no PO {number})"
+        po_id = str(rows[0]["po_id"])
+        message = f"Onetrail refused {ack.original_document_id}: {text}"
+        netsuite.update_record(
+            "purchaseOrder",
+            po_id,
+            {F["submit_status"]: SubmitStatus.FAILED, F["submit_error"]: message[:3900]},
+            idempotent=True,
+        )
+        state = run.ledger.get(RecordKey(run.flow, "purchase_order", "netsuite", po_id))
+        if state is not None and state.target_id == ack.original_document_id:
+            run.ledger.mark_failed(
+                state.id, sync_run_id=run.id, code=f"NACK_{ack.errors[0].code}"[:60], message=message
+            )
+        return f"NACK {codes}"
+
+
+__all__ = [
+    "OnetrailAcknowledgementOperator",
+    "OnetrailPurchaseOrderSubmitOperator",
+    "list_inbound",
+    "po_number_of",
+    "resolve_settings",
+]
