@@ -18,25 +18,37 @@ import hashlib
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from po_sync import sftp as remote
-from po_sync.exceptions import ConfigurationError, ExternalSystemError
+from po_sync.exceptions import ConfigurationError, ExternalSystemError, RecordError, RecordValidationError
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, RecordKey, RecordStatus
 from po_sync.netsuite.mapping import sql_literal
-from po_sync.onetrail.formats import Address, OnetrailFormatError, dump, load
+from po_sync.onetrail.formats import Address, OnetrailFormatError, OrderResponse, dump, load
 from po_sync.onetrail.mapping import (
+    ADDED,
+    Amendment,
+    PoLine,
     SubmitOrder,
     SubmitStatus,
     document_id_for,
+    line_label,
     order_document,
     order_version,
+    response_effects,
     submit_order_from_records,
     validation_problems,
 )
-from po_sync.onetrail.settings import CUSTOM_FIELDS, SETTINGS_VARIABLE, OnetrailSettings, load_settings
+from po_sync.onetrail.settings import (
+    AMENDMENT_RECORD,
+    CUSTOM_FIELDS,
+    SETTINGS_VARIABLE,
+    OnetrailSettings,
+    load_settings,
+)
 from po_sync.sync import SyncOperator, SyncRun, as_bool
 
 if TYPE_CHECKING:
@@ -538,8 +550,264 @@ class OnetrailAcknowledgementOperator(_OnetrailOperator):
 
 __all__ = [
     "OnetrailAcknowledgementOperator",
+    "OnetrailOrderResponseOperator",
     "OnetrailPurchaseOrderSubmitOperator",
     "list_inbound",
     "po_number_of",
     "resolve_settings",
 ]
+
+
+# ==================================================================================================
+# Inbound documents: order responses, despatch advices, invoices
+# ==================================================================================================
+
+
+class _InboundOperator(_OnetrailOperator):
+    """Process every finished file of one ``Out`` folder, one ledger record per file.
+
+    A file that is too big, unreadable or hostile, that names an unknown PO, or whose content the
+    business rules refuse goes to ``error/`` with ``<name>.error.txt`` beside it and is
+    ``quarantined``; a file whose name and SHA-256 were processed before goes to ``error/`` as a
+    duplicate (nothing is applied twice); a good file is applied to NetSuite and moved to
+    ``archive/`` only then. A transient NetSuite failure leaves the file in place for the next run.
+    """
+
+    #: the ``Out`` folder under the buyer's home, and the document kind it holds
+    folder: str = ""
+    kind: str = ""
+    entity_type: str = ""
+
+    def sync(self, context: Context, run: SyncRun) -> None:
+        settings = resolve_settings(self.settings)
+        dry_run = as_bool(self.is_dry_run)
+        folder = settings.folder(self.folder)
+        sftp = _sftp(self.sftp_conn_id)
+        with _netsuite(self.netsuite_conn_id) as netsuite, sftp.get_managed_conn() as client:
+            for entry in list_inbound(client, folder):
+                file = _InboundFile(client, folder, entry, run, self.log)
+                self._file(run, netsuite, file, settings, dry_run)
+
+    def _file(
+        self,
+        run: SyncRun,
+        netsuite: NetSuiteHook,
+        file: _InboundFile,
+        settings: OnetrailSettings,
+        dry_run: bool,
+    ) -> None:
+        data = file.read(settings.max_file_bytes)
+        try:
+            if data is None:
+                raise OnetrailFormatError(
+                    f"{file.name}: {file.entry.size} bytes, more than the {settings.max_file_bytes}-byte limit; not read",
+                    code="FILE_TOO_LARGE",
+                )
+            document = load(data, self.kind, name=file.name, max_bytes=settings.max_file_bytes)  # type: ignore[arg-type]
+        except OnetrailFormatError as exc:
+            if dry_run:
+                run.counts["quarantined"] += 1
+                return
+            file.to_error(exc.message)
+            run.quarantine_input(file.key(self.entity_type), code=exc.code, message=exc.message)
+            return
+        if dry_run:
+            run.counts["read"] += 1
+            self.log.info("dry run: %s would be processed", file.name)
+            return
+        key = file.key(self.entity_type)
+        state = run.ledger.get(key)
+        if state is not None and state.status in (
+            RecordStatus.SYNCED,
+            RecordStatus.IGNORED,
+            RecordStatus.RESOLVED,
+        ):
+            message = f"{file.name}: already processed on {state.updated_at:%Y-%m-%d %H:%M} UTC ({state.target_id}); not processed again"
+            file.to_error(message)
+            dup = run.key(f"{self.entity_type}_duplicate", "onetrail", key.source_id)
+            run.quarantine_input(dup, code="DUPLICATE_FILE", message=message)
+            return
+        decision = run.begin(key, payload_hash=file.checksum, trace_key=file.name)
+        if decision.action is Action.BUSY:
+            return
+        try:
+            target = self.apply(run, netsuite, document, file, settings, decision)
+        except RecordValidationError as exc:
+            file.to_error(exc.message)
+            run.quarantined(decision, code=exc.code, message=exc.message)
+            return
+        except ExternalSystemError as exc:
+            # NetSuite's fault or a business rule it refused: the file stays for the next run.
+            run.failed(decision, code=exc.code or "NETSUITE_ERROR", message=f"{file.name}: {exc}")
+            return
+        maybe_crash(run.flow)
+        file.archive()
+        run.synced(decision, target_system="netsuite", target_id=target)
+
+    def apply(
+        self,
+        run: SyncRun,
+        netsuite: NetSuiteHook,
+        document: Any,
+        file: _InboundFile,
+        settings: OnetrailSettings,
+        decision: Any,
+    ) -> str:
+        """Apply one parsed document to NetSuite; return what it became (ids, for the ledger)."""
+        raise NotImplementedError
+
+
+def find_po(netsuite: NetSuiteHook, number: str, where: str) -> dict[str, Any]:
+    """The PO with ``tranId`` = ``number`` (REST document with lines).
+
+    :raises RecordValidationError: ``UNKNOWN_ORDER`` naming the file.
+    """
+    try:
+        literal = sql_literal(number)
+    except RecordError:
+        raise RecordValidationError(
+            f"{where}: PO number {number!r} is not a NetSuite document number", code="UNKNOWN_ORDER"
+        ) from None
+    rows = list(
+        netsuite.suiteql(
+            f"SELECT t.id AS po_id FROM transaction t WHERE t.type = 'PurchOrd' AND t.tranid = {literal} ORDER BY t.id"
+        )
+    )
+    if not rows:
+        raise RecordValidationError(f"{where}: no purchase order {number} in NetSuite", code="UNKNOWN_ORDER")
+    return record_doc(netsuite.get_record("purchaseOrder", str(rows[0]["po_id"])))
+
+
+def item_mpns(netsuite: NetSuiteHook, *, ids: Sequence[str] = (), mpns: Sequence[str] = ()) -> dict[str, str]:
+    """Item id → MPN for ``ids``, or MPN → item id for ``mpns`` (one SuiteQL)."""
+    if ids:
+        where = "i.id IN (" + ", ".join(str(int(i)) for i in ids) + ")"
+    elif mpns:
+        where = "i.mpn IN (" + ", ".join(sql_literal(m) for m in mpns) + ")"
+    else:
+        return {}
+    rows = netsuite.suiteql(f"SELECT i.id AS id, i.mpn AS mpn FROM item i WHERE {where} ORDER BY i.id")
+    if ids:
+        return {str(r["id"]): str(r.get("mpn") or "") for r in rows}
+    out: dict[str, str] = {}
+    for r in rows:
+        out.setdefault(str(r.get("mpn") or ""), str(r["id"]))
+    return out
+
+
+class OnetrailOrderResponseOperator(_InboundOperator):
+    """Order responses (``Out/OrdRsp``) onto their POs: accept statuses, PO amendments, accepted changes.
+
+    Sets ``custbody_onetrail_accept_status`` and each line's ``custcol_onetrail_accept_status``
+    (Accepted, Changed and Accepted, Rejected, Deleted, Added) from the response's header and line
+    codes (Onetrail XML or UBL), stores every supplier change as an ``Onetrail.net PO Amendment``
+    record (``customrecord_onetrail_po_amendment``, upserted by an external id derived from the
+    response, so a rerun never doubles one), changes the PO lines only for the change kinds the
+    settings' ``auto_accept`` lists (a split's extra parts and added lines become new lines, tagged
+    with their source so a rerun does not add them again), and moves the submit status to Confirmed.
+    """
+
+    folder = "Out/OrdRsp"
+    kind = "order_response"
+    entity_type = "order_response"
+    ui_color = "#e0f0e0"
+
+    def apply(
+        self,
+        run: SyncRun,
+        netsuite: NetSuiteHook,
+        document: Any,
+        file: _InboundFile,
+        settings: OnetrailSettings,
+        decision: Any,
+    ) -> str:
+        response: OrderResponse = document
+        where = f"order response {response.document_id} (file {file.name})"
+        po = find_po(netsuite, response.po_number, where)
+        po_id = str(po["id"])
+        raw_lines = (po.get("item") or {}).get("items") or []
+        mpn_of = item_mpns(
+            netsuite, ids=sorted({str((line.get("item") or {}).get("id")) for line in raw_lines})
+        )
+        lines = [
+            PoLine(
+                line=str(line.get("line")),
+                item_id=str((line.get("item") or {}).get("id")),
+                mpn=mpn_of.get(str((line.get("item") or {}).get("id"))),
+                quantity=Decimal(str(line.get("quantity") or 0)),
+                rate=Decimal(str(line.get("rate") or 0)),
+                expected_date=_iso_date(line.get("expectedReceiptDate")),
+                closed=bool(line.get("isClosed")),
+            )
+            for line in raw_lines
+        ]
+        added = [line.mpn for line in response.lines if line.mpn and line_label(line.status) == ADDED]
+        effects = response_effects(
+            response, lines, auto_accept=settings.auto_accept, item_for_mpn=item_mpns(netsuite, mpns=added)
+        )
+        if effects.problems:
+            raise RecordValidationError(f"{where}: " + "; ".join(effects.problems), code="BAD_RESPONSE")
+        for amendment in effects.amendments:
+            netsuite.upsert_record(
+                AMENDMENT_RECORD,
+                amendment.external_id(response.document_id),
+                amendment_body(
+                    amendment, po_id=po_id, po_number=response.po_number, document_id=response.document_id
+                ),
+            )
+        sources = {str(line.get(F["line_source"]) or "") for line in raw_lines}
+        items: list[dict[str, Any]] = []
+        for number, label in sorted(
+            effects.line_status.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else 0
+        ):
+            items.append(
+                {"line": int(number), F["line_accept_status"]: label, **effects.line_updates.get(number, {})}
+            )
+        for index, new in enumerate(effects.new_lines, start=1):
+            source = f"{response.document_id}#{index}"
+            if source in sources:
+                continue  # added by an earlier, interrupted run
+            entry: dict[str, Any] = {
+                "item": {"id": new["item_id"]},
+                "quantity": _plain(new["quantity"]),
+                F["line_accept_status"]: new["status"],
+                F["line_source"]: source,
+            }
+            if new.get("rate") is not None:
+                entry["rate"] = _plain(new["rate"])
+            if new.get("expected_date") is not None:
+                entry["expectedReceiptDate"] = new["expected_date"].isoformat()
+            items.append(entry)
+        body: dict[str, Any] = {
+            F["accept_status"]: effects.header_status,
+            F["submit_status"]: SubmitStatus.CONFIRMED,
+            "item": {"items": items},
+        }
+        netsuite.update_record("purchaseOrder", po_id, body)
+        return f"purchaseOrder/{po_id}:{effects.header_status}:{len(effects.amendments)} amendment(s)"
+
+
+def amendment_body(amendment: Amendment, *, po_id: str, po_number: str, document_id: str) -> dict[str, Any]:
+    """The ``customrecord_onetrail_po_amendment`` body: linked to the PO, one supplier change."""
+    return {
+        "name": f"{po_number} {amendment.change} {amendment.line or ''}".strip()[:300],
+        "custrecord_onetrail_amend_po": {"id": po_id},
+        "custrecord_onetrail_amend_line": amendment.line,
+        "custrecord_onetrail_amend_change": amendment.change,
+        "custrecord_onetrail_amend_old": amendment.old_value,
+        "custrecord_onetrail_amend_new": amendment.new_value,
+        "custrecord_onetrail_amend_status": amendment.status,
+        "custrecord_onetrail_amend_applied": amendment.applied,
+        "custrecord_onetrail_amend_response": document_id,
+    }
+
+
+def _iso_date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def _plain(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)

@@ -44,6 +44,7 @@ CUSTOM_FIELDS = {
     "accept_status": "custbody_onetrail_accept_status",
     # purchase order line
     "line_accept_status": "custcol_onetrail_accept_status",
+    "line_source": "custcol_onetrail_source",  # the response line a supplier-added PO line came from
     # vendor
     "vendor_enabled": "custentity_onetrail_enabled",
     "vendor_gln": "custentity_onetrail_gln",
@@ -166,3 +167,13 @@ def load_settings(value: str | Mapping[str, Any] | None) -> OnetrailSettings:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigurationError(f"{SETTINGS_VARIABLE}: {problems}") from None
+
+
+def folder_template(name: str) -> str:
+    """A Jinja template of ``settings.folder(name)`` read from the Variable at run time (for sensors,
+    whose ``path`` is templated; a DAG file does no I/O when parsed)."""
+    var = f"var.json.{SETTINGS_VARIABLE}"
+    return (
+        f"{{{{ ({var}.get('remote_root') or '/' ~ {var}['buyer_gln']) ~ ('/Test' if {var}.get('test') else '') }}}}"
+        f"/{name}"
+    )

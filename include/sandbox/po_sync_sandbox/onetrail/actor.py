@@ -221,7 +221,7 @@ class OnetrailHub:
             out = [same(line) for line in lines]
         elif scenario == "confirmed_with_changes":
             header = "Change"
-            first = lines[0]
+            first = next((line for line in lines if line.quantity >= 2), lines[0])
             out = [
                 replace(
                     same(first, "Change"),
@@ -229,7 +229,7 @@ class OnetrailHub:
                     unit_price=(first.unit_price * Decimal("0.95")).quantize(Decimal("0.01")),
                     delivery_date=ship + timedelta(days=7),
                 ),
-                *[same(line) for line in lines[1:]],
+                *[same(line) for line in lines if line is not first],
             ]
         elif scenario == "order_on_hold":
             header = "Reject"
@@ -257,12 +257,12 @@ class OnetrailHub:
             ]
         elif scenario == "line_split":
             header = "Change"
-            first = lines[0]
-            part = max((first.quantity / 2).to_integral_value(), Decimal(1))
+            first = next((line for line in lines if line.quantity >= 2), lines[0])
+            part = (first.quantity / 2).to_integral_value(rounding="ROUND_DOWN")
             out = [
                 replace(same(first, "Change"), quantity=first.quantity - part),
                 replace(same(first, "Change"), quantity=part, ship_date=ship + timedelta(days=14)),
-                *[same(line) for line in lines[1:]],
+                *[same(line) for line in lines if line is not first],
             ]
         response = OrderResponse(
             document_id=self._next("RSP"),
