@@ -13,6 +13,11 @@ supplier change (quantity, price, date, added or deleted line, line split) store
 *Onetrail.net PO Amendment* record linked to the PO; PO lines changed only for the change kinds the
 settings accept automatically (`auto_accept`); submit status **Confirmed**.
 
+**Despatch advices** (`despatch_advices`): an item receipt per advice and standard PO, a *Shipped* item
+fulfilment on the sales order per advice and drop-ship PO, with the serial numbers (inventory detail)
+and the containers' tracking numbers; partial shipments accumulate; an advice for lines already
+received is quarantined, never received twice.
+
 Every file is keyed by name + SHA-256 in the ledger and moved to `archive/` only after what it caused
 is committed in NetSuite; a bad file (hostile or malformed XML, unknown PO or line, unknown code) or a
 repeat goes to `error/` with a `.error.txt` note beside it.
@@ -22,7 +27,8 @@ repeat goes to `error/` with a `.error.txt` note beside it.
 **Trigger with conf**: `{"dry_run": false}`
 
 **Where to look**: ledger rows with `flow = 'onetrail_inbound'`, entity type `order_response`
-(target id = the PO and how many amendments), `*_duplicate` for repeats.
+(target id = the PO and how many amendments), `despatch_advice` (one per advice and PO; target id =
+the receipt or fulfilment), `*_file` per file, `*_duplicate` for repeats.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from airflow.sdk import DAG, TaskGroup
 
 from po_sync.dag_defaults import default_args, dry_run_param
 from po_sync.netsuite.connection import NETSUITE_POOL
-from po_sync.onetrail.operators import OnetrailOrderResponseOperator
+from po_sync.onetrail.operators import OnetrailDespatchAdviceOperator, OnetrailOrderResponseOperator
 from po_sync.onetrail.settings import folder_template
 
 #: finished files only: a hidden name is an upload in progress; archive/ and error/ have no dot
@@ -57,7 +63,10 @@ with DAG(
     },
     render_template_as_native_obj=True,
 ) as dag:
-    for group_id, folder, operator in (("order_responses", "Out/OrdRsp", OnetrailOrderResponseOperator),):
+    for group_id, folder, operator in (
+        ("order_responses", "Out/OrdRsp", OnetrailOrderResponseOperator),
+        ("despatch_advices", "Out/Desadv", OnetrailDespatchAdviceOperator),
+    ):
         with TaskGroup(group_id=group_id):
             wait = SFTPSensor(
                 task_id="wait_for_files",

@@ -21,8 +21,22 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from po_sync.exceptions import RecordValidationError
+from po_sync.models import (
+    DocumentRef,
+    DocumentType,
+    ItemFulfillment,
+    ItemFulfillmentLine,
+    ItemFulfillmentShipStatus,
+    ItemReceipt,
+    ItemReceiptLine,
+    ItemRef,
+    Package,
+)
+from po_sync.netsuite.mapping import OrderSnapshot
 from po_sync.onetrail.formats import (
     Address,
+    DespatchAdvice,
     OrderDocument,
     OrderLine,
     OrderResponse,
@@ -47,6 +61,10 @@ __all__ = [
     "order_document",
     "order_version",
     "response_effects",
+    "despatch_external_id",
+    "despatch_payload",
+    "fulfillment_from_despatch",
+    "receipt_from_despatch",
     "submit_order_from_records",
     "validation_problems",
 ]
@@ -570,3 +588,131 @@ def response_effects(
     for line in lines:
         effects.line_status.setdefault(line.line, label if label != CHANGED else ACCEPTED)
     return effects
+
+
+# ================================================================================ despatch advices
+
+
+def despatch_external_id(advice: DespatchAdvice, po_number: str) -> str:
+    """The receipt / fulfilment ``externalId``: one per despatch advice and PO, so a repeat is found."""
+    return f"OT-DSP-{_SAFE.sub('_', advice.despatch_number)[:60]}-{_SAFE.sub('_', po_number)[:40]}"
+
+
+def despatch_payload(advice: DespatchAdvice, po_number: str) -> str:
+    """A hash of what one advice ships for one PO (line, quantity, serials)."""
+    rows = sorted(
+        (line.line_number, str(line.quantity), line.serial_numbers)
+        for line in advice.lines
+        if line.po_number == po_number
+    )
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+
+
+def _shipped(advice: DespatchAdvice, po_number: str) -> dict[str, tuple[Decimal, list[str]]]:
+    out: dict[str, tuple[Decimal, list[str]]] = {}
+    for line in advice.lines:
+        if line.po_number != po_number or line.quantity <= 0:
+            continue
+        quantity, serials = out.get(line.line_number, (Decimal(0), []))
+        out[line.line_number] = (quantity + line.quantity, [*serials, *line.serial_numbers])
+    return out
+
+
+def _memo(advice: DespatchAdvice) -> str:
+    tracking = advice.tracking_numbers()
+    text = f"Onetrail despatch advice {advice.despatch_number}"
+    return text + (f"; tracking {', '.join(tracking)}" if tracking else "")
+
+
+def receipt_from_despatch(
+    advice: DespatchAdvice, order: OrderSnapshot, *, external_id: str, where: str
+) -> ItemReceipt | None:
+    """The item receipt one advice makes for a standard PO (None when it ships nothing of it).
+
+    :raises RecordValidationError: a line the PO does not have.
+    """
+    lines = []
+    for number, (quantity, serials) in sorted(
+        _shipped(advice, order.number).items(), key=lambda kv: _line_key(kv[0])
+    ):
+        order_line = order.line(number)
+        if order_line is None:
+            raise RecordValidationError(
+                f"{where}: PO {order.number} has no line {number}", code="UNKNOWN_LINE"
+            )
+        lines.append(
+            ItemReceiptLine(
+                line_id=number,
+                order_line=number,
+                item=ItemRef(sku=order_line.sku),
+                quantity=quantity,
+                unit="EA",
+                serial_numbers=tuple(serials),
+            )
+        )
+    if not lines:
+        return None
+    return ItemReceipt(
+        source_system="onetrail",
+        source_id=external_id,
+        created_from=DocumentRef(type=DocumentType.PURCHASE_ORDER, id=order.id, number=order.number),
+        tran_date=advice.ship_date,
+        memo=_memo(advice),
+        lines=tuple(lines),
+    )
+
+
+def fulfillment_from_despatch(
+    advice: DespatchAdvice, order: OrderSnapshot, *, external_id: str, where: str
+) -> ItemFulfillment | None:
+    """The item fulfilment (Shipped) one advice makes on a drop-ship PO's sales order, with the
+    containers' tracking numbers as packages and the serial numbers (None when it ships nothing)."""
+    lines = []
+    for number, (quantity, serials) in sorted(
+        _shipped(advice, order.number).items(), key=lambda kv: _line_key(kv[0])
+    ):
+        order_line = order.line(number)
+        if order_line is None:
+            raise RecordValidationError(
+                f"{where}: PO {order.number} has no line {number}", code="UNKNOWN_LINE"
+            )
+        lines.append(
+            ItemFulfillmentLine(
+                line_id=f"{order.number}:{number}",
+                order_line=number,
+                item=ItemRef(sku=order_line.sku),
+                quantity=quantity,
+                unit="EA",
+                serial_numbers=tuple(serials),
+            )
+        )
+    if not lines or order.sales_order_id is None:
+        return None
+    packages = tuple(
+        Package(tracking_number=c.tracking, description=f"{c.package_type} {c.sscc}")
+        for c in advice.containers
+        if c.tracking and any(line.po_number == order.number for line in c.lines)
+    )
+    unique: list[Package] = []
+    for package in packages:
+        if package.tracking_number not in {p.tracking_number for p in unique}:
+            unique.append(package)
+    return ItemFulfillment(
+        source_system="onetrail",
+        source_id=external_id,
+        number=advice.despatch_number,
+        created_from=DocumentRef(
+            type=DocumentType.SALES_ORDER, id=order.sales_order_id, number=order.sales_order_number
+        ),
+        purchase_order=DocumentRef(type=DocumentType.PURCHASE_ORDER, id=order.id, number=order.number),
+        ship_status=ItemFulfillmentShipStatus.SHIPPED,
+        tran_date=advice.ship_date,
+        ship_date=advice.ship_date,
+        packages=tuple(unique),
+        memo=_memo(advice),
+        lines=tuple(lines),
+    )
+
+
+def _line_key(value: str) -> tuple[int, str]:
+    return (int(value), "") if value.isdigit() else (0, value)

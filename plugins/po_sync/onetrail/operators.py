@@ -23,21 +23,37 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from po_sync import sftp as remote
-from po_sync.exceptions import ConfigurationError, ExternalSystemError, RecordError, RecordValidationError
+from po_sync.exceptions import (
+    ConfigurationError,
+    ExternalSystemError,
+    RecordError,
+    RecordValidationError,
+    RetriableError,
+)
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, RecordKey, RecordStatus
-from po_sync.netsuite.mapping import sql_literal
-from po_sync.onetrail.formats import Address, OnetrailFormatError, OrderResponse, dump, load
+from po_sync.netsuite.mapping import (
+    fulfillment_body,
+    item_receipt_body,
+    order_snapshots,
+    po_lines_query,
+    sql_literal,
+)
+from po_sync.onetrail.formats import Address, DespatchAdvice, OnetrailFormatError, OrderResponse, dump, load
 from po_sync.onetrail.mapping import (
     ADDED,
     Amendment,
     PoLine,
     SubmitOrder,
     SubmitStatus,
+    despatch_external_id,
+    despatch_payload,
     document_id_for,
+    fulfillment_from_despatch,
     line_label,
     order_document,
     order_version,
+    receipt_from_despatch,
     response_effects,
     submit_order_from_records,
     validation_problems,
@@ -550,6 +566,7 @@ class OnetrailAcknowledgementOperator(_OnetrailOperator):
 
 __all__ = [
     "OnetrailAcknowledgementOperator",
+    "OnetrailDespatchAdviceOperator",
     "OnetrailOrderResponseOperator",
     "OnetrailPurchaseOrderSubmitOperator",
     "list_inbound",
@@ -811,3 +828,124 @@ def _iso_date(value: Any) -> date | None:
 
 def _plain(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+class OnetrailDespatchAdviceOperator(_InboundOperator):
+    """Despatch advices (``Out/Desadv``): item receipts for standard POs, Shipped item fulfilments for
+    drop-ship POs, with serial numbers (inventory detail) and tracking numbers.
+
+    Each (advice, PO) pair is one ledger record with a deterministic ``externalId``
+    (``OT-DSP-<despatch number>-<PO>``) and the ledger's idempotency key on the transform; after a
+    crash the rerun finds the receipt by its external id instead of creating a second. Partial
+    shipments accumulate (each advice receives what it ships). An advice for lines already received
+    (or a line the PO lacks) is quarantined with the file in ``error/``, never received twice; the
+    other POs of the same file still go through.
+    """
+
+    folder = "Out/Desadv"
+    kind = "despatch_advice"
+    entity_type = "despatch_advice_file"
+    ui_color = "#e8e0f0"
+
+    def apply(
+        self,
+        run: SyncRun,
+        netsuite: NetSuiteHook,
+        document: Any,
+        file: _InboundFile,
+        settings: OnetrailSettings,
+        decision: Any,
+    ) -> str:
+        advice: DespatchAdvice = document
+        where = f"despatch advice {advice.despatch_number} (file {file.name})"
+        orders = order_snapshots(netsuite.suiteql(po_lines_query(numbers=advice.po_numbers)))
+        problems: list[str] = []
+        done: list[str] = []
+        for number in advice.po_numbers:
+            key = run.key("despatch_advice", "onetrail", f"{advice.despatch_number}/{number}"[:200])
+            order = orders.get(number)
+            if order is None:
+                run.quarantine_input(
+                    key, code="UNKNOWN_ORDER", message=f"{where}: no purchase order {number} in NetSuite"
+                )
+                problems.append(f"no purchase order {number} in NetSuite")
+                continue
+            state = run.ledger.get(key)
+            payload = despatch_payload(advice, number)
+            if state is not None and state.status is RecordStatus.SYNCED and state.payload_hash == payload:
+                message = f"{where}: PO {number} was already received from this advice ({state.target_id}); not again"
+                dup = run.key(
+                    "despatch_advice_duplicate", "onetrail", f"{key.source_id}@{file.checksum[:16]}"
+                )
+                run.quarantine_input(dup, code="ALREADY_RECEIVED", message=message)
+                problems.append(message)
+                continue
+            external_id = despatch_external_id(advice, number)
+
+            def send(decision: Any, order: Any = order, external_id: str = external_id) -> str | None:
+                return self._send(netsuite, advice, order, external_id, where, decision)
+
+            run.process(key, payload_hash=payload, send=send, target_system="netsuite", trace_key=file.name)
+            after = run.ledger.get(key)
+            if after is None or after.status is RecordStatus.QUARANTINED:
+                problems.append(after.last_error_message or "quarantined" if after else "not recorded")
+            elif after.status is RecordStatus.FAILED or after.status is RecordStatus.IN_PROGRESS:
+                raise RetriableError(
+                    f"{where}: PO {number}: {after.last_error_message}; the file stays for the next run",
+                    system="netsuite",
+                )
+            else:
+                done.append(f"{number}:{after.target_id}")
+        if problems:
+            raise RecordValidationError(
+                f"{where}: " + "; ".join(problems) + (f" (applied: {', '.join(done)})" if done else ""),
+                code="DESPATCH_REFUSED",
+            )
+        return ", ".join(done) or "nothing shipped"
+
+    def _send(
+        self,
+        netsuite: NetSuiteHook,
+        advice: DespatchAdvice,
+        order: Any,
+        external_id: str,
+        where: str,
+        decision: Any,
+    ) -> str | None:
+        record_type = "itemFulfillment" if order.is_drop_ship else "itemReceipt"
+        if decision.action is Action.RESUME:
+            found = netsuite.find_record(
+                record_type, f"eid:{external_id}", expand_sub_resources=False, fields=["id"]
+            )
+            if found is not None:
+                return found.id
+        try:
+            if order.is_drop_ship:
+                fulfillment = fulfillment_from_despatch(advice, order, external_id=external_id, where=where)
+                if fulfillment is None:
+                    return None
+                sales_order = netsuite.get_record("salesOrder", order.sales_order_id)
+                body = fulfillment_body(
+                    fulfillment, sales_order.lines, {order.number: order.id}, document=where
+                )
+                result = netsuite.transform_record(
+                    "salesOrder",
+                    order.sales_order_id,
+                    "itemFulfillment",
+                    body,
+                    idempotency_key=decision.idempotency_key,
+                )
+            else:
+                receipt = receipt_from_despatch(advice, order, external_id=external_id, where=where)
+                if receipt is None:
+                    return None
+                body = item_receipt_body(receipt, order, document=where)
+                result = netsuite.transform_record(
+                    "purchaseOrder", order.id, "itemReceipt", body, idempotency_key=decision.idempotency_key
+                )
+        except RecordError as exc:
+            if isinstance(exc, RecordValidationError):
+                raise
+            raise RecordValidationError(exc.message, code=exc.code) from None
+        maybe_crash(self.flow or "onetrail_inbound")
+        return str(result.id)

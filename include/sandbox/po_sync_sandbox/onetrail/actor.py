@@ -24,6 +24,9 @@ from typing import Any
 from po_sync.onetrail.formats import (
     AckException,
     Acknowledgement,
+    Container,
+    DespatchAdvice,
+    DespatchLine,
     OnetrailFormatError,
     OrderDocument,
     OrderResponse,
@@ -279,6 +282,76 @@ class OnetrailHub:
             "Out/OrdRsp",
             f"{response.document_id}.{self._ext(order.seller_gln)}",
             dump(response, self._format(order.seller_gln)),  # type: ignore[arg-type]
+        )
+        self._save()
+        return path
+
+    # ---- the supplier ships
+
+    def shipped(self, po_number: str) -> dict[str, str]:
+        """PO line → quantity shipped so far (as text, exact)."""
+        return dict(self.state.setdefault("shipped", {}).get(po_number, {}))
+
+    def ship(
+        self, po_number: str, *, partial: bool = False, serials: bool = True, containers: int = 1
+    ) -> Path | None:
+        """Ship what remains of the latest order (``partial``: half of each line, rounded down, at least
+        one) in a despatch advice in ``Out/Desadv``, with SSCCs, tracking numbers and one serial number
+        per unit; None when nothing remains. Drop-ship orders ship to the consignee's GLN."""
+        order = self.latest(po_number)
+        done = self.shipped(po_number)
+        todo: list[tuple[str, str, Decimal]] = []
+        for line in order.lines:
+            if line.status == "Delete" or order.status == "Delete":
+                continue
+            remaining = line.quantity - Decimal(done.get(line.line_number, "0"))
+            if remaining <= 0:
+                continue
+            quantity = (
+                max((remaining / 2).to_integral_value(rounding="ROUND_DOWN"), Decimal(1))
+                if partial
+                else remaining
+            )
+            todo.append((line.line_number, line.mpn, quantity))
+        if not todo:
+            return None
+        number = self._next("DSP")
+        boxes: list[list[DespatchLine]] = [[] for _ in range(max(1, min(containers, len(todo))))]
+        for index, (line_number, mpn, quantity) in enumerate(todo):
+            serial_numbers = (
+                tuple(
+                    f"SN-{po_number}-{line_number}-{int(Decimal(done.get(line_number, '0'))) + k + 1}"
+                    for k in range(int(quantity))
+                )
+                if serials and quantity == quantity.to_integral_value()
+                else ()
+            )
+            boxes[index % len(boxes)].append(
+                DespatchLine(po_number, line_number, quantity, mpn=mpn, serial_numbers=serial_numbers)
+            )
+            done[line_number] = str(Decimal(done.get(line_number, "0")) + quantity)
+        seq = int(self.state["seq"])
+        despatch = DespatchAdvice(
+            document_id=number,
+            despatch_number=number,
+            buyer_gln=order.buyer_gln,
+            seller_gln=order.seller_gln,
+            ship_to_gln=order.ship_to_gln,
+            ship_date=order.order_date + timedelta(days=4),
+            delivery_date=order.order_date + timedelta(days=6),
+            issued_at=datetime.combine(order.order_date + timedelta(days=4), datetime.min.time()),
+            containers=tuple(
+                Container(
+                    f"{376543210000000000 + seq * 10 + i:018d}", tuple(box), "PACKAGE", f"1Z{seq:06d}{i}"
+                )
+                for i, box in enumerate(boxes)
+            ),
+        )
+        self.state["shipped"][po_number] = done
+        path = self._write(
+            "Out/Desadv",
+            f"{number}.{self._ext(order.seller_gln)}",
+            dump(despatch, self._format(order.seller_gln)),  # type: ignore[arg-type]
         )
         self._save()
         return path
