@@ -18,6 +18,12 @@ fulfilment on the sales order per advice and drop-ship PO, with the serial numbe
 and the containers' tracking numbers; partial shipments accumulate; an advice for lines already
 received is quarantined, never received twice.
 
+**Invoices** (`invoices`): a vendor bill from the PO per invoice: lines with the invoice's quantities,
+rates and tax; additional charges (freight...) as expense lines when their charge type is configured
+(`charge_types`; otherwise the invoice is quarantined, naming it); payment terms matched through
+`payment_terms` (no ad-hoc terms); the due date from the invoice; the bill total reconciled with the
+invoice total.
+
 Every file is keyed by name + SHA-256 in the ledger and moved to `archive/` only after what it caused
 is committed in NetSuite; a bad file (hostile or malformed XML, unknown PO or line, unknown code) or a
 repeat goes to `error/` with a `.error.txt` note beside it.
@@ -28,7 +34,7 @@ repeat goes to `error/` with a `.error.txt` note beside it.
 
 **Where to look**: ledger rows with `flow = 'onetrail_inbound'`, entity type `order_response`
 (target id = the PO and how many amendments), `despatch_advice` (one per advice and PO; target id =
-the receipt or fulfilment), `*_file` per file, `*_duplicate` for repeats.
+the receipt or fulfilment), `invoice` (target id = the vendor bill), `*_file` per file, `*_duplicate` for repeats.
 """
 
 from __future__ import annotations
@@ -40,7 +46,11 @@ from airflow.sdk import DAG, TaskGroup
 
 from po_sync.dag_defaults import default_args, dry_run_param
 from po_sync.netsuite.connection import NETSUITE_POOL
-from po_sync.onetrail.operators import OnetrailDespatchAdviceOperator, OnetrailOrderResponseOperator
+from po_sync.onetrail.operators import (
+    OnetrailDespatchAdviceOperator,
+    OnetrailInvoiceOperator,
+    OnetrailOrderResponseOperator,
+)
 from po_sync.onetrail.settings import folder_template
 
 #: finished files only: a hidden name is an upload in progress; archive/ and error/ have no dot
@@ -66,6 +76,7 @@ with DAG(
     for group_id, folder, operator in (
         ("order_responses", "Out/OrdRsp", OnetrailOrderResponseOperator),
         ("despatch_advices", "Out/Desadv", OnetrailDespatchAdviceOperator),
+        ("invoices", "Out/Invoice", OnetrailInvoiceOperator),
     ):
         with TaskGroup(group_id=group_id):
             wait = SFTPSensor(

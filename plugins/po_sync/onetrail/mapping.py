@@ -21,6 +21,8 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import ValidationError
+
 from po_sync.exceptions import RecordValidationError
 from po_sync.models import (
     DocumentRef,
@@ -32,11 +34,17 @@ from po_sync.models import (
     ItemReceiptLine,
     ItemRef,
     Package,
+    RecordRef,
+    VendorBill,
+    VendorBillExpenseLine,
+    VendorBillItemLine,
+    record_validation_error,
 )
 from po_sync.netsuite.mapping import OrderSnapshot
 from po_sync.onetrail.formats import (
     Address,
     DespatchAdvice,
+    Invoice,
     OrderDocument,
     OrderLine,
     OrderResponse,
@@ -61,7 +69,11 @@ __all__ = [
     "order_document",
     "order_version",
     "response_effects",
+    "bill_extras",
+    "bill_from_invoice",
     "despatch_external_id",
+    "invoice_external_id",
+    "invoice_payload",
     "despatch_payload",
     "fulfillment_from_despatch",
     "receipt_from_despatch",
@@ -716,3 +728,130 @@ def fulfillment_from_despatch(
 
 def _line_key(value: str) -> tuple[int, str]:
     return (int(value), "") if value.isdigit() else (0, value)
+
+
+# ======================================================================================== invoices
+
+
+def invoice_external_id(invoice: Invoice) -> str:
+    """The vendor bill's ``externalId``: one per supplier and invoice number."""
+    return f"OT-INV-{invoice.seller_gln}-{_SAFE.sub('_', invoice.invoice_number)[:60]}"
+
+
+def invoice_payload(invoice: Invoice) -> str:
+    return hashlib.sha256(json.dumps(asdict(invoice), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def bill_from_invoice(
+    invoice: Invoice, order: OrderSnapshot, settings: OnetrailSettings, *, where: str
+) -> VendorBill:
+    """The vendor bill for ``invoice``, created from its PO.
+
+    Item lines take the invoice's quantities and rates; each additional charge becomes an expense
+    line on the account its charge type is configured with; the tax total is the lines' and charges'
+    tax; the canonical model reconciles the bill total with the invoice total.
+
+    :raises RecordValidationError: a credit note, a currency other than the PO's, a line the PO does
+        not have, an unconfigured charge type, tax or totals that do not add up (naming the field).
+    """
+    if invoice.invoice_type != "Invoice" or invoice.amount_type != "Debit":
+        raise RecordValidationError(
+            f"{where}: invoiceTypeCode {invoice.invoice_type} / amountTypeCode {invoice.amount_type}: only "
+            "debit invoices become vendor bills; enter credit notes by hand",
+            code="CREDIT_NOTE",
+        )
+    if invoice.currency != order.currency:
+        raise RecordValidationError(
+            f"{where}: currency {invoice.currency}: PO {order.number} is in {order.currency} "
+            "(supplier invoices are taken in the PO currency)",
+            code="CURRENCY_MISMATCH",
+        )
+    unknown = sorted({c.charge_type for c in invoice.charges if c.charge_type not in settings.charge_types})
+    if unknown:
+        raise RecordValidationError(
+            f"{where}: charge type(s) {', '.join(unknown)} not configured (settings charge_types: "
+            f"{', '.join(sorted(settings.charge_types)) or 'none'})",
+            code="UNCONFIGURED_CHARGE",
+        )
+    items = []
+    for index, line in enumerate(invoice.lines):
+        order_line = order.line(line.po_line_number)
+        if order_line is None:
+            raise RecordValidationError(
+                f"{where}: lines.{index}.orderLineNumber = {line.po_line_number}: not a line of PO {order.number}",
+                code="UNKNOWN_LINE",
+            )
+        items.append(
+            VendorBillItemLine(
+                line_id=line.line_number or str(index + 1),
+                order_line=line.po_line_number,
+                item=ItemRef(sku=order_line.sku),
+                quantity=line.quantity,
+                unit="EA",
+                rate=line.unit_price,
+                amount=line.net_amount,
+                description=line.description,
+            )
+        )
+    expenses = tuple(
+        VendorBillExpenseLine(
+            line_id=f"charge-{index + 1}",
+            account=RecordRef(id=settings.charge_types[charge.charge_type], name=charge.charge_type),
+            amount=charge.amount,
+            memo=charge.description or charge.charge_type,
+        )
+        for index, charge in enumerate(invoice.charges)
+    )
+    tax = sum((line.tax_amount for line in invoice.lines), Decimal(0)) + sum(
+        (c.tax_amount for c in invoice.charges), Decimal(0)
+    )
+    if invoice.tax_total and invoice.tax_total != tax:
+        raise RecordValidationError(
+            f"{where}: totals/taxAmount = {invoice.tax_total}: the lines' and charges' tax add up to {tax}",
+            code="TAX_MISMATCH",
+        )
+    try:
+        return VendorBill(
+            source_system="onetrail",
+            source_id=invoice_external_id(invoice),
+            number=invoice.invoice_number,
+            vendor=RecordRef(id=order.vendor_ref, name=order.vendor_id),
+            created_from=DocumentRef(type=DocumentType.PURCHASE_ORDER, id=order.id, number=order.number),
+            tran_date=invoice.invoice_date,
+            due_date=invoice.due_date,
+            currency=invoice.currency,
+            memo=f"Onetrail invoice {invoice.invoice_number}",
+            item_lines=tuple(items),
+            expense_lines=expenses,
+            tax_total=tax,
+            total=invoice.total,
+        )
+    except ValidationError as exc:
+        raise record_validation_error(exc, record=f"invoice {invoice.invoice_number}", source=where) from exc
+
+
+def bill_extras(bill: VendorBill, invoice: Invoice, settings: OnetrailSettings) -> dict[str, Any]:
+    """What the PO transform body needs beyond item lines: expense lines, line tax, terms, due date.
+
+    Terms are set only when the supplier's identifier is configured (no ad-hoc terms); the due date
+    always comes from the invoice.
+    """
+    extras: dict[str, Any] = {"memo": bill.memo}
+    if bill.expense_lines:
+        extras["expense"] = {
+            "items": [
+                {
+                    "account": {"id": line.account.id},
+                    "amount": float(line.amount),
+                    "memo": line.memo,
+                    "tax1Amt": float(charge.tax_amount),
+                }
+                for line, charge in zip(bill.expense_lines, invoice.charges, strict=True)
+            ]
+        }
+    terms = settings.payment_terms.get(invoice.payment_terms or "")
+    if terms:
+        extras["terms"] = {"id": terms}
+    if invoice.due_date:
+        extras["dueDate"] = invoice.due_date.isoformat()
+    return extras

@@ -38,18 +38,31 @@ from po_sync.netsuite.mapping import (
     order_snapshots,
     po_lines_query,
     sql_literal,
+    vendor_bill_body,
 )
-from po_sync.onetrail.formats import Address, DespatchAdvice, OnetrailFormatError, OrderResponse, dump, load
+from po_sync.onetrail.formats import (
+    Address,
+    DespatchAdvice,
+    Invoice,
+    OnetrailFormatError,
+    OrderResponse,
+    dump,
+    load,
+)
 from po_sync.onetrail.mapping import (
     ADDED,
     Amendment,
     PoLine,
     SubmitOrder,
     SubmitStatus,
+    bill_extras,
+    bill_from_invoice,
     despatch_external_id,
     despatch_payload,
     document_id_for,
     fulfillment_from_despatch,
+    invoice_external_id,
+    invoice_payload,
     line_label,
     order_document,
     order_version,
@@ -567,6 +580,7 @@ class OnetrailAcknowledgementOperator(_OnetrailOperator):
 __all__ = [
     "OnetrailAcknowledgementOperator",
     "OnetrailDespatchAdviceOperator",
+    "OnetrailInvoiceOperator",
     "OnetrailOrderResponseOperator",
     "OnetrailPurchaseOrderSubmitOperator",
     "list_inbound",
@@ -949,3 +963,95 @@ class OnetrailDespatchAdviceOperator(_InboundOperator):
             raise RecordValidationError(exc.message, code=exc.code) from None
         maybe_crash(self.flow or "onetrail_inbound")
         return str(result.id)
+
+
+class OnetrailInvoiceOperator(_InboundOperator):
+    """Supplier invoices (``Out/Invoice``) → vendor bills transformed from their POs.
+
+    Lines take the invoice's quantities, rates (purchase cost) and tax; each additional charge becomes
+    an expense line on the account configured for its charge type (an unconfigured charge type
+    quarantines the invoice, named); the supplier's payment-terms id sets the NetSuite terms only
+    when configured; the due date always comes from the invoice; the bill total is reconciled with
+    the invoice total before anything is written. One ledger record per supplier and invoice number
+    (``externalId`` ``OT-INV-<GLN>-<number>``), so a repeated invoice is never billed twice.
+    """
+
+    folder = "Out/Invoice"
+    kind = "invoice"
+    entity_type = "invoice_file"
+    ui_color = "#f0f0d8"
+
+    def apply(
+        self,
+        run: SyncRun,
+        netsuite: NetSuiteHook,
+        document: Any,
+        file: _InboundFile,
+        settings: OnetrailSettings,
+        decision: Any,
+    ) -> str:
+        invoices: list[Invoice] = document
+        numbers = sorted({inv.po_number for inv in invoices})
+        orders = order_snapshots(netsuite.suiteql(po_lines_query(numbers=numbers)))
+        problems: list[str] = []
+        done: list[str] = []
+        for invoice in invoices:
+            where = f"invoice {invoice.invoice_number} (file {file.name})"
+            key = run.key("invoice", "onetrail", f"{invoice.seller_gln}/{invoice.invoice_number}"[:200])
+            order = orders.get(invoice.po_number)
+            if order is None:
+                message = f"{where}: no purchase order {invoice.po_number} in NetSuite"
+                run.quarantine_input(key, code="UNKNOWN_ORDER", message=message)
+                problems.append(message)
+                continue
+            payload = invoice_payload(invoice)
+            state = run.ledger.get(key)
+            if state is not None and state.status is RecordStatus.SYNCED:
+                message = f"{where}: already billed ({state.target_id}); not billed again"
+                dup = run.key("invoice_duplicate", "onetrail", f"{key.source_id}@{file.checksum[:16]}")
+                run.quarantine_input(dup, code="ALREADY_BILLED", message=message)
+                problems.append(message)
+                continue
+
+            def send(
+                decision: Any, invoice: Invoice = invoice, order: Any = order, where: str = where
+            ) -> str | None:
+                external_id = invoice_external_id(invoice)
+                if decision.action is Action.RESUME:
+                    found = netsuite.find_record(
+                        "vendorBill", f"eid:{external_id}", expand_sub_resources=False, fields=["id"]
+                    )
+                    if found is not None:
+                        return found.id
+                bill = bill_from_invoice(invoice, order, settings, where=where)
+                try:
+                    body = vendor_bill_body(bill, order, document=where)
+                except RecordError as exc:
+                    raise RecordValidationError(exc.message, code=exc.code) from None
+                for entry, line in zip(body["item"]["items"], invoice.lines, strict=True):
+                    entry["tax1Amt"] = float(line.tax_amount)
+                body.update(bill_extras(bill, invoice, settings))
+                result = netsuite.transform_record(
+                    "purchaseOrder", order.id, "vendorBill", body, idempotency_key=decision.idempotency_key
+                )
+                maybe_crash(run.flow)
+                return str(result.id)
+
+            run.process(key, payload_hash=payload, send=send, target_system="netsuite", trace_key=file.name)
+            after = run.ledger.get(key)
+            if after is None or after.status is RecordStatus.QUARANTINED:
+                problems.append((after.last_error_message or "quarantined") if after else "not recorded")
+            elif after.status in (RecordStatus.FAILED, RecordStatus.IN_PROGRESS):
+                raise RetriableError(
+                    f"{where}: {after.last_error_message}; the file stays for the next run", system="netsuite"
+                )
+            else:
+                done.append(f"{invoice.invoice_number}:{after.target_id}")
+        if problems:
+            raise RecordValidationError(
+                f"file {file.name}: "
+                + "; ".join(problems)
+                + (f" (billed: {', '.join(done)})" if done else ""),
+                code="INVOICE_REFUSED",
+            )
+        return ", ".join(done)

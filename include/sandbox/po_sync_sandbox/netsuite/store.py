@@ -524,6 +524,7 @@ class Store:
             requested = (body.get("item") or {}).get("items")
             picks: list[tuple[dict[str, Any], float]] = []
             line_details: dict[int, Any] = {}
+            line_extras: dict[int, dict[str, Any]] = {}
             if requested is None:
                 if self.knobs.transform_default_lines == "all":
                     for line in lines:
@@ -544,6 +545,9 @@ class Store:
                     line = by_line[int(order_line)]
                     if want.get("inventoryDetail"):  # serial / lot numbers travel with the line
                         line_details[int(order_line)] = want["inventoryDetail"]
+                    extras = {k: want[k] for k in ("rate", "tax1Amt", "description") if want.get(k) is not None}
+                    if extras and target_type.key == "vendorbill":  # the vendor's price and tax on a bill
+                        line_extras[int(order_line)] = extras
                     remaining = float(line.get(cap_field, 0)) - float(line.get(raised_field, 0))
                     quantity = _num(want.get("quantity", remaining), f"{path}.quantity")
                     if line.get("isClosed") or quantity <= 0 or quantity > remaining + 1e-9:
@@ -573,6 +577,9 @@ class Store:
                     new_line["isDropShipment"] = True
                 if int(line["line"]) in line_details:
                     new_line["inventoryDetail"] = line_details[int(line["line"])]
+                if int(line["line"]) in line_extras:
+                    new_line.update(line_extras[int(line["line"])])
+                    new_line["amount"] = _num_out(round(quantity * float(new_line.get("rate", 0)), 2))
                 new_lines.append(new_line)
                 self._drop_ship_effect(source_type, target_type, line, quantity)
             target: dict[str, Any] = {

@@ -27,6 +27,9 @@ from po_sync.onetrail.formats import (
     Container,
     DespatchAdvice,
     DespatchLine,
+    Invoice,
+    InvoiceCharge,
+    InvoiceLine,
     OnetrailFormatError,
     OrderDocument,
     OrderResponse,
@@ -352,6 +355,75 @@ class OnetrailHub:
             "Out/Desadv",
             f"{number}.{self._ext(order.seller_gln)}",
             dump(despatch, self._format(order.seller_gln)),  # type: ignore[arg-type]
+        )
+        self._save()
+        return path
+
+    # ---- the supplier invoices
+
+    def invoice(
+        self,
+        po_number: str,
+        *,
+        freight: Decimal | None = Decimal("15.00"),
+        charge_type: str = "FREIGHT",
+        tax_rate: Decimal = Decimal("0.21"),
+        terms: str | None = "NET30",
+    ) -> Path | None:
+        """Invoice what was shipped and not yet invoiced (Onetrail INV format or INVOIC), with freight
+        as a charge, tax per line and charge, payment terms and a due date 30 days on; None when there
+        is nothing to invoice."""
+        order = self.latest(po_number)
+        invoiced = self.state.setdefault("invoiced", {}).setdefault(po_number, {})
+        prices = {line.line_number: line for line in order.lines}
+        cent = Decimal("0.01")
+        lines = []
+        for line_number, quantity_text in sorted(self.shipped(po_number).items()):
+            quantity = Decimal(quantity_text) - Decimal(invoiced.get(line_number, "0"))
+            if quantity <= 0 or line_number not in prices:
+                continue
+            price = prices[line_number].unit_price
+            tax = (quantity * price * tax_rate).quantize(cent)
+            lines.append(
+                InvoiceLine(
+                    str(len(lines) + 1), line_number, quantity, price, tax, mpn=prices[line_number].mpn
+                )
+            )
+            invoiced[line_number] = str(Decimal(invoiced.get(line_number, "0")) + quantity)
+        if not lines:
+            return None
+        charges = (
+            (InvoiceCharge(charge_type, freight, (freight * tax_rate).quantize(cent), "Freight"),)
+            if freight
+            else ()
+        )
+        net = sum((line.net_amount for line in lines), Decimal(0)) + sum(
+            (c.amount for c in charges), Decimal(0)
+        )
+        tax_total = sum((line.tax_amount for line in lines), Decimal(0)) + sum(
+            (c.tax_amount for c in charges), Decimal(0)
+        )
+        number = self._next("INV")
+        day = order.order_date + timedelta(days=5)
+        invoice = Invoice(
+            invoice_number=number,
+            po_number=po_number,
+            currency=order.currency,
+            invoice_date=day,
+            due_date=day + timedelta(days=30),
+            seller_gln=order.seller_gln,
+            buyer_gln=order.buyer_gln,
+            ship_to_gln=order.ship_to_gln,
+            lines=tuple(lines),
+            charges=charges,
+            tax_total=tax_total,
+            total=net + tax_total,
+            payment_terms=terms,
+        )
+        path = self._write(
+            "Out/Invoice",
+            f"{number}.{self._ext(order.seller_gln)}",
+            dump([invoice], self._format(order.seller_gln)),  # type: ignore[arg-type]
         )
         self._save()
         return path
