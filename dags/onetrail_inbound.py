@@ -51,7 +51,7 @@ from po_sync.onetrail.operators import (
     OnetrailInvoiceOperator,
     OnetrailOrderResponseOperator,
 )
-from po_sync.onetrail.settings import folder_template
+from po_sync.onetrail.settings import remote_folder
 
 #: finished files only: a hidden name is an upload in progress; archive/ and error/ have no dot
 FILE_PATTERN = "[!.]*.*"
@@ -71,8 +71,10 @@ with DAG(
             "Parse and check waiting files only: nothing is applied, moved or recorded."
         ),
     },
+    user_defined_macros={"onetrail_folder": remote_folder},
     render_template_as_native_obj=True,
 ) as dag:
+    previous = None
     for group_id, folder, operator in (
         ("order_responses", "Out/OrdRsp", OnetrailOrderResponseOperator),
         ("despatch_advices", "Out/Desadv", OnetrailDespatchAdviceOperator),
@@ -82,12 +84,15 @@ with DAG(
             wait = SFTPSensor(
                 task_id="wait_for_files",
                 sftp_conn_id="onetrail_sftp",
-                path=folder_template(folder),
+                path=f"{{{{ onetrail_folder('{folder}') }}}}",
                 file_pattern=FILE_PATTERN,
                 deferrable=True,
                 poke_interval=30,
-                timeout=14 * 60,
+                timeout=4 * 60,
                 soft_fail=True,
+                # groups run in document order (a response before its despatch, a despatch before its
+                # invoice); a group with nothing waiting is skipped without stopping the next
+                trigger_rule="none_failed",
             )
             process = operator(
                 task_id="process_files",
@@ -97,3 +102,6 @@ with DAG(
                 dry_run="{{ params.dry_run }}",
             )
             wait >> process
+        if previous is not None:
+            previous >> wait
+        previous = process

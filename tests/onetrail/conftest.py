@@ -92,3 +92,20 @@ def flagged_pos(store: Any) -> list[dict[str, Any]]:
 
 def dump(obj: Any) -> str:
     return json.dumps(obj, indent=1, default=str)
+
+
+@pytest.fixture
+def bare_onetrail_sandbox(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """NetSuite + Onetrail sFTP with nothing set up for Onetrail (the demo sets itself up); no
+    ``po_sync_onetrail`` Variable, so the operators read the example settings file as the demo's
+    Airflow does."""
+    from po_sync_sandbox.netsuite import GenerateSpec, NetSuiteService
+    from po_sync_sandbox.runner import Sandbox
+
+    netsuite = NetSuiteService(generate_spec=GenerateSpec(**SMALL_DATA))
+    with Sandbox(tmp_path / "sandbox", services=["onetrail_sftp", netsuite]) as sb:
+        for key, value in sb.env().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("AIRFLOW_VAR_PO_SYNC_ONETRAIL", raising=False)
+        monkeypatch.delenv("PO_SYNC_CRASH_AFTER_WRITE", raising=False)
+        yield sb

@@ -74,9 +74,8 @@ from po_sync.onetrail.mapping import (
 from po_sync.onetrail.settings import (
     AMENDMENT_RECORD,
     CUSTOM_FIELDS,
-    SETTINGS_VARIABLE,
     OnetrailSettings,
-    load_settings,
+    resolve_settings,
 )
 from po_sync.sync import SyncOperator, SyncRun, as_bool
 
@@ -115,15 +114,6 @@ def record_doc(record: Any) -> dict[str, Any]:
     for name, lines in record.sublists.items():
         doc[name] = {"items": lines}
     return doc
-
-
-def resolve_settings(value: str | Mapping[str, Any] | None) -> OnetrailSettings:
-    """Settings given to the operator, else the ``po_sync_onetrail`` Variable."""
-    if value in (None, ""):
-        from airflow.sdk import Variable
-
-        value = Variable.get(SETTINGS_VARIABLE, default=None)
-    return load_settings(value)
 
 
 class _OnetrailOperator(SyncOperator):

@@ -1,7 +1,7 @@
 """Onetrail settings: the buyer's GLNs, per-trading-partner format, the Configuration screen's choices.
 
-Kept in the Airflow Variable ``po_sync_onetrail`` (JSON; example in
-``include/config/onetrail.example.json``), mirroring eInteract's "Onetrail.net Configuration" record:
+Kept in the Airflow Variable ``po_sync_onetrail`` (JSON); when it is unset, the example file
+``include/config/onetrail.example.json`` (the sandbox's set-up) is read instead. It mirrors eInteract's "Onetrail.net Configuration" record:
 which charge types become expense lines (and on which account), which supplier payment-terms ids
 match which NetSuite terms, and which supplier changes are accepted onto the PO automatically.
 No secrets live here: the sFTP login is the ``onetrail_sftp`` connection.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import posixpath
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -26,9 +27,12 @@ __all__ = [
     "TradingPartner",
     "gln_problem",
     "load_settings",
+    "remote_folder",
+    "resolve_settings",
 ]
 
 SETTINGS_VARIABLE = "po_sync_onetrail"
+EXAMPLE_FILE = Path(__file__).resolve().parents[3] / "include" / "config" / "onetrail.example.json"
 #: Supplier changes the configuration may accept onto the PO lines automatically.
 AUTO_ACCEPT_CHANGES = ("quantity", "price", "date", "added", "deleted", "split")
 
@@ -169,11 +173,18 @@ def load_settings(value: str | Mapping[str, Any] | None) -> OnetrailSettings:
         raise ConfigurationError(f"{SETTINGS_VARIABLE}: {problems}") from None
 
 
-def folder_template(name: str) -> str:
-    """A Jinja template of ``settings.folder(name)`` read from the Variable at run time (for sensors,
-    whose ``path`` is templated; a DAG file does no I/O when parsed)."""
-    var = f"var.json.{SETTINGS_VARIABLE}"
-    return (
-        f"{{{{ ({var}.get('remote_root') or '/' ~ {var}['buyer_gln']) ~ ('/Test' if {var}.get('test') else '') }}}}"
-        f"/{name}"
-    )
+def remote_folder(name: str) -> str:
+    """``settings.folder(name)`` from the Variable (or the example file): the DAG's macro for sensors,
+    whose ``path`` is rendered when the task runs (a DAG file does no I/O when parsed)."""
+    return resolve_settings(None).folder(name)
+
+
+def resolve_settings(value: str | Mapping[str, Any] | None) -> OnetrailSettings:
+    """Settings given to the operator, else the ``po_sync_onetrail`` Variable, else the example file."""
+    if value in (None, ""):
+        from airflow.sdk import Variable
+
+        value = Variable.get(SETTINGS_VARIABLE, default=None)
+        if value in (None, "") and EXAMPLE_FILE.exists():
+            value = EXAMPLE_FILE.read_text()
+    return load_settings(value)

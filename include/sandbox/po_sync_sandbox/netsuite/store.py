@@ -545,7 +545,9 @@ class Store:
                     line = by_line[int(order_line)]
                     if want.get("inventoryDetail"):  # serial / lot numbers travel with the line
                         line_details[int(order_line)] = want["inventoryDetail"]
-                    extras = {k: want[k] for k in ("rate", "tax1Amt", "description") if want.get(k) is not None}
+                    extras = {
+                        k: want[k] for k in ("rate", "tax1Amt", "description") if want.get(k) is not None
+                    }
                     if extras and target_type.key == "vendorbill":  # the vendor's price and tax on a bill
                         line_extras[int(order_line)] = extras
                     remaining = float(line.get(cap_field, 0)) - float(line.get(raised_field, 0))

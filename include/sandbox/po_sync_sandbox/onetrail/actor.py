@@ -270,6 +270,20 @@ class OnetrailHub:
                 replace(same(first, "Change"), quantity=part, ship_date=ship + timedelta(days=14)),
                 *[same(line) for line in lines if line is not first],
             ]
+        # What the supplier will ship per original line: the first answer for each line (0 when held
+        # or deleted); lines it adds or splits off are not shipped by this actor.
+        promised: dict[str, str] = {}
+        for line in order.lines:
+            promised[line.line_number] = "0" if header in ("Reject", "Delete") else str(line.quantity)
+        for rline in out:
+            if (
+                rline.line_number
+                and rline.line_number in promised
+                and rline.line_number not in [r.line_number for r in out[: out.index(rline)]]
+            ):
+                keep = rline.status in ("Accept", "Change") and rline.quantity is not None
+                promised[rline.line_number] = str(rline.quantity) if keep else "0"
+        self.state.setdefault("promised", {})[po_number] = promised
         response = OrderResponse(
             document_id=self._next("RSP"),
             po_number=po_number,
@@ -304,10 +318,12 @@ class OnetrailHub:
         order = self.latest(po_number)
         done = self.shipped(po_number)
         todo: list[tuple[str, str, Decimal]] = []
+        promised = self.state.get("promised", {}).get(po_number, {})
         for line in order.lines:
             if line.status == "Delete" or order.status == "Delete":
                 continue
-            remaining = line.quantity - Decimal(done.get(line.line_number, "0"))
+            ordered = Decimal(promised.get(line.line_number, str(line.quantity)))
+            remaining = ordered - Decimal(done.get(line.line_number, "0"))
             if remaining <= 0:
                 continue
             quantity = (
