@@ -85,6 +85,7 @@ if TYPE_CHECKING:
 
     from po_sync.netsuite import NetSuiteHook
 
+SUBMIT_FLOW = "onetrail_po_submit"
 ORDERS_DIR = "In/Orders"
 ACK_DIR = "Out/RC"
 _PO_NUMBER_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -221,6 +222,44 @@ class OnetrailPurchaseOrderSubmitOperator(_OnetrailOperator):
                 submit.close()
 
 
+def load_submit_order(
+    netsuite: NetSuiteHook,
+    po_id: str,
+    settings: OnetrailSettings,
+    caches: dict[str, dict[str, dict[str, Any]]] | None = None,
+) -> SubmitOrder:
+    """Read a PO, its vendor, items (and drop-ship consignee) from NetSuite as a :class:`SubmitOrder`.
+
+    :param caches: record type → id → document, shared across POs of one run.
+    """
+    caches = {} if caches is None else caches
+
+    def record(record_type: str, record_id: str) -> dict[str, Any]:
+        cache = caches.setdefault(record_type, {})
+        if record_id not in cache:
+            found = netsuite.find_record(record_type, record_id, expand_sub_resources=False)
+            cache[record_id] = record_doc(found) if found is not None else {}
+        return cache[record_id]
+
+    po = record_doc(netsuite.get_record("purchaseOrder", po_id))
+    lines = (po.get("item") or {}).get("items") or []
+    vendor_id = str((po.get("entity") or {}).get("id") or "")
+    vendor = record("vendor", vendor_id) if vendor_id else {}
+    items = {}
+    for line in lines:
+        item_id = str((line.get("item") or {}).get("id") or "")
+        if item_id:
+            items[item_id] = record("inventoryItem", item_id)
+    codes = {v: k for k, v in settings.currencies.items()}
+    currency = codes.get(str((po.get("currency") or {}).get("id") or ""), "USD")
+    address = None
+    ship_to = str((po.get("shipTo") or {}).get("id") or "")
+    if ship_to and any(line.get("isDropShipment") for line in lines):
+        customer = record("customer", ship_to)
+        address = Address(name=str(customer.get("companyName") or customer.get("entityId") or ship_to))
+    return submit_order_from_records(po, vendor, items, currency=currency, ship_to_address=address)
+
+
 class _Submission:
     """One run's submission state: caches of vendors and items, the sFTP client once needed."""
 
@@ -238,11 +277,9 @@ class _Submission:
         self.settings = settings
         self.dry_run = dry_run
         self.log = op.log
-        self.vendors: dict[str, dict[str, Any]] = {}
-        self.items: dict[str, dict[str, Any]] = {}
+        self.caches: dict[str, dict[str, dict[str, Any]]] = {}
         self._sftp_cm: Any = None
         self._client: SFTPClient | None = None
-        self.currency_codes = {v: k for k, v in settings.currencies.items()}
 
     # ---- resources
 
@@ -258,29 +295,8 @@ class _Submission:
             self._sftp_cm.__exit__(None, None, None)
             self._sftp_cm = self._client = None
 
-    def _record(self, record_type: str, record_id: str, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        if record_id not in cache:
-            found = self.netsuite.find_record(record_type, record_id, expand_sub_resources=False)
-            cache[record_id] = record_doc(found) if found is not None else {}
-        return cache[record_id]
-
     def _load(self, po_id: str) -> SubmitOrder:
-        po = record_doc(self.netsuite.get_record("purchaseOrder", po_id))
-        vendor_id = str((po.get("entity") or {}).get("id") or "")
-        vendor = self._record("vendor", vendor_id, self.vendors) if vendor_id else {}
-        items = {}
-        for line in (po.get("item") or {}).get("items") or []:
-            item_id = str((line.get("item") or {}).get("id") or "")
-            if item_id:
-                items[item_id] = self._record("inventoryItem", item_id, self.items)
-        currency_id = str((po.get("currency") or {}).get("id") or "")
-        currency = self.currency_codes.get(currency_id, "USD")
-        address = None
-        ship_to = str((po.get("shipTo") or {}).get("id") or "")
-        if ship_to and any(line.get("isDropShipment") for line in (po.get("item") or {}).get("items") or []):
-            customer = self._record("customer", ship_to, {})
-            address = Address(name=str(customer.get("companyName") or customer.get("entityId") or ship_to))
-        return submit_order_from_records(po, vendor, items, currency=currency, ship_to_address=address)
+        return load_submit_order(self.netsuite, po_id, self.settings, self.caches)
 
     def _set_status(self, po_id: str, status: str, error: str = "") -> None:
         self.netsuite.update_record(
@@ -805,7 +821,38 @@ class OnetrailOrderResponseOperator(_InboundOperator):
             "item": {"items": items},
         }
         netsuite.update_record("purchaseOrder", po_id, body)
+        agree_version(run, netsuite, po_id, settings)
         return f"purchaseOrder/{po_id}:{effects.header_status}:{len(effects.amendments)} amendment(s)"
+
+
+def agree_version(run: SyncRun, netsuite: NetSuiteHook, po_id: str, settings: OnetrailSettings) -> None:
+    """Record the PO as it stands after the supplier's accepted changes as the submitted version.
+
+    The PO changed because the supplier changed it; sending those changes back as a ``Change``
+    document would echo the supplier's own answer. So the submission record of
+    ``onetrail_po_submit`` takes the new version (same document id): only the buyer's later edits
+    make a ``Change``. Called after every applied response, so a rerun after a crash agrees too.
+    """
+    key = RecordKey(SUBMIT_FLOW, "purchase_order", "netsuite", po_id)
+    state = run.ledger.get(key)
+    if state is None or state.status not in (
+        RecordStatus.SYNCED,
+        RecordStatus.IGNORED,
+        RecordStatus.RESOLVED,
+    ):
+        return
+    version = order_version(load_submit_order(netsuite, po_id, settings), settings)
+    if version == state.payload_hash:
+        return
+    decision = run.ledger.begin(
+        key, payload_hash=version, sync_run_id=run.id, context=run.context, force=True
+    )
+    run.ledger.mark_synced(
+        decision.record_id,
+        sync_run_id=run.id,
+        target_system=state.target_system or "onetrail",
+        target_id=state.target_id,
+    )
 
 
 def amendment_body(amendment: Amendment, *, po_id: str, po_number: str, document_id: str) -> dict[str, Any]:
