@@ -303,3 +303,133 @@ def test_unknown_codes_lines_and_items_are_problems():
         item_for_mpn={},
     )
     assert len(fx.problems) == 3 and "LineNumber '9'" in fx.problems[0] and "NOPE" in fx.problems[2]
+
+
+# ------------------------------------------------------------------------------ despatch and invoices
+
+
+def snapshot():
+    from po_sync.netsuite.mapping import OrderLine, OrderSnapshot
+
+    return OrderSnapshot(
+        number="PO000007",
+        id="7",
+        vendor_id="V1",
+        vendor_ref="3",
+        currency="EUR",
+        lines=(
+            OrderLine("1", "SKU-11", Decimal(4), rate=Decimal("2.5")),
+            OrderLine("2", "SKU-12", Decimal(1)),
+        ),
+    )
+
+
+def advice(*lines):
+    from po_sync.onetrail.formats import Container, DespatchAdvice
+
+    return DespatchAdvice(
+        "D1", "DN-1", BUYER, SELLER, BUYER, date(2026, 1, 9), (Container("0", tuple(lines), tracking="1Z1"),)
+    )
+
+
+def test_despatch_receipt_sums_lines_and_keeps_serials_and_tracking():
+    from po_sync.onetrail.formats import DespatchLine
+    from po_sync.onetrail.mapping import despatch_external_id, receipt_from_despatch
+
+    adv = advice(
+        DespatchLine("PO000007", "1", Decimal(1), serial_numbers=("A",)),
+        DespatchLine("PO000007", "1", Decimal(1), serial_numbers=("B",)),
+        DespatchLine("PO000008", "1", Decimal(9)),
+        DespatchLine("PO000007", "2", Decimal(0)),
+    )
+    receipt = receipt_from_despatch(
+        adv, snapshot(), external_id=despatch_external_id(adv, "PO000007"), where="f"
+    )
+    assert [(line.order_line, line.quantity, line.serial_numbers) for line in receipt.lines] == [
+        ("1", Decimal(2), ("A", "B"))
+    ]
+    assert receipt.source_id == "OT-DSP-DN-1-PO000007" and "tracking 1Z1" in receipt.memo
+    from po_sync.exceptions import RecordValidationError
+
+    with pytest.raises(RecordValidationError, match="PO PO000007 has no line 9"):
+        receipt_from_despatch(
+            advice(DespatchLine("PO000007", "9", Decimal(1))), snapshot(), external_id="x", where="f"
+        )
+
+
+def invoice(**overrides):
+    from po_sync.onetrail.formats import Invoice, InvoiceCharge, InvoiceLine
+
+    values = dict(
+        invoice_number="INV-1",
+        po_number="PO000007",
+        currency="EUR",
+        invoice_date=date(2026, 1, 12),
+        due_date=date(2026, 2, 11),
+        seller_gln=SELLER,
+        buyer_gln=BUYER,
+        lines=(InvoiceLine("1", "1", Decimal(4), Decimal("2.5"), Decimal("2.10")),),
+        charges=(InvoiceCharge("FREIGHT", Decimal(15), Decimal("3.15")),),
+        tax_total=Decimal("5.25"),
+        total=Decimal("30.25"),
+        payment_terms="NET30",
+    )
+    values.update(overrides)
+    return Invoice(**values)
+
+
+INVOICE_SETTINGS = load_settings(
+    {"buyer_gln": BUYER, "charge_types": {"FREIGHT": "601"}, "payment_terms": {"NET30": "2"}}
+)
+
+
+def test_invoice_bill_has_expense_terms_due_date_and_reconciles():
+    from po_sync.onetrail.mapping import bill_extras, bill_from_invoice
+
+    bill = bill_from_invoice(invoice(), snapshot(), INVOICE_SETTINGS, where="inv")
+    assert bill.total == Decimal("30.25") and bill.tax_total == Decimal("5.25")
+    extras = bill_extras(bill, invoice(), INVOICE_SETTINGS)
+    assert extras["expense"]["items"] == [
+        {"account": {"id": "601"}, "amount": 15.0, "memo": "FREIGHT", "tax1Amt": 3.15}
+    ]
+    assert extras["terms"] == {"id": "2"} and extras["dueDate"] == "2026-02-11"
+    assert "terms" not in bill_extras(bill, invoice(payment_terms="NET99"), INVOICE_SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code", "text"),
+    [
+        ({"charges": ()}, "VALIDATION_ERROR", "total"),
+        ({"total": Decimal("31.00")}, "VALIDATION_ERROR", "total"),
+        ({"tax_total": Decimal("1")}, "TAX_MISMATCH", "add up to 5.25"),
+        ({"currency": "GBP"}, "CURRENCY_MISMATCH", "PO PO000007 is in EUR"),
+        ({"invoice_type": "CreditNote", "amount_type": "Credit"}, "CREDIT_NOTE", "credit notes"),
+    ],
+)
+def test_invoice_refusals_name_the_field(overrides, code, text):
+    from po_sync.exceptions import RecordValidationError
+    from po_sync.onetrail.formats import InvoiceCharge
+    from po_sync.onetrail.mapping import bill_from_invoice
+
+    if overrides == {"charges": ()}:
+        overrides = {"charges": (InvoiceCharge("FREIGHT", Decimal(14), Decimal("3.15")),)}
+    with pytest.raises(RecordValidationError) as info:
+        bill_from_invoice(invoice(**overrides), snapshot(), INVOICE_SETTINGS, where="inv")
+    assert text in info.value.message
+    if code != "VALIDATION_ERROR":
+        assert info.value.code == code
+
+
+def test_unconfigured_charge_type_is_named():
+    from po_sync.exceptions import RecordValidationError
+    from po_sync.onetrail.formats import InvoiceCharge
+    from po_sync.onetrail.mapping import bill_from_invoice
+
+    with pytest.raises(RecordValidationError, match=r"charge type\(s\) INSURANCE not configured") as info:
+        bill_from_invoice(
+            invoice(charges=(InvoiceCharge("INSURANCE", Decimal(15), Decimal("3.15")),)),
+            snapshot(),
+            INVOICE_SETTINGS,
+            where="inv",
+        )
+    assert info.value.code == "UNCONFIGURED_CHARGE"
