@@ -891,6 +891,12 @@ class OnetrailDespatchAdviceOperator(_InboundOperator):
     shipments accumulate (each advice receives what it ships). An advice for lines already received
     (or a line the PO lacks) is quarantined with the file in ``error/``, never received twice; the
     other POs of the same file still go through.
+
+    Files are taken ``batch_size`` at a time: read, parsed and begun in the ledger in order, their
+    POs read in one SuiteQL, then the NetSuite writes run concurrently within the account's limit
+    (:meth:`NetSuiteHook.map_concurrent`), and the outcomes, moves and ledger updates follow in order.
+
+    :param batch_size: files per batch.
     """
 
     folder = "Out/Desadv"
@@ -898,61 +904,164 @@ class OnetrailDespatchAdviceOperator(_InboundOperator):
     entity_type = "despatch_advice_file"
     ui_color = "#e8e0f0"
 
-    def apply(
+    def __init__(self, *, batch_size: int = 200, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if batch_size < 1:
+            raise ConfigurationError(f"{self.task_id}: batch_size must be at least 1")
+        self.batch_size = batch_size
+
+    def sync(self, context: Context, run: SyncRun) -> None:
+        settings = resolve_settings(self.settings)
+        dry_run = as_bool(self.is_dry_run)
+        folder = settings.folder(self.folder)
+        sftp = _sftp(self.sftp_conn_id)
+        with _netsuite(self.netsuite_conn_id) as netsuite, sftp.get_managed_conn() as client:
+            entries = list_inbound(client, folder)
+            for start in range(0, len(entries), self.batch_size):
+                batch = [
+                    _InboundFile(client, folder, e, run, self.log)
+                    for e in entries[start : start + self.batch_size]
+                ]
+                self._batch(run, netsuite, batch, settings, dry_run)
+
+    def _batch(
         self,
         run: SyncRun,
         netsuite: NetSuiteHook,
-        document: Any,
-        file: _InboundFile,
+        batch: list[_InboundFile],
         settings: OnetrailSettings,
-        decision: Any,
-    ) -> str:
-        advice: DespatchAdvice = document
-        where = f"despatch advice {advice.despatch_number} (file {file.name})"
-        orders = order_snapshots(netsuite.suiteql(po_lines_query(numbers=advice.po_numbers)))
-        problems: list[str] = []
-        done: list[str] = []
-        for number in advice.po_numbers:
-            key = run.key("despatch_advice", "onetrail", f"{advice.despatch_number}/{number}"[:200])
-            order = orders.get(number)
-            if order is None:
-                run.quarantine_input(
-                    key, code="UNKNOWN_ORDER", message=f"{where}: no purchase order {number} in NetSuite"
-                )
-                problems.append(f"no purchase order {number} in NetSuite")
+        dry_run: bool,
+    ) -> None:
+        # 1. read, parse and begin each file, in order
+        files: list[tuple[_InboundFile, DespatchAdvice, Any]] = []
+        for file in batch:
+            data = file.read(settings.max_file_bytes)
+            try:
+                if data is None:
+                    raise OnetrailFormatError(
+                        f"{file.name}: {file.entry.size} bytes, more than the {settings.max_file_bytes}-byte limit; not read",
+                        code="FILE_TOO_LARGE",
+                    )
+                advice = load(data, "despatch_advice", name=file.name, max_bytes=settings.max_file_bytes)
+            except OnetrailFormatError as exc:
+                if dry_run:
+                    run.counts["quarantined"] += 1
+                else:
+                    file.to_error(exc.message)
+                    run.quarantine_input(file.key(self.entity_type), code=exc.code, message=exc.message)
                 continue
+            if dry_run:
+                run.counts["read"] += 1
+                continue
+            key = file.key(self.entity_type)
             state = run.ledger.get(key)
-            payload = despatch_payload(advice, number)
-            if state is not None and state.status is RecordStatus.SYNCED and state.payload_hash == payload:
-                message = f"{where}: PO {number} was already received from this advice ({state.target_id}); not again"
-                dup = run.key(
-                    "despatch_advice_duplicate", "onetrail", f"{key.source_id}@{file.checksum[:16]}"
+            if state is not None and state.status in (
+                RecordStatus.SYNCED,
+                RecordStatus.IGNORED,
+                RecordStatus.RESOLVED,
+            ):
+                message = f"{file.name}: already processed on {state.updated_at:%Y-%m-%d %H:%M} UTC ({state.target_id}); not processed again"
+                file.to_error(message)
+                run.quarantine_input(
+                    run.key(f"{self.entity_type}_duplicate", "onetrail", key.source_id),
+                    code="DUPLICATE_FILE",
+                    message=message,
                 )
-                run.quarantine_input(dup, code="ALREADY_RECEIVED", message=message)
-                problems.append(message)
                 continue
-            external_id = despatch_external_id(advice, number)
-
-            def send(decision: Any, order: Any = order, external_id: str = external_id) -> str | None:
-                return self._send(netsuite, advice, order, external_id, where, decision)
-
-            run.process(key, payload_hash=payload, send=send, target_system="netsuite", trace_key=file.name)
-            after = run.ledger.get(key)
-            if after is None or after.status is RecordStatus.QUARANTINED:
-                problems.append(after.last_error_message or "quarantined" if after else "not recorded")
-            elif after.status is RecordStatus.FAILED or after.status is RecordStatus.IN_PROGRESS:
-                raise RetriableError(
-                    f"{where}: PO {number}: {after.last_error_message}; the file stays for the next run",
-                    system="netsuite",
-                )
-            else:
-                done.append(f"{number}:{after.target_id}")
-        if problems:
-            raise RecordValidationError(
-                f"{where}: " + "; ".join(problems) + (f" (applied: {', '.join(done)})" if done else ""),
-                code="DESPATCH_REFUSED",
+            decision = run.begin(key, payload_hash=file.checksum, trace_key=file.name)
+            if decision.action is not Action.BUSY:
+                files.append((file, advice, decision))
+        if not files:
+            return
+        # 2. the POs they name, in one read per 500
+        numbers = sorted({n for _, advice, _ in files for n in advice.po_numbers})
+        orders: dict[str, Any] = {}
+        for chunk in range(0, len(numbers), 500):
+            orders.update(
+                order_snapshots(netsuite.suiteql(po_lines_query(numbers=numbers[chunk : chunk + 500])))
             )
-        return ", ".join(done) or "nothing shipped"
+        # 3. one record per (advice, PO); the writes to do
+        problems: dict[int, list[str]] = {index: [] for index in range(len(files))}
+        done: dict[int, list[str]] = {index: [] for index in range(len(files))}
+        retry: set[int] = set()
+        work: list[tuple[int, str, Any, Any]] = []
+        for index, (file, advice, _) in enumerate(files):
+            where = f"despatch advice {advice.despatch_number} (file {file.name})"
+            for number in advice.po_numbers:
+                key = run.key("despatch_advice", "onetrail", f"{advice.despatch_number}/{number}"[:200])
+                order = orders.get(number)
+                if order is None:
+                    message = f"{where}: no purchase order {number} in NetSuite"
+                    run.quarantine_input(key, code="UNKNOWN_ORDER", message=message)
+                    problems[index].append(message)
+                    continue
+                payload = despatch_payload(advice, number)
+                state = run.ledger.get(key)
+                if (
+                    state is not None
+                    and state.status is RecordStatus.SYNCED
+                    and state.payload_hash == payload
+                ):
+                    message = f"{where}: PO {number} was already received from this advice ({state.target_id}); not again"
+                    dup = run.key(
+                        "despatch_advice_duplicate", "onetrail", f"{key.source_id}@{file.checksum[:16]}"
+                    )
+                    run.quarantine_input(dup, code="ALREADY_RECEIVED", message=message)
+                    problems[index].append(message)
+                    continue
+                decision = run.begin(key, payload_hash=payload, trace_key=file.name)
+                if decision.action is Action.BUSY:
+                    retry.add(index)
+                elif decision.action is Action.SKIP:
+                    run.ignored(decision)
+                else:
+                    work.append((index, number, order, decision))
+
+        # 4. the NetSuite writes, concurrently within the account's limit
+        def write(item: tuple[int, str, Any, Any]) -> str | None:
+            index, number, order, decision = item
+            file, advice, _ = files[index]
+            where = f"despatch advice {advice.despatch_number} (file {file.name})"
+            return self._send(netsuite, advice, order, despatch_external_id(advice, number), where, decision)
+
+        for (index, number, _, decision), outcome in netsuite.map_concurrent(write, work):
+            if isinstance(outcome, RecordValidationError):
+                run.quarantined(decision, code=outcome.code, message=outcome.message)
+                problems[index].append(outcome.message)
+            elif isinstance(outcome, RecordError | ExternalSystemError):
+                code = (
+                    outcome.code if isinstance(outcome, RecordError) else (outcome.code or "NETSUITE_ERROR")
+                )
+                run.failed(decision, code=code or "ERROR", message=str(outcome))
+                retry.add(index)
+            elif isinstance(outcome, BaseException):
+                raise outcome  # a crash or a bug: the task fails, the ledger keeps the records in progress
+            else:
+                run.synced(decision, target_system="netsuite", target_id=outcome)
+                done[index].append(f"{number}:{outcome}")
+        # 5. each file's outcome, in order
+        for index, (file, advice, decision) in enumerate(files):
+            if index in retry:
+                run.failed(
+                    decision,
+                    code="RETRY",
+                    message=f"{file.name}: a PO could not be written now; the file stays",
+                )
+                continue
+            if problems[index]:
+                applied = f" (applied: {', '.join(done[index])})" if done[index] else ""
+                message = (
+                    f"despatch advice {advice.despatch_number} (file {file.name}): "
+                    + "; ".join(problems[index])
+                    + applied
+                )
+                file.to_error(message)
+                run.quarantined(decision, code="DESPATCH_REFUSED", message=message)
+                continue
+            file.archive()
+            run.synced(
+                decision, target_system="netsuite", target_id=", ".join(done[index]) or "nothing shipped"
+            )
 
     def _send(
         self,
