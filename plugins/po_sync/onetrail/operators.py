@@ -17,7 +17,7 @@ import fnmatch
 import hashlib
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -418,6 +418,10 @@ class _Submission:
 # ==================================================================================================
 
 
+#: folders known to exist, per open SFTP client (one task run), so each is checked once
+_ENSURED: dict[int, set[str]] = {}
+
+
 class _InboundFile:
     """One file of an ``Out/*`` folder: read, keyed in the ledger, then archived or sent to ``error/``."""
 
@@ -459,14 +463,20 @@ class _InboundFile:
             target = posixpath.join(folder, f"{stem}.{(self.checksum or 'x')[:12]}{ext}")
         return target
 
+    def _ensure(self, folder: str) -> None:
+        made = _ENSURED.setdefault(id(self.client), set())
+        if folder not in made:
+            remote.ensure_dir(self.client, folder)
+            made.add(folder)
+
     def archive(self) -> str:
-        remote.ensure_dir(self.client, self.archive_dir)
+        self._ensure(self.archive_dir)
         target = self._unique(self.archive_dir)
         remote.move(self.client, self.path, target)
         return target
 
     def to_error(self, message: str) -> str:
-        remote.ensure_dir(self.client, self.error_dir)
+        self._ensure(self.error_dir)
         target = self._unique(self.error_dir)
         remote.write_atomic(self.client, target + ".error.txt", (message + "\n").encode())
         remote.move(self.client, self.path, target)
@@ -621,6 +631,7 @@ class _InboundOperator(_OnetrailOperator):
         folder = settings.folder(self.folder)
         sftp = _sftp(self.sftp_conn_id)
         with _netsuite(self.netsuite_conn_id) as netsuite, sftp.get_managed_conn() as client:
+            _ENSURED.pop(id(client), None)
             for entry in list_inbound(client, folder):
                 file = _InboundFile(client, folder, entry, run, self.log)
                 self._file(run, netsuite, file, settings, dry_run)
@@ -892,11 +903,12 @@ class OnetrailDespatchAdviceOperator(_InboundOperator):
     (or a line the PO lacks) is quarantined with the file in ``error/``, never received twice; the
     other POs of the same file still go through.
 
-    Files are taken ``batch_size`` at a time: read, parsed and begun in the ledger in order, their
-    POs read in one SuiteQL, then the NetSuite writes run concurrently within the account's limit
-    (:meth:`NetSuiteHook.map_concurrent`), and the outcomes, moves and ledger updates follow in order.
+    Files stream through a pipeline: this task's thread reads, parses and begins them
+    (``batch_size`` at a time, their POs read in one SuiteQL) while the NetSuite writes run
+    concurrently within the account's limit (:meth:`NetSuiteHook.map_concurrent`); each file is
+    archived (or sent to ``error/``) as soon as its last write is back.
 
-    :param batch_size: files per batch.
+    :param batch_size: files whose POs are read in one SuiteQL.
     """
 
     folder = "Out/Desadv"
@@ -904,7 +916,7 @@ class OnetrailDespatchAdviceOperator(_InboundOperator):
     entity_type = "despatch_advice_file"
     ui_color = "#e8e0f0"
 
-    def __init__(self, *, batch_size: int = 200, **kwargs: Any) -> None:
+    def __init__(self, *, batch_size: int = 50, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if batch_size < 1:
             raise ConfigurationError(f"{self.task_id}: batch_size must be at least 1")
@@ -916,152 +928,9 @@ class OnetrailDespatchAdviceOperator(_InboundOperator):
         folder = settings.folder(self.folder)
         sftp = _sftp(self.sftp_conn_id)
         with _netsuite(self.netsuite_conn_id) as netsuite, sftp.get_managed_conn() as client:
-            entries = list_inbound(client, folder)
-            for start in range(0, len(entries), self.batch_size):
-                batch = [
-                    _InboundFile(client, folder, e, run, self.log)
-                    for e in entries[start : start + self.batch_size]
-                ]
-                self._batch(run, netsuite, batch, settings, dry_run)
-
-    def _batch(
-        self,
-        run: SyncRun,
-        netsuite: NetSuiteHook,
-        batch: list[_InboundFile],
-        settings: OnetrailSettings,
-        dry_run: bool,
-    ) -> None:
-        # 1. read, parse and begin each file, in order
-        files: list[tuple[_InboundFile, DespatchAdvice, Any]] = []
-        for file in batch:
-            data = file.read(settings.max_file_bytes)
-            try:
-                if data is None:
-                    raise OnetrailFormatError(
-                        f"{file.name}: {file.entry.size} bytes, more than the {settings.max_file_bytes}-byte limit; not read",
-                        code="FILE_TOO_LARGE",
-                    )
-                advice = load(data, "despatch_advice", name=file.name, max_bytes=settings.max_file_bytes)
-            except OnetrailFormatError as exc:
-                if dry_run:
-                    run.counts["quarantined"] += 1
-                else:
-                    file.to_error(exc.message)
-                    run.quarantine_input(file.key(self.entity_type), code=exc.code, message=exc.message)
-                continue
-            if dry_run:
-                run.counts["read"] += 1
-                continue
-            key = file.key(self.entity_type)
-            state = run.ledger.get(key)
-            if state is not None and state.status in (
-                RecordStatus.SYNCED,
-                RecordStatus.IGNORED,
-                RecordStatus.RESOLVED,
-            ):
-                message = f"{file.name}: already processed on {state.updated_at:%Y-%m-%d %H:%M} UTC ({state.target_id}); not processed again"
-                file.to_error(message)
-                run.quarantine_input(
-                    run.key(f"{self.entity_type}_duplicate", "onetrail", key.source_id),
-                    code="DUPLICATE_FILE",
-                    message=message,
-                )
-                continue
-            decision = run.begin(key, payload_hash=file.checksum, trace_key=file.name)
-            if decision.action is not Action.BUSY:
-                files.append((file, advice, decision))
-        if not files:
-            return
-        # 2. the POs they name, in one read per 500
-        numbers = sorted({n for _, advice, _ in files for n in advice.po_numbers})
-        orders: dict[str, Any] = {}
-        for chunk in range(0, len(numbers), 500):
-            orders.update(
-                order_snapshots(netsuite.suiteql(po_lines_query(numbers=numbers[chunk : chunk + 500])))
-            )
-        # 3. one record per (advice, PO); the writes to do
-        problems: dict[int, list[str]] = {index: [] for index in range(len(files))}
-        done: dict[int, list[str]] = {index: [] for index in range(len(files))}
-        retry: set[int] = set()
-        work: list[tuple[int, str, Any, Any]] = []
-        for index, (file, advice, _) in enumerate(files):
-            where = f"despatch advice {advice.despatch_number} (file {file.name})"
-            for number in advice.po_numbers:
-                key = run.key("despatch_advice", "onetrail", f"{advice.despatch_number}/{number}"[:200])
-                order = orders.get(number)
-                if order is None:
-                    message = f"{where}: no purchase order {number} in NetSuite"
-                    run.quarantine_input(key, code="UNKNOWN_ORDER", message=message)
-                    problems[index].append(message)
-                    continue
-                payload = despatch_payload(advice, number)
-                state = run.ledger.get(key)
-                if (
-                    state is not None
-                    and state.status is RecordStatus.SYNCED
-                    and state.payload_hash == payload
-                ):
-                    message = f"{where}: PO {number} was already received from this advice ({state.target_id}); not again"
-                    dup = run.key(
-                        "despatch_advice_duplicate", "onetrail", f"{key.source_id}@{file.checksum[:16]}"
-                    )
-                    run.quarantine_input(dup, code="ALREADY_RECEIVED", message=message)
-                    problems[index].append(message)
-                    continue
-                decision = run.begin(key, payload_hash=payload, trace_key=file.name)
-                if decision.action is Action.BUSY:
-                    retry.add(index)
-                elif decision.action is Action.SKIP:
-                    run.ignored(decision)
-                else:
-                    work.append((index, number, order, decision))
-
-        # 4. the NetSuite writes, concurrently within the account's limit
-        def write(item: tuple[int, str, Any, Any]) -> str | None:
-            index, number, order, decision = item
-            file, advice, _ = files[index]
-            where = f"despatch advice {advice.despatch_number} (file {file.name})"
-            return self._send(netsuite, advice, order, despatch_external_id(advice, number), where, decision)
-
-        for (index, number, _, decision), outcome in netsuite.map_concurrent(write, work):
-            if isinstance(outcome, RecordValidationError):
-                run.quarantined(decision, code=outcome.code, message=outcome.message)
-                problems[index].append(outcome.message)
-            elif isinstance(outcome, RecordError | ExternalSystemError):
-                code = (
-                    outcome.code if isinstance(outcome, RecordError) else (outcome.code or "NETSUITE_ERROR")
-                )
-                run.failed(decision, code=code or "ERROR", message=str(outcome))
-                retry.add(index)
-            elif isinstance(outcome, BaseException):
-                raise outcome  # a crash or a bug: the task fails, the ledger keeps the records in progress
-            else:
-                run.synced(decision, target_system="netsuite", target_id=outcome)
-                done[index].append(f"{number}:{outcome}")
-        # 5. each file's outcome, in order
-        for index, (file, advice, decision) in enumerate(files):
-            if index in retry:
-                run.failed(
-                    decision,
-                    code="RETRY",
-                    message=f"{file.name}: a PO could not be written now; the file stays",
-                )
-                continue
-            if problems[index]:
-                applied = f" (applied: {', '.join(done[index])})" if done[index] else ""
-                message = (
-                    f"despatch advice {advice.despatch_number} (file {file.name}): "
-                    + "; ".join(problems[index])
-                    + applied
-                )
-                file.to_error(message)
-                run.quarantined(decision, code="DESPATCH_REFUSED", message=message)
-                continue
-            file.archive()
-            run.synced(
-                decision, target_system="netsuite", target_id=", ".join(done[index]) or "nothing shipped"
-            )
+            _ENSURED.pop(id(client), None)
+            entries = [_InboundFile(client, folder, e, run, self.log) for e in list_inbound(client, folder)]
+            _DespatchStream(self, run, netsuite, settings, dry_run).run(entries)
 
     def _send(
         self,
@@ -1109,6 +978,188 @@ class OnetrailDespatchAdviceOperator(_InboundOperator):
             raise RecordValidationError(exc.message, code=exc.code) from None
         maybe_crash(self.flow or "onetrail_inbound")
         return str(result.id)
+
+
+class _DespatchFile:
+    """One despatch advice file on its way: its ledger decision and the outcome of each of its POs."""
+
+    def __init__(self, file: _InboundFile, advice: DespatchAdvice, decision: Any) -> None:
+        self.file = file
+        self.advice = advice
+        self.decision = decision
+        self.waiting = 0
+        self.problems: list[str] = []
+        self.done: list[str] = []
+        self.retry = False
+
+    @property
+    def where(self) -> str:
+        return f"despatch advice {self.advice.despatch_number} (file {self.file.name})"
+
+
+class _DespatchStream:
+    """Despatch advices as a pipeline: this thread reads, parses and begins files (a group at a time,
+    their POs read in one SuiteQL) while NetSuite's writes run on the hook's threads; each file is
+    archived or sent to ``error/`` as soon as its last write is back. Ledger writes stay on this thread."""
+
+    def __init__(
+        self,
+        op: OnetrailDespatchAdviceOperator,
+        run: SyncRun,
+        netsuite: NetSuiteHook,
+        settings: OnetrailSettings,
+        dry_run: bool,
+    ) -> None:
+        self.op = op
+        self.run_ = run
+        self.netsuite = netsuite
+        self.settings = settings
+        self.dry_run = dry_run
+
+    def run(self, entries: list[_InboundFile]) -> None:
+        def write(item: tuple[_DespatchFile, str, Any, Any]) -> str | None:
+            state, number, order, decision = item
+            return self.op._send(
+                self.netsuite,
+                state.advice,
+                order,
+                despatch_external_id(state.advice, number),
+                state.where,
+                decision,
+            )
+
+        run = self.run_
+        for (state, _number, _order, decision), outcome in self.netsuite.map_concurrent(
+            write, self._work(entries)
+        ):
+            number = _number
+            if isinstance(outcome, RecordValidationError):
+                run.quarantined(decision, code=outcome.code, message=outcome.message)
+                state.problems.append(outcome.message)
+            elif isinstance(outcome, RecordError):
+                run.failed(decision, code=outcome.code, message=outcome.message)
+                state.retry = True
+            elif isinstance(outcome, ExternalSystemError):
+                run.failed(decision, code=outcome.code or "NETSUITE_ERROR", message=str(outcome))
+                state.retry = True
+            elif isinstance(outcome, BaseException):
+                raise outcome  # a crash or a bug: the task fails, the ledger keeps the records in progress
+            else:
+                run.synced(decision, target_system="netsuite", target_id=outcome)
+                state.done.append(f"{number}:{outcome}")
+            state.waiting -= 1
+            if state.waiting == 0:
+                self._finish(state)
+
+    def _work(self, entries: list[_InboundFile]) -> Iterator[tuple[_DespatchFile, str, Any, Any]]:
+        group = max(1, self.op.batch_size)
+        for start in range(0, len(entries), group):
+            files = [f for f in (self._begin(e) for e in entries[start : start + group]) if f is not None]
+            if not files:
+                continue
+            numbers = sorted({n for f in files for n in f.advice.po_numbers})
+            orders: dict[str, Any] = {}
+            for chunk in range(0, len(numbers), 500):
+                orders.update(
+                    order_snapshots(
+                        self.netsuite.suiteql(po_lines_query(numbers=numbers[chunk : chunk + 500]))
+                    )
+                )
+            for state in files:
+                items = list(self._records(state, orders))
+                state.waiting = len(items)
+                if not items:
+                    self._finish(state)
+                yield from items
+
+    def _begin(self, file: _InboundFile) -> _DespatchFile | None:
+        run, settings = self.run_, self.settings
+        data = file.read(settings.max_file_bytes)
+        try:
+            if data is None:
+                raise OnetrailFormatError(
+                    f"{file.name}: {file.entry.size} bytes, more than the {settings.max_file_bytes}-byte limit; not read",
+                    code="FILE_TOO_LARGE",
+                )
+            advice = load(data, "despatch_advice", name=file.name, max_bytes=settings.max_file_bytes)
+        except OnetrailFormatError as exc:
+            if self.dry_run:
+                run.counts["quarantined"] += 1
+            else:
+                file.to_error(exc.message)
+                run.quarantine_input(file.key(self.op.entity_type), code=exc.code, message=exc.message)
+            return None
+        if self.dry_run:
+            run.counts["read"] += 1
+            return None
+        key = file.key(self.op.entity_type)
+        state = run.ledger.get(key)
+        if state is not None and state.status in (
+            RecordStatus.SYNCED,
+            RecordStatus.IGNORED,
+            RecordStatus.RESOLVED,
+        ):
+            message = f"{file.name}: already processed on {state.updated_at:%Y-%m-%d %H:%M} UTC ({state.target_id}); not processed again"
+            file.to_error(message)
+            dup = run.key(f"{self.op.entity_type}_duplicate", "onetrail", key.source_id)
+            run.quarantine_input(dup, code="DUPLICATE_FILE", message=message)
+            return None
+        decision = run.begin(key, payload_hash=file.checksum, trace_key=file.name)
+        return None if decision.action is Action.BUSY else _DespatchFile(file, advice, decision)
+
+    def _records(
+        self, state: _DespatchFile, orders: Mapping[str, Any]
+    ) -> Iterator[tuple[_DespatchFile, str, Any, Any]]:
+        run = self.run_
+        for number in state.advice.po_numbers:
+            key = run.key("despatch_advice", "onetrail", f"{state.advice.despatch_number}/{number}"[:200])
+            order = orders.get(number)
+            if order is None:
+                message = f"{state.where}: no purchase order {number} in NetSuite"
+                run.quarantine_input(key, code="UNKNOWN_ORDER", message=message)
+                state.problems.append(message)
+                continue
+            payload = despatch_payload(state.advice, number)
+            previous = run.ledger.get(key)
+            if (
+                previous is not None
+                and previous.status is RecordStatus.SYNCED
+                and previous.payload_hash == payload
+            ):
+                message = f"{state.where}: PO {number} was already received from this advice ({previous.target_id}); not again"
+                dup = run.key(
+                    "despatch_advice_duplicate", "onetrail", f"{key.source_id}@{state.file.checksum[:16]}"
+                )
+                run.quarantine_input(dup, code="ALREADY_RECEIVED", message=message)
+                state.problems.append(message)
+                continue
+            decision = run.begin(key, payload_hash=payload, trace_key=state.file.name)
+            if decision.action is Action.BUSY:
+                state.retry = True
+            elif decision.action is Action.SKIP:
+                run.ignored(decision)
+            else:
+                yield (state, number, order, decision)
+
+    def _finish(self, state: _DespatchFile) -> None:
+        run, file = self.run_, state.file
+        if state.retry:
+            run.failed(
+                state.decision,
+                code="RETRY",
+                message=f"{file.name}: a PO could not be written now; the file stays",
+            )
+        elif state.problems:
+            applied = f" (applied: {', '.join(state.done)})" if state.done else ""
+            message = f"{state.where}: " + "; ".join(state.problems) + applied
+            file.to_error(message)
+            run.quarantined(state.decision, code="DESPATCH_REFUSED", message=message)
+        else:
+            maybe_crash(run.flow)
+            file.archive()
+            run.synced(
+                state.decision, target_system="netsuite", target_id=", ".join(state.done) or "nothing shipped"
+            )
 
 
 class OnetrailInvoiceOperator(_InboundOperator):
