@@ -44,7 +44,7 @@ from datetime import datetime, timedelta
 from airflow.providers.sftp.sensors.sftp import SFTPSensor
 from airflow.sdk import DAG, TaskGroup
 
-from po_sync.dag_defaults import default_args, dry_run_param
+from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks
 from po_sync.netsuite.connection import NETSUITE_POOL
 from po_sync.onetrail.operators import (
     OnetrailDespatchAdviceOperator,
@@ -63,6 +63,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    **flow_callbacks(),
     default_args=default_args(),
     tags=["po-sync", "onetrail", "netsuite", "sftp"],
     doc_md=__doc__,

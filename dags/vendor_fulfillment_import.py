@@ -32,7 +32,7 @@ from datetime import datetime
 
 from airflow.sdk import DAG, Asset, Param
 
-from po_sync.dag_defaults import default_args, dry_run_param
+from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks
 from po_sync.netsuite.connection import NETSUITE_POOL
 from po_sync.vendors.operators.fulfillment_import import VendorImportCheckOperator, VendorImportOperator
 from po_sync.vendors.settings import MERGE_ASSET_URI
@@ -46,6 +46,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    **flow_callbacks(),
     default_args=default_args(),
     tags=["po-sync", "netsuite", "vendors"],
     doc_md=__doc__,

@@ -40,13 +40,17 @@ from po_sync.hotwax.formats import (
     write_po_csv,
 )
 from po_sync.hotwax.mapping import (
+    RECEIPT_LINES_BATCH,
+    PoLineState,
     group_po_rows,
     hotwax_rows,
     item_receipt,
     parse_netsuite_date,
     po_line_states,
+    po_line_states_from_rows,
     purchase_order_from_rows,
     receipt_external_id,
+    receipt_lines_query,
     receipt_problems,
     transform_body,
 )
@@ -434,6 +438,8 @@ class _FileImport:
         self.dry_run = dry_run
         self.log = op.log
         self.transient: set[str] = set()
+        #: the lines of this file's POs, read in bulk before the orders are received (by PO id)
+        self.po_lines: dict[str, dict[str, PoLineState]] = {}
 
     # ---- moves
 
@@ -542,9 +548,22 @@ class _FileImport:
             )
             failed.append((problem.raw, problem.order_id, problem.message))
         retry_later = 0
-        for order in orders:
+        self._prefetch_po_lines(orders)
+
+        def receive(order: ReceiptOrder) -> RecordKey:
             key = self._order_key(order.order_id, checksum)
             self._receive(order, key, checksum)
+            return key
+
+        # Orders of one file are distinct POs (the parser refuses a repeated order id), so they go to
+        # NetSuite side by side, as many at once as the account's limit lets this task send. Twice as
+        # many threads as slots: while some write the ledger, the others keep every slot busy (the
+        # hook's limiter, not the thread count, caps what is in flight).
+        workers = 2 * self.netsuite.concurrency
+        for order, outcome in self.netsuite.map_concurrent(receive, orders, workers=workers):
+            if isinstance(outcome, BaseException):
+                raise outcome  # the run stops (a system fault, a crash drill); the file stays
+            key = outcome
             state = self.run_.ledger.get(key)
             if state is None or state.status in (RecordStatus.SYNCED, RecordStatus.IGNORED):
                 continue
@@ -572,6 +591,17 @@ class _FileImport:
         target = self._to_archive(checksum)
         self.run_.synced(decision, target_system="sftp", target_id=target)
 
+    def _prefetch_po_lines(self, orders: Sequence[ReceiptOrder]) -> None:
+        """Read the lines of every PO this file receives with a few SuiteQL queries, not one call each.
+
+        A PO the query does not return (not a PO, unknown, no id of digits) is looked up on its own
+        when its order is received, which names what is wrong with it.
+        """
+        ids = sorted({o.order_id for o in orders if o.order_id.isdigit() and o.receives_anything}, key=int)
+        for start in range(0, len(ids), RECEIPT_LINES_BATCH):
+            query = receipt_lines_query(ids[start : start + RECEIPT_LINES_BATCH])
+            self.po_lines.update(po_line_states_from_rows(self.netsuite.suiteql(query)))
+
     def _order_key(self, order_id: str, checksum: str) -> RecordKey:
         return self.run_.key("item_receipt", "hotwax", f"{order_id}@{self.name}@{checksum[:16]}"[:200])
 
@@ -586,8 +616,15 @@ class _FileImport:
         tran_date = _file_date(self.name, self.entry.mtime)
 
         def send(decision: Decision) -> str | None:
-            found = self.netsuite.find_record(
-                "itemReceipt", f"eid:{external_id}", expand_sub_resources=False, fields=["id"]
+            # Only an order tried before (a crash, a timeout after NetSuite may have saved it) can
+            # already have its receipt; a first attempt needs no lookup (one NetSuite call saved).
+            attempted = decision.previous is not None and decision.previous.attempts > 0
+            found = (
+                self.netsuite.find_record(
+                    "itemReceipt", f"eid:{external_id}", expand_sub_resources=False, fields=["id"]
+                )
+                if attempted
+                else None
             )
             if found is not None:
                 self.log.info(
@@ -597,15 +634,17 @@ class _FileImport:
                     found.id,
                 )
                 return found.id
-            po = self.netsuite.find_record("purchaseOrder", order.order_id)
-            if po is None:
-                raise RecordValidationError(
-                    f"receipt for PO {order.order_id} (file {self.name}): "
-                    f"no purchase order with internal id {order.order_id} in NetSuite",
-                    code="UNKNOWN_ORDER",
-                    record_id=order.order_id,
-                )
-            lines = po_line_states(po.lines)
+            lines = self.po_lines.get(order.order_id) if not attempted else None
+            if lines is None:  # not prefetched, or a retry: read the PO as NetSuite has it now
+                po = self.netsuite.find_record("purchaseOrder", order.order_id)
+                if po is None:
+                    raise RecordValidationError(
+                        f"receipt for PO {order.order_id} (file {self.name}): "
+                        f"no purchase order with internal id {order.order_id} in NetSuite",
+                        code="UNKNOWN_ORDER",
+                        record_id=order.order_id,
+                    )
+                lines = po_line_states(po.lines)
             try:
                 receipt = item_receipt(
                     order, lines, tran_date=tran_date, source=self.name, external_id=external_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from typing import Any
 
 import requests
@@ -23,6 +24,7 @@ from po_sync.netsuite.errors import (
     error_from_response,
 )
 from po_sync.netsuite.limiter import ConcurrencyLimiter
+from po_sync.netsuite.shared_limit import SharedSlots
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,8 @@ class NetSuiteTransport:
             )
             self.session.auth = self._m2m
         self.limiter = ConcurrencyLimiter(settings.concurrency or DEFAULT_CONCURRENCY)
+        #: the account-wide slots every process shares (set by the hook), or None: this limiter only
+        self.shared: SharedSlots | None = None
         self.calls = 0
         self.retries = 0
 
@@ -194,7 +198,7 @@ class NetSuiteTransport:
             send_kwargs = session.merge_environment_settings(prepared.url or "", {}, None, None, None)
         except requests.RequestException as exc:
             raise error_from_exception(exc, method=method, path=log_path) from None
-        with self.limiter.slot():
+        with self.limiter.slot(), self.shared.slot() if self.shared is not None else nullcontext():
             self.calls += 1
             try:
                 response = session.send(prepared, timeout=(10.0, self.settings.timeout), **send_kwargs)

@@ -179,16 +179,33 @@ def parse_vendors_config(
 def load_vendors_config(
     variable_key: str = VARIABLE_KEY, *, example_file: Path = EXAMPLE_FILE
 ) -> VendorsConfig:
-    """The vendor settings in force now: the Airflow Variable when set, otherwise the example file.
+    """The vendor settings in force now: the Airflow Variable.
 
-    Call from a task (``execute``), never at DAG-parse time.
+    Outside a sandbox a missing or unreadable Variable is a :class:`ConfigurationError` naming it;
+    only with ``[po_sync] dev_mode`` (:mod:`po_sync.dev_mode`) does an unset Variable fall back to
+    the example file (whose buckets are the sandbox's). Call from a task (``execute``), never at
+    DAG-parse time.
     """
     from airflow.sdk import Variable
 
+    from po_sync.dev_mode import OPTION, SECTION, dev_mode
+
+    sandbox = dev_mode()
     try:
         value = Variable.get(variable_key, default=None)
-    except Exception:  # noqa: BLE001 - no Variable backend reachable (e.g. plain scripts): fall back
+    except Exception as exc:  # noqa: BLE001 - no Variable backend reachable (e.g. plain scripts)
+        if not sandbox:
+            raise ConfigurationError(
+                f"Airflow Variable {variable_key!r} (the vendor settings) could not be read: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
         value = None
     if value:
         return parse_vendors_config(value, source=f"Airflow Variable {variable_key!r}")
+    if not sandbox:
+        raise ConfigurationError(
+            f"Airflow Variable {variable_key!r} (the vendor settings) is not set or empty: set it to the "
+            f"vendors' JSON (shape: {example_file.name}). Only a sandbox ([{SECTION}] {OPTION} = True) "
+            "falls back to the example vendors."
+        )
     return parse_vendors_config(example_file.read_text(encoding="utf-8"), source=str(example_file))

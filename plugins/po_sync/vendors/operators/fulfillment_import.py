@@ -42,6 +42,7 @@ from po_sync.netsuite.mapping import (
     vendor_bill_body,
 )
 from po_sync.sync import SyncOperator, SyncRun, as_bool
+from po_sync.task_failure import fail_fast_on_fatal
 from po_sync.vendors.s3 import list_keys, move, quarantine_file, s3_error
 from po_sync.vendors.settings import VARIABLE_KEY, load_vendors_config
 
@@ -295,6 +296,7 @@ class VendorImportCheckOperator(BaseOperator):
         self.ledger_conn_id = ledger_conn_id
         self.fail_on_drift = fail_on_drift
 
+    @fail_fast_on_fatal()
     def execute(self, context: Context) -> dict[str, Any]:
         from po_sync.ledger.schema import sync_record
         from po_sync.netsuite.hook import NetSuiteHook
