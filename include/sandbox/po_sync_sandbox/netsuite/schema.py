@@ -186,7 +186,7 @@ CREATE TABLE vendor (id INTEGER PRIMARY KEY, entityid TEXT, companyname TEXT, em
 CREATE TABLE customer (id INTEGER PRIMARY KEY, entityid TEXT, companyname TEXT, email TEXT, externalid TEXT,
     isinactive TEXT DEFAULT 'F', datecreated TEXT, lastmodifieddate TEXT);
 CREATE TABLE item (id INTEGER PRIMARY KEY, itemid TEXT, displayname TEXT, itemtype TEXT, externalid TEXT,
-    cost REAL, isinactive TEXT DEFAULT 'F', lastmodifieddate TEXT);
+    cost REAL, isinactive TEXT DEFAULT 'F', lastmodifieddate TEXT, mpn TEXT);
 CREATE TABLE location (id INTEGER PRIMARY KEY, name TEXT, externalid TEXT, isinactive TEXT DEFAULT 'F');
 CREATE TABLE "transaction" (id INTEGER PRIMARY KEY, tranid TEXT, type TEXT, status TEXT, trandate TEXT,
     entity INTEGER, location INTEGER, transferlocation INTEGER, memo TEXT, externalid TEXT, createddate TEXT,
@@ -205,6 +205,19 @@ CREATE INDEX ns_record_eid ON ns_record(type, externalid);
 #: Custom transaction body fields the sandbox account has defined (SuiteQL exposes each as a
 #: ``transaction`` column, NULL until set). HotWax's NetSuite bundle installs the first one; other
 #: ``custbody*`` fields get their column the first time a record is written with them.
-CUSTOM_BODY_FIELDS = ("custbody_hc_order_exported",)
+CUSTOM_BODY_FIELDS = (
+    "custbody_hc_order_exported",
+    # Onetrail eInteract's PO fields (submission flag and status, special bid/deal, partial shipments,
+    # the supplier's accept status)
+    "custbody_onetrail_submit",
+    "custbody_onetrail_submit_status",
+    "custbody_onetrail_submit_error",
+    "custbody_onetrail_special_order_type",
+    "custbody_onetrail_special_reference",
+    "custbody_onetrail_allow_partial",
+    "custbody_onetrail_accept_status",
+)
+#: Custom record types the sandbox account has defined: eInteract's "Onetrail.net PO Amendment".
+CUSTOM_RECORD_TYPES = ("customrecord_onetrail_po_amendment",)
 
 SUITEQL_TABLES = ("vendor", "customer", "item", "location", "transaction", "transactionline")

@@ -21,6 +21,7 @@ from po_sync_sandbox.netsuite.schema import (
     CANONICAL_FIELDS,
     CUSTOM,
     CUSTOM_BODY_FIELDS,
+    CUSTOM_RECORD_TYPES,
     DDL,
     ENTITY,
     FIXED_NAMES,
@@ -90,6 +91,8 @@ class Store:
             self._ensure_custom_column(column)
         self.custom_types: dict[str, RecordType] = {}
         self.next_id: dict[str, int] = {TRANSACTION: 1, ENTITY: 1, ITEM: 1, LOCATION: 1}
+        for script_id in CUSTOM_RECORD_TYPES:
+            self.define_custom_record_type(script_id)
         self.next_uniquekey = 1
         self.tranid_counters: dict[str, int] = {}
         self.names: dict[str, dict[str, str]] = {
@@ -546,6 +549,7 @@ class Store:
             picks: list[tuple[dict[str, Any], float]] = []
             line_details: dict[int, Any] = {}
             line_rates: dict[int, float] = {}  # the bill's own rate per picked order line
+            line_extras: dict[int, dict[str, Any]] = {}  # the bill's own tax / description per line
             if requested is None:
                 if self.knobs.transform_default_lines == "all":
                     for line in lines:
@@ -566,6 +570,10 @@ class Store:
                     line = by_line[int(order_line)]
                     if want.get("inventoryDetail"):  # serial / lot numbers travel with the line
                         line_details[int(order_line)] = want["inventoryDetail"]
+                    # The rate follows the bill_rate_source knob (line_rates below); tax and text always.
+                    extras = {k: want[k] for k in ("tax1Amt", "description") if want.get(k) is not None}
+                    if extras and target_type.key == "vendorbill":  # the vendor's price and tax on a bill
+                        line_extras[int(order_line)] = extras
                     remaining = float(line.get(cap_field, 0)) - float(line.get(raised_field, 0))
                     quantity = _num(want.get("quantity", remaining), f"{path}.quantity")
                     if line.get("isClosed") or quantity <= 0 or quantity > remaining + 1e-9:
@@ -603,6 +611,9 @@ class Store:
                     new_line["isDropShipment"] = True
                 if int(line["line"]) in line_details:
                     new_line["inventoryDetail"] = line_details[int(line["line"])]
+                if int(line["line"]) in line_extras:
+                    new_line.update(line_extras[int(line["line"])])
+                    new_line["amount"] = _num_out(round(quantity * float(new_line.get("rate", 0)), 2))
                 new_lines.append(new_line)
                 self._drop_ship_effect(source_type, target_type, line, quantity)
             target: dict[str, Any] = {
@@ -765,7 +776,7 @@ class Store:
             self.names[ITEM][sid] = str(doc.get("itemId"))
             return [
                 (
-                    "INSERT INTO item (id, itemid, displayname, itemtype, externalid, cost, isinactive, lastmodifieddate) VALUES (?,?,?,?,?,?,?,?)",
+                    "INSERT INTO item (id, itemid, displayname, itemtype, externalid, cost, isinactive, lastmodifieddate, mpn) VALUES (?,?,?,?,?,?,?,?,?)",
                     [
                         (
                             rid,
@@ -776,6 +787,7 @@ class Store:
                             doc.get("cost"),
                             "T" if doc.get("isInactive") else "F",
                             sql_datetime(doc.get("lastModifiedDate")),
+                            doc.get("mpn"),  # the standard MPN field (Onetrail's product key)
                         )
                     ],
                 )
