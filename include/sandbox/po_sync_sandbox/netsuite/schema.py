@@ -175,6 +175,8 @@ FIXED_NAMES = {
         "55": "5110 Handling Charges",
         "56": "5120 Fuel Surcharge",
         "60": "6400 Sales and Use Tax",
+        "601": "5130 Freight (EDI suppliers)",
+        "602": "5140 Handling (EDI suppliers)",
     },
     # the accounting list "Terms"
     "term": {"1": "Net 15", "2": "Net 30", "3": "Net 60", "4": "Due on receipt"},
