@@ -266,3 +266,17 @@ def test_settings_default_to_the_lightspeed_host_and_hide_secrets():
     assert settings.api_root == "https://shop.retail.lightspeed.app/api/2.0"
     assert settings.token_url == "https://shop.retail.lightspeed.app/api/1.0/token"
     assert "s3cret" not in repr(settings)
+
+
+def test_authorize_cli_prints_the_consent_url_then_stores_the_pair(make_hook, xseries, tmp_path, capsys):
+    from po_sync.xseries.authorize import main
+
+    store = tmp_path / "cli.json"
+    make_hook("oauth", conn_id="xseries_cli", refresh_token=None, token_store_path=str(store))
+    assert main(["--conn-id", "xseries_cli", "--connect-url", f"{xseries.base_url}/connect"]) == 0
+    url = capsys.readouterr().out.strip()
+    assert url.startswith(f"{xseries.base_url}/connect?") and "response_type=code" in url
+    assert main(["--conn-id", "xseries_cli", "--code", xseries.oauth.new_code(600)]) == 0
+    out = capsys.readouterr().out
+    assert FileTokenStore(store).read() is not None and "lsxs_" not in out
+    assert main(["--conn-id", "xseries_cli", "--code", "used-or-wrong"]) == 1

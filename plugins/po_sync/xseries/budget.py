@@ -21,6 +21,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+#: Requests sent and not yet answered, per state file, in this process (all hooks of a connection).
+_IN_FLIGHT: dict[str, int] = {}
+_IN_FLIGHT_LOCK = threading.Lock()
+
 
 class SharedRateBudget:
     """A fixed-window request budget kept in a file.
@@ -84,6 +88,8 @@ class SharedRateBudget:
                 if state["used"] < self.limit:
                     state["used"] += 1
                     self.acquired += 1
+                    with _IN_FLIGHT_LOCK:
+                        _IN_FLIGHT[str(self.path)] = _IN_FLIGHT.get(str(self.path), 0) + 1
                     return
                 wait = state["start"] + self.window_seconds + self.guard - now
             self.waited_seconds += max(wait, 0.0)
@@ -101,16 +107,34 @@ class SharedRateBudget:
         :param remaining: what the server says is left of it.
         :param sent_at: when the answered request was sent (epoch seconds).
         """
+        with _IN_FLIGHT_LOCK:
+            in_flight = _IN_FLIGHT[str(self.path)] = max(0, _IN_FLIGHT.get(str(self.path), 0) - 1)
         if limit is not None and limit > 0 and limit != self.limit:
             self.limit = limit
         if remaining is None:
             return
         server_used = float(self.limit - remaining)
+        answered_at = time.time()
         with self._state() as state:
-            if server_used < state["used"] and sent_at > state["start"]:
-                state["start"], state["used"] = sent_at, server_used
+            if server_used <= 1 and state["start"] < answered_at < state["start"] + self.window_seconds:
+                # this request opened the server's window, which began when it arrived: no later than
+                # now. Start ours here too, so ours never ends before the server's does.
+                state["start"] = answered_at
+                return
+            # answers come back out of order and requests still in flight are counted by us, not yet by
+            # the server: only a clear drop (under half our count, a quarter window in) is a new window
+            if (
+                server_used + in_flight < state["used"] / 2
+                and sent_at > state["start"] + self.window_seconds / 4
+            ):
+                state["start"], state["used"] = sent_at, server_used + in_flight
             else:
                 state["used"] = max(state["used"], server_used)
+
+    def release(self) -> None:
+        """A request taken from the budget got no answer with rate headers (error, dropped connection)."""
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT[str(self.path)] = max(0, _IN_FLIGHT.get(str(self.path), 0) - 1)
 
     def exhausted_until(self, when: float) -> None:
         """A 429 said the window ends at ``when`` (epoch): nothing more until then, from anyone."""

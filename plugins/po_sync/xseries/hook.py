@@ -249,6 +249,7 @@ class XSeriesHook(BaseHook):
                 timeout=(10.0, settings.timeout),
             )
         except requests.RequestException as exc:
+            self.budget.release()
             raise error_from_exception(exc, method=method, path=path) from None
         self._observe(response, sent_at)
         if response.status_code >= 400:
@@ -280,8 +281,12 @@ class XSeriesHook(BaseHook):
                 return None
 
         limit, remaining = number("X-RateLimit-Limit"), number("X-RateLimit-Remaining")
-        if (limit is not None or remaining is not None) and self._budget is not None:
+        if self._budget is None:
+            return
+        if limit is not None or remaining is not None:
             self._budget.observe(limit=limit, remaining=remaining, sent_at=sent_at)
+        else:
+            self._budget.release()
 
     # -- the version cursor -----------------------------------------------------------------------
 

@@ -189,6 +189,12 @@ CREATE INDEX ns_record_eid ON ns_record(type, externalid);
 #: Custom transaction body fields the sandbox account has defined (SuiteQL exposes each as a
 #: ``transaction`` column, NULL until set). HotWax's NetSuite bundle installs the first one; other
 #: ``custbody*`` fields get their column the first time a record is written with them.
-CUSTOM_BODY_FIELDS = ("custbody_hc_order_exported",)
+CUSTOM_BODY_FIELDS = (
+    "custbody_hc_order_exported",
+    # the Vend (X-Series) proposal's "Vend Sync" subtab: consignment id, synced box, last error
+    "custbody_vend_consignment_id",
+    "custbody_vend_synced",
+    "custbody_vend_error",
+)
 
 SUITEQL_TABLES = ("vendor", "customer", "item", "location", "transaction", "transactionline")

@@ -29,6 +29,10 @@ class RateBudget:
     windows: dict[str, Window] = field(default_factory=dict)
     rejected: int = 0
     rejected_by_window: dict[int, int] = field(default_factory=dict)
+    #: when each 429 was given (epoch seconds), for benchmarks
+    rejected_at: list[float] = field(default_factory=list)
+    #: when each admitted request was counted (epoch seconds), for benchmarks
+    admitted_at: list[float] = field(default_factory=list)
 
     def take(self, bucket: str, limit: int, window_seconds: float) -> tuple[bool, int, str | None]:
         """Count one request: ``(admitted, remaining, retry_after_date_or_None)``."""
@@ -39,11 +43,13 @@ class RateBudget:
                 win = self.windows[bucket] = Window(started=now)
             if win.used >= limit:
                 self.rejected += 1
+                self.rejected_at.append(now)
                 ends = math.ceil(win.started + window_seconds)
                 index = int(win.started // max(window_seconds, 1e-9))
                 self.rejected_by_window[index] = self.rejected_by_window.get(index, 0) + 1
                 return False, 0, formatdate(ends, usegmt=True)
             win.used += 1
+            self.admitted_at.append(now)
             return True, limit - win.used, None
 
     def reset(self) -> None:
@@ -51,3 +57,5 @@ class RateBudget:
             self.windows.clear()
             self.rejected = 0
             self.rejected_by_window.clear()
+            self.rejected_at.clear()
+            self.admitted_at.clear()
