@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install test demo airflow bench sandbox lint requirements clean
+.PHONY: help install test demo airflow stop bench sandbox lint requirements clean
 
 help:
 	@echo "make demo    set up, start the sandbox, run every flow through Airflow, write a JSON report"
 	@echo "make test    set up and run the test suite"
-	@echo "make airflow airflow standalone with the UI and the sandbox connections loaded"
+	@echo "make airflow a local Airflow (UI, scheduler...) with the sandbox world ready; PO_SYNC_UNPAUSE=1 unpauses"
+	@echo "make stop    stop what make airflow started (from another shell)"
 	@echo "make bench   run the benchmarks (JSON lines)"
 	@echo "make sandbox start the sandbox in the foreground (Ctrl-C stops it)"
 
@@ -34,6 +35,10 @@ demo: $(STAMP)
 
 airflow: $(STAMP)
 	$(BIN)/python -m po_sync_sandbox.standalone
+
+stop:
+	@test -x $(BIN)/python || { echo "nothing to stop (no $(VENV))"; exit 0; }
+	$(BIN)/python -m po_sync_sandbox.standalone --stop
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

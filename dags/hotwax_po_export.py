@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param
 
-from po_sync.dag_defaults import default_args, dry_run_param
+from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks
 from po_sync.hotwax.operators import DEFAULT_PO_DIR, HotWaxPurchaseOrderExportOperator
 from po_sync.netsuite.connection import NETSUITE_POOL
 
@@ -42,6 +42,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    **flow_callbacks(),
     default_args=default_args(),
     tags=["po-sync", "hotwax", "netsuite", "sftp"],
     doc_md=__doc__,

@@ -16,8 +16,11 @@ PO at `s3://<vendor bucket>/<prefix>PurchaseOrder/<tranid>.<xml|json|csv>`, plus
 3. Every PO's outcome goes to the ledger (`sync_record`, flow `netsuite_vendor_po_export`, entity
    `purchase_order`): an unchanged PO is `ignored` by payload hash, a changed one is re-sent to the
    same key (enable bucket versioning to keep earlier revisions). Each vendor's cursor
-   (`sync_cursor`, key = vendor id) moves to the end of the window only when its run completed;
-   manual runs without a data interval start from it.
+   (`sync_cursor`, key = vendor id) moves to the end of the window only when its run completed and
+   met no PO still held by another run; manual runs without a data interval start from it, and a
+   scheduled run starts from it when it is behind the data interval (the scheduler was down).
+   Every run also retries the vendor's `failed` POs (at most 100, longest-waiting first), whatever
+   its window. Dates are read in the account's time zone (`account_timezone` on the connection).
 4. `report` sums the vendors' counts (XCom `return_value`) and fails the run, after the others
    delivered, when any vendor's task did not finish.
 
@@ -35,8 +38,9 @@ from datetime import datetime
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task
 
-from po_sync.dag_defaults import default_args, dry_run_param
+from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks
 from po_sync.netsuite.connection import NETSUITE_POOL
+from po_sync.task_failure import fail_fast_on_fatal
 from po_sync.vendors.operators.po_export import VendorPOExportOperator
 
 with DAG(
@@ -46,6 +50,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    **flow_callbacks(),
     default_args=default_args(),
     tags=["po-sync", "netsuite", "vendors", "s3"],
     doc_md=__doc__,
@@ -59,8 +64,8 @@ with DAG(
             description="NetSuite PO numbers (tranId) to send again even if unchanged; the window is ignored.",
         ),
         "vendor": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             title="Only this vendor",
             description="A vendor_id from the vendor settings (e.g. V0001); empty = every enabled vendor.",
         ),
@@ -71,6 +76,7 @@ with DAG(
 ) as dag:
 
     @task
+    @fail_fast_on_fatal()  # missing vendor settings: fail now, a retry cannot help
     def plan_vendors(params: dict | None = None) -> list[str]:
         """The vendor ids this run exports to (small XCom: ids only)."""
         from po_sync.vendors.settings import load_vendors_config
@@ -81,11 +87,12 @@ with DAG(
     @task(trigger_rule="all_done")
     def report(planned: list[str] | None = None, summaries: list[dict] | None = None) -> dict:
         """Sum the per-vendor counts; fail (after summing) when a vendor's delivery did not finish."""
-        from airflow.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException
 
         totals: dict[str, int] = {}
         done = []
-        for summary in [s for s in (summaries or []) if s]:
+        # One slice request: iterating the lazy XCom sequence asks for item N+1 and logs its 404.
+        for summary in [s for s in (summaries or [])[:] if s]:
             done.append(summary.get("vendor_id"))
             for name, value in summary.get("counts", {}).items():
                 totals[name] = totals.get(name, 0) + int(value)

@@ -31,7 +31,7 @@ from datetime import datetime
 
 from airflow.sdk import DAG, Asset, Param
 
-from po_sync.dag_defaults import default_args
+from po_sync.dag_defaults import default_args, flow_callbacks
 from po_sync.netsuite.connection import NETSUITE_POOL
 from po_sync.vendors.operators.merge import VendorMergeOperator
 from po_sync.vendors.sensors import VendorFilesSensor
@@ -46,14 +46,15 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    **flow_callbacks(),
     default_args=default_args(),
     tags=["po-sync", "vendors", "s3"],
     doc_md=__doc__,
     render_template_as_native_obj=True,
     params={
         "vendor": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             title="Only this vendor",
             description="A vendor_id from the vendor settings (e.g. V0001); empty = every enabled vendor.",
         ),

@@ -20,6 +20,9 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+# The tests are a sandbox: missing vendor settings / ledger connection may fall back to stand-ins
+# (po_sync.dev_mode). Tests of the production behaviour unset it.
+os.environ["AIRFLOW__PO_SYNC__DEV_MODE"] = "True"
 # Always our own SQLite: the DAG tests reset this database, so it must never be one from the environment.
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{AIRFLOW_HOME}/airflow.db"
 

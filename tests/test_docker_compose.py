@@ -31,10 +31,13 @@ REQUIRED_SERVICES = (
     "airflow-worker",
     "airflow-triggerer",
     "airflow-init",
+    "airflow-cli",
+    "flower",
     "po-sync-sandbox",
 )
 AIRFLOW_SERVICES = tuple(s for s in REQUIRED_SERVICES if s.startswith("airflow-"))
-AIRFLOW_LONG_RUNNING = tuple(s for s in AIRFLOW_SERVICES if s != "airflow-init")
+# airflow-cli (profile "debug") is a one-off shell, as in the official file: no health check, no init wait.
+AIRFLOW_LONG_RUNNING = tuple(s for s in AIRFLOW_SERVICES if s not in ("airflow-init", "airflow-cli"))
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 
 
@@ -112,12 +115,12 @@ def test_airflow_service_has_common_env(services: dict[str, Any], compose: dict[
         assert env[key] == common[key], f"{name} has its own {key}"
 
 
-def test_jwt_secret_identical_and_defaulted(services: dict[str, Any]) -> None:
+def test_jwt_secret_identical_and_required(services: dict[str, Any]) -> None:
     secrets = {_env(services[name])["AIRFLOW__API_AUTH__JWT_SECRET"] for name in AIRFLOW_SERVICES}
     assert len(secrets) == 1
     (secret,) = secrets
-    # ${VAR:-default}: components agree even when .env does not set it.
-    assert re.fullmatch(r"\$\{AIRFLOW__API_AUTH__JWT_SECRET:-[^}]+\}", secret), secret
+    # ${VAR:?message}: compose refuses to start without it; no shared constant can sign tokens.
+    assert re.fullmatch(r"\$\{AIRFLOW__API_AUTH__JWT_SECRET:\?[^}]+\}", secret), secret
 
 
 def test_execution_api_url_points_at_apiserver(services: dict[str, Any]) -> None:

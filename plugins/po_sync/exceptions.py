@@ -7,10 +7,12 @@ about it, in the way httpx writes out its own::
     ├── ConfigurationError          a connection, Variable, param or operator argument is wrong
     ├── LedgerError                 the status table cannot be read or written
     ├── RecordError                 one record is bad; the run goes on without it
-    │   └── RecordValidationError   input failed validation (names record, file and field)
+    │   ├── RecordValidationError   input failed validation (names record, file and field)
+    │   └── RecordSkipped           not this flow's to write (e.g. another flow receives it): ignored
     └── ExternalSystemError         a call to NetSuite, X-Series, Onetrail, ServiceNow, SFTP or S3 failed
         ├── RetriableError          429, 5xx, timeouts, dropped connections: try again later
-        │   └── RateLimitedError    429 / concurrency limit; ``retry_after`` seconds when the server said
+        │   ├── RateLimitedError    429 / concurrency limit; ``retry_after`` seconds when the server said
+        │   └── LoginUnavailableError  the login / token endpoint failed transiently: the run stops
         └── FatalError              any other refusal: retrying the same request will not help
             └── AuthenticationError 401 / invalid login
 
@@ -55,6 +57,12 @@ class RecordValidationError(RecordError):
     """A record failed validation; the message names the record, the file and the field."""
 
     default_code = "VALIDATION_ERROR"
+
+
+class RecordSkipped(RecordError):
+    """The record is not this flow's to write (another flow owns it): it is ``ignored`` with the reason."""
+
+    default_code = "SKIPPED"
 
 
 class ExternalSystemError(PoSyncError):
@@ -112,9 +120,28 @@ class RateLimitedError(RetriableError):
         self.retry_after = retry_after
 
 
+class LoginUnavailableError(RetriableError):
+    """The login step itself failed transiently (a token endpoint answered 5xx or 429, or was unreachable).
+
+    No record is to blame and none can be sent until it answers again, so a run that meets it stops
+    (inputs left in place, the task retried by Airflow) instead of failing record after record.
+
+    :param retry_after: seconds the server asked us to wait, if it said.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
 class FatalError(ExternalSystemError):
     """A refusal that will not change on retry (validation, missing record, permission)."""
 
 
 class AuthenticationError(FatalError):
-    """The credentials were refused (401, invalid login)."""
+    """The credentials were refused (401, invalid login): the system's fault, never the record's; a run
+    that meets it stops with its inputs left in place."""
+
+
+#: Errors that say the run, not a record, cannot go on: per-record handlers re-raise them.
+SYSTEM_FAULTS: tuple[type[ExternalSystemError], ...] = (AuthenticationError, LoginUnavailableError)

@@ -106,9 +106,64 @@ XSERIES_CONNECTION: dict[str, Any] = {
 }
 
 
+# The ServiceNow partner package's connection type; declared here because core never imports a partner
+# (the hook is named by its dotted path only).
+SERVICENOW_CONNECTION: dict[str, Any] = {
+    "connection-type": "servicenow",
+    "hook-class-name": "po_sync.servicenow.hooks.ServiceNowHook",
+    "hook-name": "ServiceNow (Table API)",
+    "ui-field-behaviour": {
+        "hidden-fields": ["schema", "port"],
+        "relabeling": {"host": "Instance URL", "login": "User name", "password": "Password"},
+        "placeholders": {"host": "https://<instance>.service-now.com", "login": "s2p.integration"},
+    },
+    "conn-fields": {
+        "auth_type": {
+            "label": "Authentication",
+            "description": "basic = Basic auth on every request; oauth = OAuth password grant at /oauth_token.do "
+            "(client id and secret from the Application Registry), refreshed with the refresh token.",
+            "schema": {"type": "string", "enum": ["basic", "oauth"], "default": "basic"},
+        },
+        "client_id": {"label": "OAuth client ID", "schema": {"type": ["string", "null"]}},
+        "client_secret": {
+            "label": "OAuth client secret",
+            "schema": {"type": ["string", "null"], "format": "password"},
+        },
+        "ca_bundle": {
+            "label": "CA bundle (optional)",
+            "description": "Path of a PEM file to trust instead of the system CAs (a private CA or a test instance).",
+            "schema": {"type": ["string", "null"]},
+        },
+        "page_size": {
+            "label": "Rows per page",
+            "description": "sysparm_limit of list reads (ServiceNow's default and usual cap is 10000).",
+            "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 10000, "default": 1000},
+        },
+        "batch_size": {
+            "label": "Requests per Batch API call",
+            "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 10000, "default": 500},
+        },
+        "timeout": {
+            "label": "Request timeout (seconds)",
+            "schema": {"type": ["number", "null"], "minimum": 1, "default": 60},
+        },
+        "max_attempts": {
+            "label": "Attempts per request",
+            "description": "Tries of one request on 429, 5xx, timeouts and resets, the first included.",
+            "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 50, "default": 6},
+        },
+        "max_retry_seconds": {
+            "label": "Retry time per request (seconds)",
+            "description": "No new attempt starts after this long; a Retry-After longer than it stops the run.",
+            "schema": {"type": ["number", "null"], "minimum": 1, "default": 120},
+        },
+    },
+}
+
+
 def connection_types() -> list[dict[str, Any]]:
     """Every connection type po_sync registers, in the order the UI lists them."""
-    return [LEDGER_CONNECTION, NETSUITE_CONNECTION, XSERIES_CONNECTION]
+    return [LEDGER_CONNECTION, NETSUITE_CONNECTION, SERVICENOW_CONNECTION, XSERIES_CONNECTION]
 
 
 def get_provider_info() -> dict[str, Any]:

@@ -8,6 +8,7 @@ will not open, a whole system down); one bad record is counted, never fatal.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,16 +16,30 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from po_sync.exceptions import SYSTEM_FAULTS as _SYSTEM_FAULTS
 from po_sync.exceptions import (
     ConfigurationError,
     ExternalSystemError,
     PoSyncError,
     RecordError,
+    RecordSkipped,
     RecordValidationError,
     RetriableError,
 )
-from po_sync.ledger import Action, Decision, Ledger, RecordKey, RunContext, RunStatus
+from po_sync.faults import maybe_exit_at_claim
+from po_sync.ledger import (
+    Action,
+    Decision,
+    Ledger,
+    RecordKey,
+    RecordState,
+    RecordStatus,
+    RunContext,
+    RunStatus,
+)
 from po_sync.ledger.hook import LedgerHook
+from po_sync.liveness import release_dead_claims
+from po_sync.task_failure import fail_fast_on_fatal
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -68,6 +83,28 @@ def window_from_context(context: Context, *, overlap: timedelta = timedelta(0)) 
     return SyncWindow(None, run_after)
 
 
+def is_scheduled(dag_run: Any) -> bool:
+    """Whether ``dag_run`` was made by the scheduler (not manual, backfill or asset-triggered).
+
+    ``DagRunType`` is a ``(str, Enum)``: ``str()`` of it is ``"DagRunType.SCHEDULED"``, so compare
+    its value, never its ``str()``.
+    """
+    run_type = getattr(dag_run, "run_type", None)
+    return getattr(run_type, "value", run_type) == "scheduled"
+
+
+def catch_up_window(window: SyncWindow, cursor: datetime | None, *, overlap: timedelta) -> SyncWindow:
+    """A scheduled run's window, started at the flow's cursor when that is earlier (rule 2).
+
+    With ``catchup=False`` the scheduler skips the intervals it missed while it was down; the cursor
+    (the end of the last completed window) still says where reading stopped, so the run reads from
+    there (less ``overlap``) and nothing modified during the outage is missed.
+    """
+    if cursor is None or window.start is None:
+        return window
+    return SyncWindow(min(window.start, cursor - overlap), window.end)
+
+
 @dataclass
 class SyncRun:
     """One task run's view of the ledger: begin records, record outcomes, count them.
@@ -91,6 +128,8 @@ class SyncRun:
     notes: dict[str, Any] = field(default_factory=dict)
     _open_records: set[int] = field(default_factory=set)
     _retriable_streak: int = 0
+    #: records may be processed from several threads (a flow's workers): counts change under this lock
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _cursor_target: tuple[datetime, str] | None = None
 
     # ---- lifecycle
@@ -113,12 +152,49 @@ class SyncRun:
         self.status = status
         if status is RunStatus.COMPLETED and self._cursor_target is not None:
             value, cursor_key = self._cursor_target
-            self.ledger.advance_cursor(self.flow, value, sync_run_id=self.id, cursor_key=cursor_key)
+            if self.counts["busy"]:
+                # Rule 6: a record another run still holds may be lost if the cursor passes it; the
+                # next run reads the window again and finds it done (ignored) or free (sent).
+                self.notes["cursor_held"] = f"{self.counts['busy']} record(s) busy in another run"
+            else:
+                self.ledger.advance_cursor(self.flow, value, sync_run_id=self.id, cursor_key=cursor_key)
 
     def advance_cursor_on_completion(self, value: datetime, *, cursor_key: str = "default") -> None:
         """Move the flow's watermark to ``value`` once this run closes as ``completed`` (rule 2);
-        a failed or incomplete run leaves it where it was, so its window is read again."""
+        a failed or incomplete run, or one that met ``busy`` records (rule 6), leaves it where it
+        was, so its window is read again."""
         self._cursor_target = (value, cursor_key)
+
+    def widen_window(self, start: datetime | None) -> None:
+        """Start this run's window at ``start`` (a catch-up from the cursor) and keep that in the ledger."""
+        self.window = SyncWindow(start, self.window.end)
+        self.ledger.set_run_window(self.id, window_start=start, window_end=self.window.end)
+
+    # ---- failed records (rule 3: a later run retries them, whatever its window)
+
+    def failed_ids(self, entity_type: str, *, limit: int) -> list[str]:
+        """Source ids of up to ``limit`` of the flow's ``failed`` records, the longest-waiting first."""
+        return [
+            state.key.source_id
+            for state in self.ledger.find(
+                self.flow, statuses=(RecordStatus.FAILED,), entity_type=entity_type, limit=limit
+            )
+        ]
+
+    def claim_failed(self, entity_type: str, source_ids: Sequence[str], *, limit: int) -> list[RecordState]:
+        """Claim (``in_progress`` for this run) those of ``source_ids`` that are still ``failed``,
+        at most ``limit``, oldest first; :meth:`begin` then treats them as this run's own."""
+        if not source_ids:
+            return []
+        return self.ledger.claim(
+            self.flow,
+            sync_run_id=self.id,
+            statuses=(RecordStatus.FAILED,),
+            entity_type=entity_type,
+            source_ids=source_ids,
+            limit=limit,
+            oldest_first=True,
+        )
 
     # ---- per record
 
@@ -129,7 +205,8 @@ class SyncRun:
         self, key: RecordKey, *, payload_hash: str | None, trace_key: str | None = None, force: bool = False
     ) -> Decision:
         """Count the record as read and mark it ``in_progress`` before its side effect."""
-        self.counts["read"] += 1
+        with self._lock:
+            self.counts["read"] += 1
         decision = self.ledger.begin(
             key,
             payload_hash=payload_hash,
@@ -138,10 +215,13 @@ class SyncRun:
             trace_key=trace_key,
             force=force,
         )
-        if decision.action is Action.BUSY:
-            self.counts["busy"] += 1
-        else:
-            self._open_records.add(decision.record_id)
+        with self._lock:
+            if decision.action is Action.BUSY:
+                self.counts["busy"] += 1
+            else:
+                self._open_records.add(decision.record_id)
+        if decision.action is not Action.BUSY:
+            maybe_exit_at_claim(self.flow)
         return decision
 
     def synced(self, decision: Decision, *, target_system: str, target_id: str | None) -> None:
@@ -149,10 +229,11 @@ class SyncRun:
             decision.record_id, sync_run_id=self.id, target_system=target_system, target_id=target_id
         )
         self._close(decision, "synced")
-        self._retriable_streak = 0
+        with self._lock:
+            self._retriable_streak = 0
 
-    def ignored(self, decision: Decision) -> None:
-        self.ledger.mark_ignored(decision.record_id, sync_run_id=self.id)
+    def ignored(self, decision: Decision, *, code: str | None = None, reason: str | None = None) -> None:
+        self.ledger.mark_ignored(decision.record_id, sync_run_id=self.id, code=code, reason=reason)
         self._close(decision, "ignored")
 
     def failed(self, decision: Decision, *, code: str, message: str) -> None:
@@ -170,8 +251,9 @@ class SyncRun:
             self.quarantined(decision, code=code, message=message)
 
     def _close(self, decision: Decision, outcome: str) -> None:
-        self._open_records.discard(decision.record_id)
-        self.counts[outcome] += 1
+        with self._lock:
+            self._open_records.discard(decision.record_id)
+            self.counts[outcome] += 1
 
     def process(
         self,
@@ -188,6 +270,8 @@ class SyncRun:
         ``send`` receives the :class:`Decision` (its idempotency key, and whether this is a resume
         after a crash) and returns the target id. A :class:`RecordValidationError` quarantines the
         record; any other :class:`RecordError` or external error fails it with the system's code.
+        An authentication failure or a login endpoint that is down (``SYSTEM_FAULTS``) is the
+        system's, not the record's: it propagates and stops the run (rule 5).
         """
         decision = self.begin(key, payload_hash=payload_hash, trace_key=trace_key, force=force)
         if decision.action is Action.BUSY:
@@ -197,16 +281,22 @@ class SyncRun:
             return decision.action
         try:
             target_id = send(decision)
+        except _SYSTEM_FAULTS:
+            raise  # a refused login or a token endpoint down: the run stops, the record stays to resume
+        except RecordSkipped as exc:
+            self.ignored(decision, code=exc.code, reason=exc.message)
         except RecordValidationError as exc:
             self.quarantined(decision, code=exc.code, message=exc.message)
         except RecordError as exc:
             self.failed(decision, code=exc.code, message=exc.message)
         except RetriableError as exc:
             self.failed(decision, code=exc.code or f"HTTP_{exc.status or 'ERROR'}", message=str(exc))
-            self._retriable_streak += 1
-            if self._retriable_streak >= self.max_consecutive_retriable:
+            with self._lock:
+                self._retriable_streak += 1
+                streak = self._retriable_streak
+            if streak >= self.max_consecutive_retriable:
                 raise SystemUnavailableError(
-                    f"{self._retriable_streak} records in a row failed with transient errors "
+                    f"{streak} records in a row failed with transient errors "
                     f"(last: {exc}); stopping so that Airflow retries the task later"
                 ) from exc
         except ExternalSystemError as exc:
@@ -259,6 +349,7 @@ class SyncOperator(BaseOperator):
         """Do the flow's work for this task run, reporting every record through ``run``."""
         raise NotImplementedError
 
+    @fail_fast_on_fatal()  # a ConfigurationError / FatalError fails without Airflow retries
     def execute(self, context: Context) -> dict[str, Any]:
         ti = context["ti"]
         run_context = RunContext(
@@ -269,6 +360,7 @@ class SyncOperator(BaseOperator):
             try_number=getattr(ti, "try_number", None),
         )
         ledger = LedgerHook(self.ledger_conn_id).get_conn()
+        release_dead_claims(ledger, flow=self.flow or ti.dag_id, context=context, log=self.log)
         run = SyncRun(
             ledger=ledger,
             flow=self.flow or ti.dag_id,

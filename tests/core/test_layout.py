@@ -19,7 +19,7 @@ PACKAGES = {
 }
 
 #: Subpackages of ``po_sync`` every flow may use.
-CORE_PACKAGES = {"ledger", "models", "ui", "netsuite"}
+CORE_PACKAGES = {"ledger", "models", "ui", "netsuite", "notify"}
 #: One package per partner; a partner never imports another.
 PARTNER_PACKAGES = {"vendors", "hotwax", "xseries", "onetrail", "servicenow"}
 #: Layer folders the partner-first layout replaced: a partner's file must not reappear in one.

@@ -93,7 +93,8 @@ def test_a_crash_between_receipt_and_file_move_leaves_no_duplicate_after_the_rer
     monkeypatch.setenv("PO_SYNC_HOTWAX_CRASH", crash_at)
     assert run_dag(dagbag, IMPORT).state == "failed"
     created = receipt_count(netsuite_store)
-    assert created == (1 if crash_at == "after_receipt" else 5)
+    # orders go to NetSuite side by side: a crash after one receipt may find others already sent
+    assert (1 <= created <= 5) if crash_at == "after_receipt" else created == 5
     assert actor.files(RECEIPT_DIR) == [feed], "the file stays until NetSuite has committed everything"
     monkeypatch.delenv("PO_SYNC_HOTWAX_CRASH")
 
@@ -115,3 +116,19 @@ def test_dry_run_validates_without_touching_anything(dagbag, ledger_conn, export
     assert run_dag(dagbag, IMPORT, {"dry_run": True}).state == "success"
     assert actor.files(RECEIPT_DIR) == sorted([feed, bad]) and actor.files(RECEIPT_DIR / "error") == []
     assert receipt_count(netsuite_store) == 0 and ledger_conn.status_counts(IMPORT) == {}
+
+
+def test_a_feed_costs_one_netsuite_call_per_receipt_plus_a_few(
+    dagbag, ledger_conn, exported, netsuite_store, hotwax_sandbox
+):
+    """The account's limit caps receipts/s at limit ÷ calls per receipt: the file's POs are read in
+    one SuiteQL query and a first attempt needs no lookup for an earlier receipt, so each order costs
+    its transform only (bench: flows.hotwax_receipt_import)."""
+    actor = exported
+    actor.receive()
+    stats = hotwax_sandbox.services["netsuite"].stats
+    stats.reset()
+    assert run_dag(dagbag, IMPORT).state == "success"
+    assert receipt_count(netsuite_store) == len(POS)
+    # governanceLimits + one SuiteQL page of PO lines + one transform per order
+    assert stats.as_dict()["requests"] <= len(POS) + 2

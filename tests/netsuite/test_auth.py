@@ -198,3 +198,25 @@ def test_oauth_body_hash_is_part_of_the_signed_set(netsuite: NetSuiteService) ->
         headers = {"Authorization": header, "Content-Type": "application/json", "Prefer": "transient"}
         response = requests.post(url, data=sent_body, headers=headers, timeout=10)
         assert response.status_code == expected, response.text
+
+
+@pytest.mark.parametrize(("fault", "status"), [("503", 503), ("500", 500), ("429", 429)])
+def test_token_endpoint_failure_keeps_its_status_and_is_retriable(
+    make_hook, netsuite: NetSuiteService, fault: str, status: int
+) -> None:
+    """Issue 10 item 5b: every non-200 of the token endpoint used to become INVALID_LOGIN (fatal)."""
+    from po_sync.exceptions import LoginUnavailableError, RetriableError
+    from po_sync.netsuite.transport import RetryPolicy
+
+    hook = make_hook(
+        "m2m", concurrency=2, retry=RetryPolicy(max_attempts=3, max_delay=5, base_wait=0.01, max_wait=0.02)
+    )
+    netsuite.inject_fault(fault, count=50, path_contains="/auth/oauth2/v1/token")
+    try:
+        with pytest.raises(LoginUnavailableError) as info:
+            hook.get_record("vendor", "1")
+    finally:
+        netsuite.faults.clear()
+    assert isinstance(info.value, RetriableError) and not isinstance(info.value, AuthenticationError)
+    assert info.value.status == status and info.value.code != "INVALID_LOGIN"
+    assert netsuite.faults.pending() == [] and hook.get_record("vendor", "1").id == "1"  # recovers

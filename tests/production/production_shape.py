@@ -2,14 +2,20 @@
 
 Run by ``.ci/run`` after ``make test`` (``python tests/production/production_shape.py``). It:
 
-1. creates two fresh PostgreSQL databases (Airflow's metadata and the po-sync ledger);
+1. creates two fresh PostgreSQL databases (Airflow's metadata and the po-sync ledger) and starts the
+   sandbox's NetSuite and SFTP stand-ins;
 2. migrates the metadata DB and starts ``api-server``, ``scheduler``, ``dag-processor``,
-   ``triggerer`` and ``celery worker`` as separate processes on loopback ports;
+   ``triggerer`` and **two** ``celery worker`` processes (each its own Celery hostname and log
+   server port) as separate processes on loopback ports;
 3. logs in through ``POST /auth/token``, unpauses a DAG of the bundle and triggers it through
    ``POST /api/v2/dags/{dag_id}/dagRuns`` with conf, then waits for the run to succeed;
-4. checks the task ran on the Celery worker and wrote its rows to the ledger in PostgreSQL, and
+4. checks the task ran on a Celery worker and wrote its rows to the ledger in PostgreSQL, and
    that the plugin's ledger page on the api-server shows them (and refuses anonymous callers);
-5. stops every process by its own pid (and its process group) and drops the databases.
+5. runs the whole HotWax family on the workers, twice, as ``make demo`` does (PO export, HotWax
+   imports and receives, receipt import; pass 2 finds nothing new and refuses a repeated file), and
+   asserts every record exists once: one ledger row per PO and receipt, one NetSuite item receipt
+   per synced ledger receipt (no externalId twice), every PO imported by HotWax exactly once;
+6. stops every process by its own pid (and its process group), the sandbox, and drops the databases.
 
 Where PostgreSQL or Redis does not answer (a laptop), it says so and exits 0, unless ``CI`` is
 set, where it must run and a missing service is a failure.
@@ -25,10 +31,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
+from po_sync.netsuite.connection import NETSUITE_POOL
 from po_sync_sandbox.airflow_stack import AirflowStack, airflow_env, free_port, http
+from po_sync_sandbox.demo import run_flow
+from po_sync_sandbox.hotwax.demo import HOTWAX_DEMO_FLOWS
+from po_sync_sandbox.runner import Sandbox
 
 PG = os.environ.get("PO_SYNC_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -39,8 +50,11 @@ COMPONENTS = {
     "scheduler": ["scheduler"],
     "dag-processor": ["dag-processor"],
     "triggerer": ["triggerer"],
-    "celery-worker": ["celery", "worker", "--concurrency", "2"],
 }
+#: Two Celery workers, as two machines would run them: each its own hostname and log server port.
+WORKERS = ("worker1", "worker2")
+#: What a Celery worker logs when it takes a task from the queue.
+TASK_RECEIVED = "execute_workload"
 
 
 def say(message: str) -> None:
@@ -63,6 +77,76 @@ def create_database(admin: sa.Engine, name: str) -> None:
 def drop_database(admin: sa.Engine, name: str) -> None:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def worker_tasks(logs: Path) -> dict[str, int]:
+    """How many task workloads each Celery worker took (from its log)."""
+    return {w: (logs / f"{w}.log").read_text(errors="replace").count(TASK_RECEIVED) for w in WORKERS}
+
+
+def run_hotwax_family(stack: AirflowStack, sandbox: Sandbox, ledger_url: str) -> None:
+    """HotWax PO export and receipt import, two passes, on the workers; then every record exactly once."""
+    stack.ensure_pool(NETSUITE_POOL, 5, "NetSuite account concurrency (sandbox limit)")
+    for flow in HOTWAX_DEMO_FLOWS:
+        stack.wait_dag(flow.dag_id)
+        stack.unpause(flow.dag_id)
+    for pass_no in (1, 2):
+        for flow in HOTWAX_DEMO_FLOWS:
+            result = run_flow(stack, flow, sandbox, ledger_url, pass_no)
+            say(
+                f"pass {pass_no} {flow.dag_id}: {result['state']} {result['records']} in {result['seconds']}s"
+            )
+            assert result["state"] == "success", f"{flow.dag_id} pass {pass_no}: {result['tasks']}"
+            assert not result["problems"], f"{flow.dag_id} pass {pass_no}: {result['problems']}"
+    assert_every_record_once(sandbox, ledger_url)
+
+
+def assert_every_record_once(sandbox: Sandbox, ledger_url: str) -> None:
+    """The ledger and NetSuite agree, and nothing exists twice on either side."""
+    from po_sync_sandbox.hotwax.demo import _STATE
+
+    actor = _STATE["actor"]
+    netsuite: Any = sandbox.services["netsuite"]
+    store = netsuite.store
+    engine = sa.create_engine(ledger_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT flow, entity_type, status, source_id, target_id FROM sync_record "
+                    "WHERE flow IN ('hotwax_po_export', 'hotwax_receipt_import')"
+                )
+            ).all()
+            twice = conn.execute(
+                sa.text(
+                    "SELECT flow, entity_type, source_id, count(*) FROM sync_record "
+                    "GROUP BY flow, entity_type, source_system, source_id HAVING count(*) > 1"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert not twice, f"ledger rows twice: {twice}"
+    exported = [r for r in rows if r.flow == "hotwax_po_export" and r.entity_type == "purchase_order"]
+    receipts = [r for r in rows if r.flow == "hotwax_receipt_import" and r.entity_type == "item_receipt"]
+    synced_receipts = [r for r in receipts if r.status == "synced"]
+    assert exported and all(r.status == "synced" for r in exported), f"exported POs: {exported}"
+    # HotWax imports a PO twice if it appears in two files: every PO it holds came exactly once.
+    assert actor.import_counts and set(actor.import_counts.values()) == {1}, actor.import_counts
+    assert set(actor.import_counts) == {r.source_id for r in exported}, (
+        "HotWax holds other POs than the ledger sent"
+    )
+    docs = list(store.iter_docs("itemReceipt"))
+    external_ids = [d.get("externalId") for d in docs]
+    assert len(external_ids) == len(set(external_ids)), "an item receipt was created twice in NetSuite"
+    assert len(docs) == len(synced_receipts), (
+        f"NetSuite holds {len(docs)} item receipts, the ledger {len(synced_receipts)} synced ones"
+    )
+    ids = {str(d.get("id")) for d in docs}
+    assert {str(r.target_id) for r in synced_receipts} <= ids, "a ledger receipt points at no NetSuite record"
+    say(
+        f"every record once: {len(exported)} POs exported (each imported once by HotWax), "
+        f"{len(synced_receipts)} item receipts in the ledger = {len(docs)} in NetSuite"
+    )
 
 
 def main() -> int:
@@ -92,7 +176,17 @@ def main() -> int:
     password = secrets.token_urlsafe(16)
     (home / "passwords.json").write_text(json.dumps({"admin": password}))
     meta_url = pg_url.set(database=meta_db).render_as_string(hide_password=False)
+    ledger_url = pg_url.set(database=ledger_db).render_as_string(hide_password=False)
+    # A queue of this run's own: other runs on the same Redis never take (or give) its tasks.
+    queue = f"po_sync_{tag}"
+    sandbox = Sandbox(home / "sandbox", services=["sftp", "netsuite"])
+    sandbox.start()
+    say(f"sandbox up: {', '.join(sandbox.infos)}")
     extra = {
+        **sandbox.env(),
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
+        # Only this check's own runs: an unpaused DAG's scheduled run would change the counts it reads.
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/7",
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + meta_url.replace("+psycopg2", ""),
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
@@ -127,6 +221,19 @@ def main() -> int:
         say("metadata DB migrated")
         for name, args in COMPONENTS.items():
             say(f"started {name} (pid {stack.start(name, args)})")
+        for worker in WORKERS:
+            args = [
+                "celery",
+                "worker",
+                "--concurrency",
+                "2",
+                "--queues",
+                queue,
+                "--celery-hostname",
+                f"{worker}@%h",
+            ]
+            own = {"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
+            say(f"started celery {worker} (pid {stack.start(worker, args, env=own)})")
         stack.wait_healthy()
         say("api-server, scheduler, triggerer and dag-processor report healthy")
 
@@ -141,10 +248,7 @@ def main() -> int:
         say(f"run finished: {state}; task instances: {stack.task_states(DAG_ID, run_id)}")
         assert state == "success", f"run ended {state}; see {logs}"
 
-        worker_log = (logs / "celery-worker.log").read_text(errors="replace")
-        assert "check_connections" in worker_log or run_id in worker_log, (
-            "the Celery worker never ran the task"
-        )
+        assert sum(worker_tasks(logs).values()) >= 1, "no Celery worker ran the task"
 
         ledger = sa.create_engine(pg_url.set(database=ledger_db))
         with ledger.connect() as conn:
@@ -174,6 +278,13 @@ def main() -> int:
         (flow,) = summary["flows"]
         assert flow["records"].get("synced") == 1, f"ledger page shows {flow}"
         say(f"ledger page on the api-server shows {flow['records']}")
+
+        run_hotwax_family(stack, sandbox, ledger_url)
+        tasks = worker_tasks(logs)
+        say(f"tasks taken per Celery worker: {tasks}")
+        assert all(f"{w}@" in (logs / f"{w}.log").read_text(errors="replace") for w in WORKERS), (
+            "both workers must have joined under their own hostname"
+        )
         say(f"PASSED in {time.monotonic() - started:.0f}s")
         return 0
     except Exception as exc:
@@ -183,6 +294,7 @@ def main() -> int:
     finally:
         for name, code in stack.stop().items():
             say(f"stopped {name} (pid {stack.procs[name].pid}, exit {code})")
+        sandbox.stop()
         for name in (meta_db, ledger_db):
             drop_database(admin, name)
         admin.dispose()

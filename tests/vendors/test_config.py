@@ -26,6 +26,30 @@ def test_variable_overrides_the_example(monkeypatch):
     assert [v.vendor_id for v in config.vendors] == ["X1"] and config.vendors[0].format == "xml"
 
 
+def test_unset_variable_in_a_sandbox_falls_back_to_the_example(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_VAR_PO_SYNC_VENDORS", raising=False)
+    monkeypatch.setenv("AIRFLOW__PO_SYNC__DEV_MODE", "True")
+    assert load_vendors_config() == parse_vendors_config(EXAMPLE_FILE.read_text())
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_unset_variable_outside_a_sandbox_names_it(monkeypatch, value):
+    monkeypatch.delenv("AIRFLOW__PO_SYNC__DEV_MODE", raising=False)
+    if value is None:
+        monkeypatch.delenv("AIRFLOW_VAR_PO_SYNC_VENDORS", raising=False)
+    else:
+        monkeypatch.setenv("AIRFLOW_VAR_PO_SYNC_VENDORS", value)
+    with pytest.raises(ConfigurationError, match="Airflow Variable 'po_sync_vendors' .* is not set"):
+        load_vendors_config()
+
+
+def test_broken_variable_outside_a_sandbox_names_it_and_never_uses_the_example(monkeypatch):
+    monkeypatch.delenv("AIRFLOW__PO_SYNC__DEV_MODE", raising=False)
+    monkeypatch.setenv("AIRFLOW_VAR_PO_SYNC_VENDORS", '{"vendors": [{"vendor_id": "A"')
+    with pytest.raises(ConfigurationError, match="po_sync_vendors.*not JSON"):
+        load_vendors_config()
+
+
 @pytest.mark.parametrize(
     ("raw", "needle"),
     [

@@ -117,6 +117,17 @@ def test_unknown_vendor_param_fails_the_plan(dagbag, ledger_conn, world):
     assert run.state == "failed"
 
 
+def test_unset_vendor_settings_outside_a_sandbox_fail_the_plan_at_once(dagbag, ledger_conn, monkeypatch):
+    """No fallback to the example vendors (fake buckets) in production, and no retries that cannot help."""
+    monkeypatch.delenv("AIRFLOW_VAR_PO_SYNC_VENDORS", raising=False)
+    monkeypatch.delenv("AIRFLOW__PO_SYNC__DEV_MODE", raising=False)
+    run = run_dag(dagbag, "netsuite_vendor_po_export", retries=1)
+    assert run.state == "failed"
+    plan = run.get_task_instance("plan_vendors")
+    assert (plan.state, plan.try_number) == ("failed", 1)
+    assert {ti.task_id for ti in run.get_task_instances() if ti.state == "success"} <= {"report"}
+
+
 def test_crash_after_s3_write_leaves_one_file(dagbag, ledger_conn, world, netsuite, monkeypatch):
     monkeypatch.setenv("PO_SYNC_CRASH_AFTER_WRITE", "netsuite_vendor_po_export")
     crashed = run_dag(dagbag, "netsuite_vendor_po_export", {"vendor": "V0001"}, retries=0)

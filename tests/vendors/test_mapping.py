@@ -292,11 +292,15 @@ def test_invoice_to_bill():
         },
         source="i",
     )
-    bill = vendor_bill_from_invoice(inv, order, merged_id="B-PO1-x")
+    from po_sync.vendors.settings import BillSettings
+
+    bills = BillSettings(charge_accounts={"freight": "54"})
+    bill = vendor_bill_from_invoice(inv, order, merged_id="B-PO1-x", bills=bills)
     assert bill.total == Decimal("15") and bill.currency == "USD"
-    assert vendor_bill_body(bill, order, document="d")["item"]["items"] == [
-        {"orderLine": 1, "quantity": 4, "rate": 2.5}
-    ]
+    body = vendor_bill_body(bill, order, document="d")
+    assert body["item"]["items"] == [{"orderLine": 1, "quantity": 4, "rate": 2.5}]
+    # issue 10 item 8: freight used to be built and never sent
+    assert body["expense"]["items"] == [{"account": {"id": "54"}, "amount": 5, "memo": "freight"}]
     with pytest.raises(RecordValidationError, match="positive"):
         parse_vendor_document(
             {
@@ -311,3 +315,63 @@ def test_invoice_to_bill():
             },
             source="i",
         )
+
+
+def _invoice(**extra):
+    return parse_vendor_document(
+        {
+            "document_type": "invoice",
+            "document_id": "I2",
+            "vendor_id": "V0001",
+            "po_number": "PO1",
+            "invoice_number": "INV-2",
+            "invoice_date": "2026-01-08",
+            "due_date": "2026-02-07",
+            "currency": "USD",
+            **extra,
+            "lines": [{"line": "1", "sku": "SKU-1", "quantity": "4", "rate": "2.5"}],
+        },
+        source="inbound/Invoice_I2.json",
+    )
+
+
+def test_charges_tax_terms_and_due_date_reach_the_bill_body():
+    """Issue 10 item 8: every charge an expense line by the configured map, tax and terms as invoiced."""
+    from po_sync.vendors.settings import BillSettings
+
+    order = order_snapshots(rows())["PO1"]
+    bills = BillSettings(
+        charge_accounts={"freight": "54", "handling": "55"}, tax_account="60", terms={"Net 30": "2"}
+    )
+    inv = _invoice(freight="5", charge_handling="1.50", tax="0.83", terms="Net 30", total="17.33")
+    bill = vendor_bill_from_invoice(inv, order, merged_id="B-PO1-y", bills=bills, source="f")
+    body = vendor_bill_body(bill, order, document="d")
+    assert body["expense"]["items"] == [
+        {"account": {"id": "54"}, "amount": 5, "memo": "freight"},
+        {"account": {"id": "55"}, "amount": 1.5, "memo": "handling"},
+        {"account": {"id": "60"}, "amount": 0.83, "memo": "tax"},
+    ]
+    assert body["terms"] == {"id": "2"} and body["dueDate"] == "2026-02-07"
+    assert bill.total == Decimal("17.33")
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "named"),
+    [
+        ({"charge_fuel_surcharge": "3"}, "UNMAPPED_CHARGE", "charge_fuel_surcharge"),
+        ({"tax": "1"}, "UNMAPPED_CHARGE", "tax_account"),
+        ({"terms": "Net 90"}, "UNMAPPED_TERMS", "'Net 90'"),
+        ({"freight": "5", "total": "99"}, "VALIDATION_ERROR", "total"),
+    ],
+)
+def test_an_unmapped_charge_or_terms_or_a_wrong_total_is_a_quarantine_naming_it(extra, code, named):
+    from po_sync.vendors.settings import BillSettings
+
+    order = order_snapshots(rows())["PO1"]
+    bills = BillSettings(charge_accounts={"freight": "54"}, terms={"Net 30": "2"})
+    with pytest.raises(RecordValidationError) as caught:
+        vendor_bill_from_invoice(
+            _invoice(**extra), order, merged_id="B-PO1-z", bills=bills, source="inbound/Invoice_I2.json"
+        )
+    assert caught.value.code == code and named in caught.value.message
+    assert "inbound/Invoice_I2.json" in caught.value.message

@@ -70,12 +70,9 @@ def test_duplicate_and_redelivered_documents(dagbag, ledger_conn, world, netsuit
     world.s3.put_object(Bucket=actor.bucket, Key=key.replace(".json", "-again.json"), Body=changed)
     assert run_dag(dagbag, MERGE, {"wait_minutes": 0}).state == "success"
     assert actor.inbound_keys() == []
-    notes = [
-        world.read(actor.bucket, k).decode()
-        for k in world.keys(actor.bucket, f"{actor.prefix}quarantine/")
-        if k.endswith(".txt")
-    ]
-    assert len(notes) == 1 and notes[0].startswith("DUPLICATE_DOCUMENT")
+    # issue 10 item 7: a changed document with the same id is a correction, not a duplicate; this one
+    # changes nothing the receipt carries (the carrier), so the merged receipt stays as it was
+    assert world.keys(actor.bucket, f"{actor.prefix}quarantine/") == []
     assert len(world.merged("ready/")) == 1
 
 
@@ -196,3 +193,23 @@ def test_deferred_wait_wakes_up_when_a_file_lands(dagbag, ledger_conn, world, ne
 
     payload = asyncio.run(asyncio.wait_for(first_event(), timeout=30))
     assert payload["status"] == "found"
+
+
+def test_a_po_number_unfit_for_a_query_quarantines_its_file_and_every_other_vendor_merges(
+    dagbag, ledger_conn, world, netsuite
+):
+    """Issue 10 item 5: ``PO#000002`` used to reach ``sql_literal`` outside the per-file handling and
+    fail the whole merge run, every run, for every vendor."""
+    assert run_dag(dagbag, EXPORT).state == "success"
+    bad_actor, good_actor = world.actors["V0001"], world.actors["V0002"]
+    bad = bad_actor.malformed("hash_po_number")
+    good = good_actor.ship(standard_pos(good_actor)[0])
+    assert run_dag(dagbag, MERGE, {"wait_minutes": 0}).state == "success"
+    name = bad.rsplit("/", 1)[-1]
+    note = world.read(bad_actor.bucket, f"{bad_actor.prefix}quarantine/{name}.error.txt").decode()
+    assert "po_number = 'PO#000002'" in note and name in note, note
+    assert bad_actor.inbound_keys() == [] and good_actor.inbound_keys() == []
+    archived = world.keys(good_actor.bucket, f"{good_actor.prefix}archive/")
+    assert [k.rsplit("/", 1)[-1] for k in archived] == [good.rsplit("/", 1)[-1]]
+    assert [m["kind"] for m in world.merged("ready/")] == ["item_receipt"]
+    assert ledger_conn.status_counts(MERGE) == {"quarantined": 1, "synced": 2}

@@ -101,7 +101,8 @@ def airflow_env(
         "AIRFLOW__API__BASE_URL": api,
         # Workers find the Execution API here; it must match the api-server's port.
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        # 64 random bytes: PyJWT warns (in every task log) about HMAC keys shorter than SHA-512's block.
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
@@ -140,11 +141,12 @@ class AirflowStack:
                 stderr=log,
             )
 
-    def start(self, name: str, args: list[str]) -> int:
+    def start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> int:
+        """Start ``airflow <args>`` in its own session; ``env`` adds to the stack's (e.g. a worker's port)."""
         log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
         proc = subprocess.Popen(
             [str(BIN / "airflow"), *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

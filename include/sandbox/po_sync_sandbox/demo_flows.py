@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from po_sync_sandbox.demo_flow import DemoFlow, Result
 from po_sync_sandbox.hotwax.demo import HOTWAX_DEMO_FLOWS
+from po_sync_sandbox.onetrail.demo import ONETRAIL_DEMO_FLOWS
+from po_sync_sandbox.servicenow.demo import SERVICENOW_DEMO_FLOWS
 from po_sync_sandbox.vendors.demo import VENDOR_DEMO_FLOWS
 
 __all__ = ["DEMO_FLOWS", "DemoFlow", "Result", "all_demo_flows"]
@@ -34,7 +36,10 @@ DEMO_FLOWS: list[DemoFlow] = [
                 "netsuite_m2m",
                 "aws_default",
                 "sftp_default",
+                "onetrail_sftp",
                 "smtp_default",
+                "servicenow_default",
+                "servicenow_oauth",
             ]
         },
         check=_healthcheck_all_healthy,
@@ -45,4 +50,4 @@ DEMO_FLOWS: list[DemoFlow] = [
 def all_demo_flows() -> list[DemoFlow]:
     """Every flow of the demo, in order: the health check, then each partner's own list."""
 
-    return [*DEMO_FLOWS, *HOTWAX_DEMO_FLOWS, *VENDOR_DEMO_FLOWS]
+    return [*DEMO_FLOWS, *HOTWAX_DEMO_FLOWS, *VENDOR_DEMO_FLOWS, *SERVICENOW_DEMO_FLOWS, *ONETRAIL_DEMO_FLOWS]

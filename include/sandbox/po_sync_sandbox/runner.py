@@ -52,6 +52,8 @@ SERVICE_FACTORIES: dict[str, Callable[[], SandboxService]] = {
     "smtp": lazy("po_sync_sandbox.smtp:SmtpService"),
     "netsuite": lazy("po_sync_sandbox.netsuite.service:NetSuiteService"),
     "xseries": lazy("po_sync_sandbox.xseries.service:XSeriesService"),
+    "onetrail_sftp": lazy("po_sync_sandbox.onetrail.sftp:OnetrailSftpService"),
+    "servicenow": lazy("po_sync_sandbox.servicenow.service:ServiceNowService"),
 }
 
 
@@ -114,8 +116,11 @@ class Sandbox:
         return merged
 
     def env(self) -> dict[str, str]:
-        """``AIRFLOW_CONN_*`` environment entries for every connection."""
-        return connection_env(self.connections)
+        """``AIRFLOW_CONN_*`` environment entries for every connection, and ``[po_sync] dev_mode`` on:
+        a sandbox may fall back to the example vendors and a SQLite ledger (:mod:`po_sync.dev_mode`)."""
+        from po_sync.dev_mode import ENV_VAR
+
+        return {**connection_env(self.connections), ENV_VAR: "True"}
 
     def start(self) -> Sandbox:
         """Start every service in order; on any failure stop the ones already up and re-raise."""

@@ -156,7 +156,7 @@ class SftpService:
 
         :param state_dir: sandbox state directory.
         """
-        base = Path(state_dir) / "sftp"
+        base = Path(state_dir) / self.name  # "sftp"; each SFTP stand-in keeps its own root and keys
         self.root = base / "root"
         self.keys_dir = base / "keys"
         self.root.mkdir(parents=True, exist_ok=True)

@@ -230,7 +230,7 @@ def _identifier(value: Any, what: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise FormatError(f"{what} = {value!r}: must be a string of digits (a NetSuite internal id)")
     text = str(value).strip()
-    if not _ID_RE.match(text):
+    if not _ID_RE.fullmatch(text):
         raise FormatError(f"{what} = {value!r}: must be a string of digits (a NetSuite internal id)")
     return text
 

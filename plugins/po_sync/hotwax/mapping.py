@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -196,6 +196,45 @@ def po_line_states(lines: Iterable[Mapping[str, Any]]) -> dict[str, PoLineState]
         )
         states[state.line_id] = state
     return states
+
+
+#: PO ids per prefetch query (the IN list stays short; two lines a PO fit one 1,000-row page).
+RECEIPT_LINES_BATCH = 400
+
+
+def receipt_lines_query(po_ids: Sequence[str]) -> str:
+    """SuiteQL for the receivable state of the lines of POs ``po_ids`` (digits only, or ValueError).
+
+    One query serves a whole feed file's orders instead of one ``GET purchaseOrder`` per order; the
+    line id is ``transactionline.id``, as the HotWax export sends it.
+    """
+    if not po_ids or not all(po_id.isdigit() for po_id in po_ids):
+        raise ValueError("receipt_lines_query needs PO internal ids (digits)")
+    return (
+        "SELECT tl.transaction AS po_id, tl.id AS line_id, tl.item AS item_id, tl.quantity AS quantity, "
+        "tl.quantityshiprecv AS received, tl.isclosed AS closed "
+        "FROM transactionline tl JOIN transaction t ON t.id = tl.transaction "
+        f"WHERE t.type = 'PurchOrd' AND tl.transaction IN ({', '.join(po_ids)}) "
+        "AND tl.mainline = 'F' AND tl.taxline = 'F' ORDER BY tl.transaction, tl.id"
+    )
+
+
+def po_line_states_from_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, PoLineState]]:
+    """Rows of :func:`receipt_lines_query` as :class:`PoLineState` by PO id, then line id.
+
+    Quantities are taken as magnitudes: SuiteQL signs line quantities by accounting direction.
+    """
+    out: dict[str, dict[str, PoLineState]] = {}
+    for row in rows:
+        state = PoLineState(
+            line_id=str(row.get("line_id")),
+            item_id=str(row["item_id"]) if row.get("item_id") is not None else None,
+            quantity=abs(Decimal(str(row.get("quantity") or 0))),
+            received=abs(Decimal(str(row.get("received") or 0))),
+            closed=row.get("closed") == "T",
+        )
+        out.setdefault(str(row.get("po_id")), {})[state.line_id] = state
+    return out
 
 
 def item_receipt(

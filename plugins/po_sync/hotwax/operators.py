@@ -20,13 +20,20 @@ import os
 import posixpath
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from po_sync.exceptions import ConfigurationError, ExternalSystemError, RecordValidationError, RetriableError
+from po_sync.exceptions import (
+    SYSTEM_FAULTS,
+    ConfigurationError,
+    ExternalSystemError,
+    RecordSkipped,
+    RecordValidationError,
+    RetriableError,
+)
 from po_sync.hotwax import sftp as remote
 from po_sync.hotwax.formats import (
     FormatError,
@@ -40,18 +47,23 @@ from po_sync.hotwax.formats import (
     write_po_csv,
 )
 from po_sync.hotwax.mapping import (
+    RECEIPT_LINES_BATCH,
+    PoLineState,
     group_po_rows,
     hotwax_rows,
     item_receipt,
     parse_netsuite_date,
     po_line_states,
+    po_line_states_from_rows,
     purchase_order_from_rows,
     receipt_external_id,
+    receipt_lines_query,
     receipt_problems,
     transform_body,
 )
 from po_sync.ledger import Action, Decision, RecordKey, RecordStatus
 from po_sync.models import canonical_json, record_validation_error
+from po_sync.receiving import ReceivingOwnership, load_receiving
 from po_sync.sync import SyncOperator, SyncRun, as_bool
 
 if TYPE_CHECKING:
@@ -66,6 +78,8 @@ DEFAULT_RECEIPT_DIR = "netsuite/purchaseorder/receipt"
 #: The NetSuite body field HotWax's own export script uses to mark exported POs.
 EXPORTED_FIELD = "custbody_hc_order_exported"
 CRASH_ENV = "PO_SYNC_HOTWAX_CRASH"
+#: Ledger code of a PO (or receipt) another flow receives under ``po_sync_receiving``.
+NOT_OWNER_CODE = "RECEIVED_BY_OTHER_FLOW"
 _PO_NUMBER_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 
@@ -144,7 +158,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
             raise ConfigurationError(
                 f"{self.task_id}: exported_field must be a custom body field (custbody...)"
             )
-        if not _SAFE_NAME_RE.match(file_prefix):
+        if not _SAFE_NAME_RE.fullmatch(file_prefix):
             raise ConfigurationError(
                 f"{self.task_id}: file_prefix {file_prefix!r} is not a plain file name part"
             )
@@ -166,7 +180,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
             if isinstance(value, str)
             else [str(v) for v in value or ()]
         )
-        bad = [v for v in items if not _PO_NUMBER_RE.match(v)]
+        bad = [v for v in items if not _PO_NUMBER_RE.fullmatch(v)]
         if bad:
             raise ConfigurationError(f"resync_po_numbers: {bad} are not PO numbers or internal ids")
         return items
@@ -235,6 +249,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
                     run.quarantine_input(key, code="HOTWAX_FORMAT", message=f"PO {number}: {exc}")
                     continue
                 pos[po_id] = (po_rows, _sha256(write_po_csv(po_rows)))
+            self._skip_not_owned(run, netsuite, grouped, pos, dry_run)
             if dry_run:
                 run.counts["read"] += len(pos)
                 self.log.info("dry run: %d PO(s) would be exported: %s", len(pos), ", ".join(pos) or "none")
@@ -245,6 +260,42 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
             sftp = _sftp(self.sftp_conn_id)
             with sftp.get_managed_conn() as client:
                 self._export(context, run, netsuite, client, pos)
+
+    def _skip_not_owned(
+        self,
+        run: SyncRun,
+        netsuite: NetSuiteHook,
+        grouped: Mapping[str, Sequence[Mapping[str, Any]]],
+        pos: dict[str, tuple[list[HotWaxPoRow], str]],
+        dry_run: bool,
+    ) -> None:
+        """Leave out POs another flow receives (``po_sync_receiving``): ``ignored`` with the reason,
+        recorded once per PO version, so HotWax's staff never get a PO they must not receive."""
+        ownership = _Ownership(load_receiving(), netsuite)
+        for po_id in list(pos):
+            head = grouped[po_id][0]
+            number = str(head.get("tranid") or po_id)
+            reason = ownership.skip_reason(
+                entity=head.get("vendor_id"), location=head.get("po_location"), number=number
+            )
+            if not reason:
+                continue
+            digest = pos.pop(po_id)[1]
+            if dry_run:
+                self.log.info("dry run: %s", reason)
+                continue
+            key = run.key("purchase_order", "netsuite", po_id)
+            state = run.ledger.get(key)
+            if (
+                state is not None
+                and state.status is RecordStatus.IGNORED
+                and state.last_error_code == NOT_OWNER_CODE
+                and state.payload_hash == digest
+            ):
+                continue  # said before; not counted again every 15 minutes
+            decision = run.begin(key, payload_hash=digest, force=True)
+            if decision.action is not Action.BUSY:
+                run.ignored(decision, code=NOT_OWNER_CODE, reason=f"not exported to HotWax: {reason}")
 
     def _export(
         self,
@@ -305,6 +356,8 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
             )
             try:
                 netsuite.update_record("purchaseOrder", po_id, {self.exported_field: True}, idempotent=True)
+            except SYSTEM_FAULTS:
+                raise  # login refused or token endpoint down: stop; the rerun finds the file and sets the flag
             except ExternalSystemError as exc:
                 # The file is out: the next run finds it by trace_key and only sets the flag.
                 run.failed(
@@ -386,6 +439,7 @@ class HotWaxReceiptImportOperator(SyncOperator):
         max_bytes = int(self.max_file_bytes)
         min_age = float(self.min_file_age_seconds)
         dry_run = as_bool(self.is_dry_run)
+        self.ownership = None  # read again each run
         sftp = _sftp(self.sftp_conn_id)
         with _netsuite(self.netsuite_conn_id) as netsuite, sftp.get_managed_conn() as client:
             for folder in (self.archive_dir, self.error_dir):
@@ -408,6 +462,69 @@ class HotWaxReceiptImportOperator(SyncOperator):
                     )
                     continue
                 _FileImport(self, run, netsuite, client, entry, max_bytes, dry_run).run()
+
+    ownership: _Ownership | None = None
+
+    def skip_reason(self, netsuite: NetSuiteHook, po_id: str, po: Any = None) -> str | None:
+        """Why HotWax must not receive PO ``po_id`` under ``po_sync_receiving`` (None = it may).
+
+        :param po: the PO record when already read; otherwise its vendor and location are read only
+            when the setting names vendors or locations.
+        """
+        if self.ownership is None:
+            self.ownership = _Ownership(load_receiving(), netsuite)
+        if not self.ownership.configured:
+            return None
+        if po is None:
+            po = netsuite.find_record(
+                "purchaseOrder", po_id, expand_sub_resources=False, fields=["tranId", "entity", "location"]
+            )
+            if po is None:
+                return None  # the receipt itself then says the PO does not exist
+        return self.ownership.skip_reason(
+            entity=(po.fields.get("entity") or {}).get("id"),
+            location=(po.fields.get("location") or {}).get("id"),
+            number=str(po.fields.get("tranId") or po.id),
+        )
+
+
+class _Ownership:
+    """``po_sync_receiving`` as HotWax sees it: a PO whose receiving another flow owns is not HotWax's
+    to export or receive.
+
+    :param receiving: the setting.
+    :param netsuite: to read a vendor's ``entityId`` (the setting's key) from its internal id, once each.
+    """
+
+    def __init__(self, receiving: ReceivingOwnership, netsuite: Any) -> None:
+        self.receiving = receiving
+        self.netsuite = netsuite
+        self._entity_ids: dict[str, str | None] = {}
+
+    @property
+    def configured(self) -> bool:
+        """Whether any PO can be another flow's (else nothing needs reading)."""
+        receiving = self.receiving
+        return not (receiving.default == "any" and not receiving.vendors and not receiving.locations)
+
+    def skip_reason(self, *, entity: Any, location: Any, number: str) -> str | None:
+        receiving = self.receiving
+        if not self.configured:
+            return None
+        entity = str(entity or "")
+        vendor: str | None = None
+        if receiving.vendors and entity.isdigit():
+            if entity not in self._entity_ids:
+                rows = list(
+                    self.netsuite.suiteql(
+                        f"SELECT v.id, v.entityid FROM vendor v WHERE v.id = {int(entity)} ORDER BY v.id"
+                    )
+                )
+                self._entity_ids[entity] = str(rows[0]["entityid"]) if rows else None
+            vendor = self._entity_ids[entity]
+        return receiving.skip_reason(
+            "hotwax", po=number, vendor=vendor, location=str(location) if location else None
+        )
 
 
 class _FileImport:
@@ -434,6 +551,8 @@ class _FileImport:
         self.dry_run = dry_run
         self.log = op.log
         self.transient: set[str] = set()
+        #: the lines of this file's POs, read in bulk before the orders are received (by PO id)
+        self.po_lines: dict[str, dict[str, PoLineState]] = {}
 
     # ---- moves
 
@@ -442,7 +561,7 @@ class _FileImport:
         return cleaned or "unnamed"
 
     def _to_error(self, messages: list[tuple[str, str]]) -> str:
-        target_name = self.name if _SAFE_NAME_RE.match(self.name) else self._safe_name()
+        target_name = self.name if _SAFE_NAME_RE.fullmatch(self.name) else self._safe_name()
         target = posixpath.join(self.op.error_dir, target_name)
         remote.write_atomic(self.client, target + ".errors.csv", error_report_csv(messages))
         remote.move(self.client, self.path, target)
@@ -460,7 +579,7 @@ class _FileImport:
     # ---- the file
 
     def _file_key(self, checksum: str | None) -> RecordKey:
-        label = self.name if _SAFE_NAME_RE.match(self.name) else self._safe_name()
+        label = self.name if _SAFE_NAME_RE.fullmatch(self.name) else self._safe_name()
         suffix = checksum if checksum else f"size-{self.entry.size}"
         return self.run_.key("receipt_file", "hotwax", f"{label}@{suffix}")
 
@@ -484,7 +603,7 @@ class _FileImport:
             return
         data = remote.read(self.client, self.path, max_bytes=self.max_bytes)
         checksum = _sha256(data)
-        if not _SAFE_NAME_RE.match(self.name):
+        if not _SAFE_NAME_RE.fullmatch(self.name):
             self._reject(
                 checksum,
                 "BAD_FILE_NAME",
@@ -542,9 +661,22 @@ class _FileImport:
             )
             failed.append((problem.raw, problem.order_id, problem.message))
         retry_later = 0
-        for order in orders:
+        self._prefetch_po_lines(orders)
+
+        def receive(order: ReceiptOrder) -> RecordKey:
             key = self._order_key(order.order_id, checksum)
             self._receive(order, key, checksum)
+            return key
+
+        # Orders of one file are distinct POs (the parser refuses a repeated order id), so they go to
+        # NetSuite side by side, as many at once as the account's limit lets this task send. Twice as
+        # many threads as slots: while some write the ledger, the others keep every slot busy (the
+        # hook's limiter, not the thread count, caps what is in flight).
+        workers = 2 * self.netsuite.concurrency
+        for order, outcome in self.netsuite.map_concurrent(receive, orders, workers=workers):
+            if isinstance(outcome, BaseException):
+                raise outcome  # the run stops (a system fault, a crash drill); the file stays
+            key = outcome
             state = self.run_.ledger.get(key)
             if state is None or state.status in (RecordStatus.SYNCED, RecordStatus.IGNORED):
                 continue
@@ -572,6 +704,17 @@ class _FileImport:
         target = self._to_archive(checksum)
         self.run_.synced(decision, target_system="sftp", target_id=target)
 
+    def _prefetch_po_lines(self, orders: Sequence[ReceiptOrder]) -> None:
+        """Read the lines of every PO this file receives with a few SuiteQL queries, not one call each.
+
+        A PO the query does not return (not a PO, unknown, no id of digits) is looked up on its own
+        when its order is received, which names what is wrong with it.
+        """
+        ids = sorted({o.order_id for o in orders if o.order_id.isdigit() and o.receives_anything}, key=int)
+        for start in range(0, len(ids), RECEIPT_LINES_BATCH):
+            query = receipt_lines_query(ids[start : start + RECEIPT_LINES_BATCH])
+            self.po_lines.update(po_line_states_from_rows(self.netsuite.suiteql(query)))
+
     def _order_key(self, order_id: str, checksum: str) -> RecordKey:
         return self.run_.key("item_receipt", "hotwax", f"{order_id}@{self.name}@{checksum[:16]}"[:200])
 
@@ -586,8 +729,15 @@ class _FileImport:
         tran_date = _file_date(self.name, self.entry.mtime)
 
         def send(decision: Decision) -> str | None:
-            found = self.netsuite.find_record(
-                "itemReceipt", f"eid:{external_id}", expand_sub_resources=False, fields=["id"]
+            # Only an order tried before (a crash, a timeout after NetSuite may have saved it) can
+            # already have its receipt; a first attempt needs no lookup (one NetSuite call saved).
+            attempted = decision.previous is not None and decision.previous.attempts > 0
+            found = (
+                self.netsuite.find_record(
+                    "itemReceipt", f"eid:{external_id}", expand_sub_resources=False, fields=["id"]
+                )
+                if attempted
+                else None
             )
             if found is not None:
                 self.log.info(
@@ -597,15 +747,25 @@ class _FileImport:
                     found.id,
                 )
                 return found.id
-            po = self.netsuite.find_record("purchaseOrder", order.order_id)
-            if po is None:
-                raise RecordValidationError(
-                    f"receipt for PO {order.order_id} (file {self.name}): "
-                    f"no purchase order with internal id {order.order_id} in NetSuite",
-                    code="UNKNOWN_ORDER",
+            lines = self.po_lines.get(order.order_id) if not attempted else None
+            po = None
+            if lines is None:  # not prefetched, or a retry: read the PO as NetSuite has it now
+                po = self.netsuite.find_record("purchaseOrder", order.order_id)
+                if po is None:
+                    raise RecordValidationError(
+                        f"receipt for PO {order.order_id} (file {self.name}): "
+                        f"no purchase order with internal id {order.order_id} in NetSuite",
+                        code="UNKNOWN_ORDER",
+                        record_id=order.order_id,
+                    )
+                lines = po_line_states(po.lines)
+            reason = self.op.skip_reason(self.netsuite, order.order_id, po)
+            if reason:  # the vendor flows receive this PO: not an error, not received twice
+                raise RecordSkipped(
+                    f"receipt for PO {order.order_id} (file {self.name}): {reason}",
+                    code=NOT_OWNER_CODE,
                     record_id=order.order_id,
                 )
-            lines = po_line_states(po.lines)
             try:
                 receipt = item_receipt(
                     order, lines, tran_date=tran_date, source=self.name, external_id=external_id

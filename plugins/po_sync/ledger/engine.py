@@ -36,9 +36,25 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
+    # Threads of one process queue on a lock of their own for the write lock: SQLite's busy handler
+    # would make them sleep in growing steps (up to 100 ms) while the lock is taken and freed many
+    # times a second by a flow's worker threads. Other processes still wait through busy_timeout.
+    writer = threading.Lock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        writer.acquire()
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writer.release()
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(conn: sa.Connection) -> None:
+        if writer.locked():
+            writer.release()
 
 
 def create_ledger_engine(url: str | sa.URL) -> sa.Engine:

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from airflow.sdk import BaseHook
 
+from po_sync.dev_mode import OPTION, SECTION, dev_mode
 from po_sync.exceptions import ConfigurationError
 from po_sync.ledger.engine import get_engine
 from po_sync.ledger.store import Ledger
@@ -19,7 +20,7 @@ _POSTGRES_TYPES = {"postgres", "postgresql"}
 
 
 def default_sqlite_path() -> Path:
-    """Where the embedded ledger lives when no ``po_sync_db`` connection is defined."""
+    """Where the embedded ledger lives when no ``po_sync_db`` connection is defined (dev mode only)."""
     return Path(os.environ.get("AIRFLOW_HOME", str(Path.home() / "airflow"))) / "po_sync_ledger.db"
 
 
@@ -27,8 +28,9 @@ class LedgerHook(BaseHook):
     """Open the po_sync ledger (status table) on SQLite or PostgreSQL.
 
     The connection may be of type ``po_sync_ledger`` (with the ``dialect`` field), ``sqlite``
-    (``host`` = file path) or ``postgres``. When the connection does not exist the hook falls back
-    to a SQLite file in ``$AIRFLOW_HOME``, so a fresh install works without setup.
+    (``host`` = file path) or ``postgres``. When the connection does not exist the hook fails with
+    a :class:`ConfigurationError` naming it, except in a sandbox (``[po_sync] dev_mode``, see
+    :mod:`po_sync.dev_mode`), where it falls back to a SQLite file in ``$AIRFLOW_HOME``.
 
     :param ledger_conn_id: the connection id, ``po_sync_db`` by default.
 
@@ -55,6 +57,12 @@ class LedgerHook(BaseHook):
         except Exception as exc:  # Airflow raises AirflowNotFoundException (several import paths)
             if type(exc).__name__ != "AirflowNotFoundException":
                 raise
+            if not dev_mode():
+                raise ConfigurationError(
+                    f"the ledger connection {self.ledger_conn_id!r} is not defined: create it (type "
+                    "po_sync_ledger, postgres or sqlite; PostgreSQL when tasks run on more than one machine). "
+                    f"Only a sandbox ([{SECTION}] {OPTION} = True) falls back to a SQLite file in $AIRFLOW_HOME."
+                ) from None
             return sa.URL.create("sqlite", database=str(default_sqlite_path()))
         extra = conn.extra_dejson
         conn_type = (conn.conn_type or "").lower()

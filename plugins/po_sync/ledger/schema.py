@@ -1,24 +1,29 @@
-"""The ledger's tables (SQLAlchemy Core) and the migrations that create and upgrade them.
+"""The ledger's tables (SQLAlchemy Core) and :func:`ensure_schema`, which creates and upgrades them.
 
-The schema carries its own version in ``po_sync_schema_version``. :func:`ensure_schema` brings any
-database up to :data:`SCHEMA_VERSION` under a lock, so two processes that start at once (a scheduler
+The migrations are Alembic revisions in ``po_sync/ledger/migrations/versions`` (how to add one:
+``po_sync/ledger/migrations/__init__.py``). Alembic keeps its version in ``po_sync_alembic_version``,
+never Airflow's ``alembic_version``, so the ledger may share Airflow's metadata database.
+:func:`ensure_schema` upgrades under a lock, so two processes that start at once (a scheduler
 parsing and a worker running, two mapped tasks) never race each other into a half-made schema:
 PostgreSQL takes a transaction-level advisory lock, SQLite a ``BEGIN IMMEDIATE`` write lock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-metadata = sa.MetaData()
+if TYPE_CHECKING:  # Alembic is imported when a schema is checked, not when a DAG file is parsed
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
 
-SCHEMA_VERSION = 1
+metadata = sa.MetaData()
 
 #: PostgreSQL advisory-lock key that serialises schema changes (any constant bigint works).
 SCHEMA_LOCK_KEY = 0x706F5F73796E63  # "po_sync"
@@ -158,20 +163,67 @@ sync_cursor = sa.Table(
     sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=_now()),
 )
 
-schema_version = sa.Table(
+# ---- the error queue (issue 11): what people did to records, which notices went out ----
+# Created by revision 0003.
+
+sync_action = sa.Table(
+    "sync_action",
+    metadata,
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("record_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),  # retry, resolve, ignore, auto_resolve
+    sa.Column("actor", sa.String(250), nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("from_status", sa.String(20)),
+    sa.Column("to_status", sa.String(20)),
+    sa.Column("dag_run_id", sa.String(250)),  # the run a retry triggered, if any
+    sa.Column("created_at", UtcDateTime(), nullable=False, server_default=_now()),
+    sa.Index("ix_sync_action_record", "record_id"),
+)
+
+sync_notice = sa.Table(
+    "sync_notice",
+    metadata,
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("kind", sa.String(20), nullable=False),  # task_failure, digest
+    sa.Column("flow", sa.String(100), nullable=False),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("task_id", sa.String(250), nullable=False, server_default=""),
+    sa.Column("map_index", sa.Integer, nullable=False, server_default="-1"),
+    sa.Column("try_number", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("message", sa.Text),
+    sa.Column("recipients", sa.Text),
+    sa.Column("record_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UtcDateTime(), nullable=False, server_default=_now()),
+    sa.UniqueConstraint(
+        "kind", "dag_id", "run_id", "task_id", "map_index", "try_number", name="uq_sync_notice_once"
+    ),
+    sa.Index("ix_sync_notice_flow", "flow", "kind", "created_at"),
+)
+
+#: the queue's default sort (newest first) and its date-range filter; the digest's per-run lookup
+sa.Index("ix_sync_record_updated", sync_record.c.updated_at, sync_record.c.id)
+sa.Index("ix_sync_error_run", sync_error.c.sync_run_id)
+
+#: The hand-rolled migrations' version table, kept as a tombstone at version 2 by revision 0002 so
+#: that a pre-Alembic po_sync refuses to run on a newer schema. Nothing here reads it for versioning.
+legacy_schema_version = sa.Table(
     "po_sync_schema_version",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("version", sa.Integer, nullable=False),
 )
 
-
-def _create_v1(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[sync_record, sync_error, sync_run, sync_cursor], checkfirst=True)
-
-
-#: version -> the step that brings version-1 to version. Append new steps; never edit old ones.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _create_v1}
+#: Alembic's version table for the ledger (its own name: Airflow's metadata DB has ``alembic_version``).
+VERSION_TABLE = "po_sync_alembic_version"
+#: The revision the hand-rolled migrations' version 1 equals: such a database is stamped here.
+LEGACY_V1_REVISION = "0001"
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
 def _lock(conn: Connection) -> None:
@@ -181,35 +233,77 @@ def _lock(conn: Connection) -> None:
     # already holds the database's single write lock until commit.
 
 
-def current_version(conn: Connection) -> int:
-    if not sa.inspect(conn).has_table(schema_version.name):
+def _alembic_config(conn: Connection | None = None) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if conn is not None:
+        config.attributes["connection"] = conn
+    return config
+
+
+@functools.cache
+def script_directory() -> ScriptDirectory:
+    """The ledger's revisions (read once per process)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config())
+
+
+def head_revisions() -> frozenset[str]:
+    """The revisions a current ledger is at (more than one while parallel branches are unmerged)."""
+    return frozenset(script_directory().get_heads())
+
+
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every revision this po_sync ships."""
+    return frozenset(script.revision for script in script_directory().walk_revisions())
+
+
+def current_revisions(conn: Connection) -> frozenset[str]:
+    """The revisions the database is at; empty when Alembic never ran on it."""
+    from alembic.runtime.migration import MigrationContext
+
+    context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+    return frozenset(context.get_current_heads())
+
+
+def _legacy_version(conn: Connection) -> int:
+    if not sa.inspect(conn).has_table(legacy_schema_version.name):
         return 0
-    return int(conn.execute(sa.select(schema_version.c.version)).scalar() or 0)
+    return int(conn.execute(sa.select(legacy_schema_version.c.version)).scalar() or 0)
 
 
-def ensure_schema(engine: sa.Engine) -> int:
-    """Create or upgrade the ledger's tables to :data:`SCHEMA_VERSION`; return the version found before.
+def ensure_schema(engine: sa.Engine) -> frozenset[str]:
+    """Create or upgrade the ledger's tables to the newest revisions; return the revisions found before.
 
     Safe to call from any number of processes at once: the first one to take the lock migrates,
-    the others find the schema current once they get the lock and do nothing.
+    the others find the schema current once they get the lock and do nothing. A database made by
+    the hand-rolled migrations (version 1) is stamped at the baseline revision and upgraded on.
     """
+    from alembic import command as alembic_command
+    from alembic.runtime.migration import MigrationContext
+
+    script = script_directory()
     with engine.begin() as conn:
         _lock(conn)
-        metadata.create_all(conn, tables=[schema_version], checkfirst=True)
-        found = current_version(conn)
-        if found > SCHEMA_VERSION:
+        found = current_revisions(conn)
+        unknown = found - known_revisions()
+        if unknown:
             from po_sync.exceptions import LedgerError
 
             raise LedgerError(
-                f"The ledger schema is version {found}, newer than this po_sync ({SCHEMA_VERSION}); "
-                "upgrade po_sync on every Airflow component."
+                f"The ledger schema is at revision {', '.join(sorted(unknown))}, which this po_sync does "
+                f"not know (its newest: {', '.join(sorted(head_revisions()))}); upgrade po_sync on every "
+                "Airflow component."
             )
-        for version in range(found + 1, SCHEMA_VERSION + 1):
-            MIGRATIONS[version](conn)
-        if found == 0:
-            conn.execute(schema_version.insert().values(id=1, version=SCHEMA_VERSION))
-        elif found < SCHEMA_VERSION:
-            conn.execute(
-                schema_version.update().where(schema_version.c.id == 1).values(version=SCHEMA_VERSION)
+        if found == head_revisions():
+            return found
+        if not found and _legacy_version(conn) == 1 and sa.inspect(conn).has_table(sync_record.name):
+            MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).stamp(
+                script, LEGACY_V1_REVISION
             )
+        alembic_command.upgrade(_alembic_config(conn), "heads")
         return found

@@ -32,6 +32,7 @@ from po_sync.ledger.schema import (
     RecordStatus,
     RunStatus,
     ensure_schema,
+    sync_action,
     sync_cursor,
     sync_error,
     sync_record,
@@ -222,6 +223,40 @@ class Ledger:
         with self.engine.begin() as conn:
             conn.execute(sync_run.update().where(sync_run.c.id == sync_run_id).values(**values))
 
+    def set_run_window(
+        self, sync_run_id: int, *, window_start: datetime | None, window_end: datetime | None
+    ) -> None:
+        """Keep the window a run really covers (widened after it opened, e.g. a catch-up from the cursor)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sync_run.update()
+                .where(sync_run.c.id == sync_run_id)
+                .values(window_start=window_start, window_end=window_end)
+            )
+
+    def processing_runs(self, flow: str) -> list[dict[str, Any]]:
+        """The flow's runs still ``processing`` (alive, or killed without closing), oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(sync_run)
+                .where(sync_run.c.flow == flow, sync_run.c.status == RunStatus.PROCESSING.value)
+                .order_by(sync_run.c.id)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def abandon_run(self, sync_run_id: int, *, message: str) -> bool:
+        """Close a ``processing`` run whose worker is known dead as ``incomplete``; its claims lapse at once.
+
+        Returns whether the run was still ``processing`` (False: it closed itself meanwhile).
+        """
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                sync_run.update()
+                .where(sync_run.c.id == sync_run_id, sync_run.c.status == RunStatus.PROCESSING.value)
+                .values(status=RunStatus.INCOMPLETE.value, finished_at=utcnow(), message=_clip(message))
+            )
+            return bool(result.rowcount)
+
     def get_run(self, sync_run_id: int) -> dict[str, Any]:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(sync_run).where(sync_run.c.id == sync_run_id)).one_or_none()
@@ -306,7 +341,9 @@ class Ledger:
                 query = query.with_for_update()
             state = RecordState.from_row(conn.execute(query).one())
 
-            if state.status is RecordStatus.IN_PROGRESS and state.claimed_by != str(sync_run_id):
+            # claimed by this very run (``claim`` of failed records): already counted as an attempt
+            own_claim = state.status is RecordStatus.IN_PROGRESS and state.claimed_by == str(sync_run_id)
+            if state.status is RecordStatus.IN_PROGRESS and not own_claim:
                 if self._holder_alive(conn, state, now):
                     return Decision(Action.BUSY, state.id, state.idempotency_key or "", state)
             unchanged = payload_hash is not None and payload_hash == state.payload_hash
@@ -317,7 +354,7 @@ class Ledger:
             ):
                 return Decision(Action.SKIP, state.id, state.idempotency_key or "", state)
 
-            interrupted = state.status is RecordStatus.IN_PROGRESS and unchanged
+            interrupted = state.status is RecordStatus.IN_PROGRESS and unchanged and not own_claim
             action = Action.RESUME if interrupted else Action.SEND
             idem = (state.idempotency_key if interrupted else None) or idempotency_key_for(key, payload_hash)
             conn.execute(
@@ -327,7 +364,7 @@ class Ledger:
                     status=RecordStatus.IN_PROGRESS.value,
                     payload_hash=payload_hash,
                     idempotency_key=idem,
-                    attempts=sync_record.c.attempts + 1,
+                    attempts=sync_record.c.attempts + (0 if own_claim else 1),
                     trace_key=trace_key or state.trace_key,
                     claimed_by=str(sync_run_id),
                     claimed_at=now,
@@ -340,6 +377,41 @@ class Ledger:
             )
             return Decision(action, state.id, idem, state)
 
+    @staticmethod
+    def _select_records(
+        flow: str,
+        *,
+        statuses: Sequence[RecordStatus],
+        entity_type: str | None,
+        limit: int,
+        source_ids: Sequence[str] | None = None,
+        oldest_first: bool = False,
+    ) -> sa.Select[Any]:
+        query = sa.select(sync_record).where(
+            sync_record.c.flow == flow, sync_record.c.status.in_([s.value for s in statuses])
+        )
+        if entity_type is not None:
+            query = query.where(sync_record.c.entity_type == entity_type)
+        if source_ids is not None:
+            query = query.where(sync_record.c.source_id.in_([str(i) for i in source_ids]))
+        order = (sync_record.c.updated_at, sync_record.c.id) if oldest_first else (sync_record.c.id,)
+        return query.order_by(*order).limit(limit)
+
+    def find(
+        self,
+        flow: str,
+        *,
+        statuses: Sequence[RecordStatus],
+        entity_type: str | None = None,
+        limit: int = 100,
+    ) -> list[RecordState]:
+        """Up to ``limit`` of the flow's records in ``statuses``, untouched longest first (no claim)."""
+        query = self._select_records(
+            flow, statuses=statuses, entity_type=entity_type, limit=limit, oldest_first=True
+        )
+        with self.engine.connect() as conn:
+            return [RecordState.from_row(r) for r in conn.execute(query)]
+
     def claim(
         self,
         flow: str,
@@ -348,23 +420,29 @@ class Ledger:
         statuses: Sequence[RecordStatus] = (RecordStatus.FAILED, RecordStatus.PENDING),
         entity_type: str | None = None,
         limit: int = 100,
+        source_ids: Sequence[str] | None = None,
+        oldest_first: bool = False,
     ) -> list[RecordState]:
         """Take up to ``limit`` records in ``statuses`` for this run, marking them ``in_progress``.
 
         Two runs claiming at once never get the same record: PostgreSQL skips rows another
         transaction has locked (``FOR UPDATE SKIP LOCKED``); SQLite runs the select-and-update
         under its single write lock (``BEGIN IMMEDIATE``, see ``ledger.engine``).
+
+        :param source_ids: only these records (e.g. the failed POs that belong to one vendor).
+        :param oldest_first: the records untouched longest first (``updated_at``), so a record that
+            keeps failing goes to the back and cannot starve the others; else in creation order.
         """
         now = utcnow()
         with self.engine.begin() as conn:
-            query = (
-                sa.select(sync_record)
-                .where(sync_record.c.flow == flow, sync_record.c.status.in_([s.value for s in statuses]))
-                .order_by(sync_record.c.id)
-                .limit(limit)
+            query = self._select_records(
+                flow,
+                statuses=statuses,
+                entity_type=entity_type,
+                limit=limit,
+                source_ids=source_ids,
+                oldest_first=oldest_first,
             )
-            if entity_type is not None:
-                query = query.where(sync_record.c.entity_type == entity_type)
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = [RecordState.from_row(r) for r in conn.execute(query)]
@@ -424,11 +502,23 @@ class Ledger:
                     )
                 )
             elif status in (RecordStatus.SYNCED, RecordStatus.RESOLVED):
-                conn.execute(
+                closed = conn.execute(
                     sync_error.update()
                     .where(sync_error.c.record_id == record_id, sync_error.c.resolved_at.is_(None))
                     .values(resolved_at=now)
-                )
+                ).rowcount
+                if closed and status is RecordStatus.SYNCED:
+                    # DESIGN rule 3: a later success resolves the record's earlier errors, and says so.
+                    conn.execute(
+                        sync_action.insert().values(
+                            record_id=record_id,
+                            action="auto_resolve",
+                            actor="po-sync",
+                            note=f"synced by sync_run {sync_run_id}; {closed} earlier error(s) resolved",
+                            to_status=status.value,
+                            created_at=now,
+                        )
+                    )
 
     def mark_synced(
         self, record_id: int, *, sync_run_id: int | None, target_system: str, target_id: str | None
@@ -443,9 +533,14 @@ class Ledger:
             synced_at=utcnow(),
         )
 
-    def mark_ignored(self, record_id: int, *, sync_run_id: int | None) -> None:
-        """Nothing was sent because nothing changed since the last successful sync."""
-        self._finish_record(record_id, RecordStatus.IGNORED, sync_run_id=sync_run_id)
+    def mark_ignored(
+        self, record_id: int, *, sync_run_id: int | None, code: str | None = None, reason: str | None = None
+    ) -> None:
+        """Nothing was sent: nothing changed since the last successful sync, or (with ``reason``) the
+        record is not this flow's to write; the reason shows on the ledger page."""
+        self._finish_record(
+            record_id, RecordStatus.IGNORED, sync_run_id=sync_run_id, error_code=code, error_message=reason
+        )
 
     def mark_failed(self, record_id: int, *, sync_run_id: int | None, code: str, message: str) -> None:
         """The record could not be synced this time; a later run retries it."""

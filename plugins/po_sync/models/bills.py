@@ -77,6 +77,7 @@ class VendorBill(CanonicalRecord):
     :param expense_lines: billed expenses; a bill needs at least one line of either kind.
     :param tax_total: tax on the bill, when stated separately.
     :param total: the stated total; computed when absent.
+    :param terms: NetSuite payment terms (``terms``), when the invoice states them.
     """
 
     entity_type: ClassVar[DocumentType] = DocumentType.VENDOR_BILL
@@ -93,6 +94,7 @@ class VendorBill(CanonicalRecord):
     expense_lines: tuple[VendorBillExpenseLine, ...] = ()
     tax_total: Amount | None = None
     total: Amount | None = None
+    terms: RecordRef | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Self:

@@ -17,7 +17,12 @@ from requests_oauthlib import OAuth1
 
 from po_sync.exceptions import ConfigurationError
 from po_sync.netsuite.account import REST_PATH
-from po_sync.netsuite.errors import SYSTEM, NetSuiteAuthenticationError, NetSuiteConnectionError
+from po_sync.netsuite.errors import (
+    SYSTEM,
+    NetSuiteAuthenticationError,
+    NetSuiteTokenEndpointError,
+    _retry_after,
+)
 
 SUPPORTED_JWT_ALGORITHMS = ("PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 TOKEN_REFRESH_MARGIN_SECONDS = 120.0
@@ -148,20 +153,35 @@ class M2MTokenAuth(AuthBase):
             # a bare request: the session's own auth is this object, which must not sign its own token call
             response = requests.post(self._token_url, data=data, timeout=self._timeout)
         except requests.RequestException as exc:
-            raise NetSuiteConnectionError(
-                f"NetSuite token request failed: {type(exc).__name__}", system=SYSTEM, path=path
+            kind = type(exc).__name__
+            raise NetSuiteTokenEndpointError(
+                f"NetSuite token request failed: {kind}", system=SYSTEM, code=kind, path=path
             ) from None
         if response.status_code != 200:
             code: str | None = None
             try:
                 body = response.json()
-                code = body.get("error") if isinstance(body, dict) else None
+                if isinstance(body, dict):  # OAuth's {"error": ...} or NetSuite's o:errorDetails
+                    code = body.get("error")
+                    details = body.get("o:errorDetails")
+                    if not code and isinstance(details, list) and details and isinstance(details[0], dict):
+                        code = details[0].get("o:errorCode")
             except ValueError:
                 pass
+            status = response.status_code
+            if status == 429 or status == 408 or status >= 500:  # the endpoint, not the credentials
+                raise NetSuiteTokenEndpointError(
+                    f"NetSuite's token endpoint is unavailable (HTTP {status}); try again later",
+                    system=SYSTEM,
+                    status=status,
+                    code=code or f"HTTP_{status}",
+                    path=path,
+                    retry_after=_retry_after(response),
+                )
             raise NetSuiteAuthenticationError(
                 "NetSuite refused the client-credentials token request",
                 system=SYSTEM,
-                status=response.status_code,
+                status=status,
                 code=code or "INVALID_LOGIN",
                 path=path,
             )

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from po_sync.exceptions import ConfigurationError
 from po_sync.netsuite.account import NetSuiteAccount
 from po_sync.netsuite.auth import SUPPORTED_JWT_ALGORITHMS, M2MCredentials, TbaCredentials
+from po_sync.netsuite.shared_limit import SHARED_LIMIT_LEDGER, SHARED_LIMIT_MODES
 
 #: The Airflow pool every NetSuite-calling task runs in, so tasks of all DAGs share the account's
 #: concurrency limit. Give it as many slots as the integration's limit in ``governanceLimits``
@@ -82,10 +84,28 @@ NETSUITE_CONNECTION: dict[str, Any] = {
             "429 CONCURRENCY_LIMIT_EXCEEDED is retried until the retry time runs out.",
             "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 50, "default": 8},
         },
+        "account_timezone": {
+            "label": "Account time zone",
+            "description": "IANA name of the account's time zone (Setup > Company > Company Information > "
+            "Time Zone, e.g. America/Los_Angeles). SuiteQL reads and writes datetimes such as "
+            "lastmodifieddate in it, and no REST endpoint reports it; required by flows that read by date.",
+            "schema": {"type": ["string", "null"]},
+        },
         "max_retry_seconds": {
             "label": "Retry time per request (seconds)",
             "description": "No new attempt of one request starts after this long.",
             "schema": {"type": ["number", "null"], "minimum": 1, "default": 300},
+        },
+        "shared_limit": {
+            "label": "Share the concurrency limit",
+            "description": "ledger = every task, process and worker together stays within the account's "
+            "limit, coordinated through the po_sync_db database (PostgreSQL advisory locks, or lock files "
+            "beside a SQLite ledger); off = each task keeps the limit on its own (one task at a time only).",
+            "schema": {
+                "type": ["string", "null"],
+                "enum": [*SHARED_LIMIT_MODES, None],
+                "default": SHARED_LIMIT_LEDGER,
+            },
         },
     },
 }
@@ -105,6 +125,10 @@ class NetSuiteSettings:
     :param max_retry_seconds: seconds after which no new attempt of one request starts (also how long an
         async job is awaited).
     :param async_writes: send idempotent creates/transforms with ``Prefer: respond-async``.
+    :param account_timezone: IANA name of the account's time zone, in which SuiteQL gives and reads
+        datetimes (None = not configured; flows that read by date then refuse to run).
+    :param shared_limit: ``ledger``: hold one account-wide slot (:mod:`po_sync.netsuite.shared_limit`)
+        per request, so every task and worker together stays within the limit; ``off``: this hook only.
     """
 
     account: NetSuiteAccount
@@ -116,6 +140,20 @@ class NetSuiteSettings:
     max_attempts: int = 8
     max_retry_seconds: float = 300.0
     async_writes: bool = False
+    account_timezone: str | None = None
+
+    @property
+    def account_zone(self) -> ZoneInfo:
+        """The account's time zone; :class:`ConfigurationError` when the connection does not give it."""
+        if not self.account_timezone:
+            raise ConfigurationError(
+                "NetSuite connection needs account_timezone (the account's time zone as an IANA name, "
+                "e.g. America/Los_Angeles, from Setup > Company > Company Information): SuiteQL datetimes "
+                "such as lastmodifieddate are in that zone, and no REST endpoint reports it"
+            )
+        return ZoneInfo(self.account_timezone)
+
+    shared_limit: str = SHARED_LIMIT_LEDGER
 
     def __repr__(self) -> str:
         return f"NetSuiteSettings(account={self.account.realm!r}, auth_mode={self.auth_mode!r})"
@@ -194,7 +232,20 @@ class NetSuiteSettings:
             if value is not None and name in ("concurrency", "max_attempts") and not value.is_integer():
                 raise ConfigurationError(f"NetSuite connection field {name} must be a whole number")
         concurrency = numbers["concurrency"]
+        account_timezone = field("account_timezone")
+        if account_timezone:
+            try:
+                ZoneInfo(account_timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ConfigurationError(
+                    f"NetSuite connection field account_timezone: {account_timezone!r} is not an IANA time "
+                    "zone name (e.g. America/Los_Angeles)"
+                ) from None
+        shared_limit = (field("shared_limit") or SHARED_LIMIT_LEDGER).lower()
+        if shared_limit not in SHARED_LIMIT_MODES:
+            raise ConfigurationError("NetSuite connection field shared_limit must be 'ledger' or 'off'")
         return cls(
+            account_timezone=account_timezone,
             account=account,
             auth_mode=auth_mode,
             tba=tba,
@@ -204,4 +255,5 @@ class NetSuiteSettings:
             max_attempts=int(numbers["max_attempts"] or 8),
             max_retry_seconds=float(numbers["max_retry_seconds"] or 300.0),
             async_writes=(field("async_writes") or "false").lower() in ("true", "1", "yes", "on"),
+            shared_limit=shared_limit,
         )

@@ -6,6 +6,8 @@ NetSuite-specific subclasses of the package hierarchy::
     ├── NetSuiteServerError          5xx
     ├── NetSuiteConnectionError      timeouts, refused / dropped connections
     ├── NetSuiteIdempotencyPending   IDEMPOTENCY_ERROR while the first request is still running
+    ├── LoginUnavailableError
+    │   └── NetSuiteTokenEndpointError  the M2M token endpoint answered 5xx / 429 or was unreachable
     └── RateLimitedError
         └── NetSuiteConcurrencyError 429 CONCURRENCY_LIMIT_EXCEEDED
     FatalError
@@ -29,6 +31,7 @@ from po_sync.exceptions import (
     AuthenticationError,
     ExternalSystemError,
     FatalError,
+    LoginUnavailableError,
     RateLimitedError,
     RetriableError,
 )
@@ -73,6 +76,12 @@ class NetSuiteNotFoundError(FatalError):
 
 class NetSuitePermissionError(FatalError):
     """403 ``INSUFFICIENT_PERMISSION``: the role may not do this."""
+
+
+class NetSuiteTokenEndpointError(LoginUnavailableError):
+    """The OAuth 2.0 token endpoint answered 5xx or 429 or could not be reached: try the run again later.
+
+    Always safe to retry (the request it was getting a token for was never sent)."""
 
 
 class NetSuiteAuthenticationError(AuthenticationError):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import orjson
 from airflow.sdk import BaseHook
@@ -32,6 +34,7 @@ from po_sync.netsuite.paging import (
     map_in_order,
     require_order_by,
 )
+from po_sync.netsuite.shared_limit import SHARED_LIMIT_LEDGER, SharedSlots, account_key, shared_slots
 from po_sync.netsuite.transport import NetSuiteTransport, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -97,7 +100,25 @@ class NetSuiteHook(BaseHook):
                         exc,
                         transport.limiter.limit,
                     )
+            if settings.shared_limit == SHARED_LIMIT_LEDGER:
+                transport.shared = self._shared_slots(settings, transport.limiter.ceiling)
         return self._transport
+
+    @staticmethod
+    def _shared_slots(settings: NetSuiteSettings, limit: int) -> SharedSlots:
+        """The account's slots on the ledger's database: one limit for every task and worker."""
+        from po_sync.ledger.hook import LedgerHook
+
+        key = account_key(settings.account.realm, settings.account.base_url)
+        return shared_slots(LedgerHook().get_url(), key, limit)
+
+    @property
+    def account_zone(self) -> ZoneInfo:
+        """The account's time zone (connection field ``account_timezone``), in which SuiteQL datetimes are.
+
+        :raises ConfigurationError: the connection does not name it.
+        """
+        return self.settings().account_zone
 
     @property
     def concurrency(self) -> int:
@@ -109,7 +130,10 @@ class NetSuiteHook(BaseHook):
 
         :param limit: requests in flight at once.
         """
-        self.get_conn().limiter.resize(limit)
+        transport = self.get_conn()
+        transport.limiter.resize(limit)
+        if transport.shared is not None:
+            transport.shared.resize(limit)
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -126,13 +150,46 @@ class NetSuiteHook(BaseHook):
         self.close()
 
     def test_connection(self) -> tuple[bool, str]:
-        """Log in and list one vendor: the UI's Test button."""
+        """Log in and list one vendor, and check ``account_timezone`` when set: the UI's Test button."""
         try:
             transport = self.get_conn()
             transport.request("GET", "/record/v1/vendor", params={"limit": 1}, idempotent=True)
+            if self.settings().account_timezone:
+                self.check_account_timezone()
             return True, f"Connected to NetSuite account {transport.account.realm}"
         except Exception as exc:  # noqa: BLE001 - the UI shows the message
             return False, str(exc)
+
+    def check_account_timezone(self) -> None:
+        """Compare ``account_timezone`` with what the account shows: one vendor's ``lastModifiedDate``
+        from the record service (UTC, ``...Z``) and from SuiteQL (the account's wall clock).
+
+        :raises ConfigurationError: the configured zone's offset at that instant is not the account's.
+        """
+        zone = self.account_zone
+        page = self.suiteql_page(
+            "SELECT v.id, TO_CHAR(v.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS lastmod FROM vendor v "
+            "WHERE v.lastmodifieddate IS NOT NULL ORDER BY v.id",
+            limit=1,
+        )
+        if not page.items:
+            return  # nothing to compare with
+        row = page.items[0]
+        stamp = self.get_record("vendor", str(row["id"]), expand_sub_resources=False).fields.get(
+            "lastModifiedDate"
+        )
+        if not stamp or not row.get("lastmod"):
+            return
+        instant = datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).astimezone(UTC)
+        shown = datetime.strptime(str(row["lastmod"]), "%Y-%m-%d %H:%M:%S")
+        observed = shown - instant.replace(tzinfo=None)
+        expected = instant.astimezone(zone).utcoffset()
+        if observed != expected:
+            raise ConfigurationError(
+                f"NetSuite connection account_timezone {zone.key} is UTC{_offset(expected)} at {instant:%Y-%m-%d %H:%M}Z, "
+                f"but the account shows SuiteQL datetimes at UTC{_offset(observed)} (vendor {row['id']} "
+                "lastModifiedDate); set account_timezone to the account's time zone"
+            )
 
     # -- governance -------------------------------------------------------------------------------
 
@@ -472,6 +529,13 @@ class NetSuiteHook(BaseHook):
             "rate_limited": transport.limiter.rate_limited,
             "peak_in_flight": transport.limiter.peak_in_flight,
         }
+
+
+def _offset(value: timedelta | None) -> str:
+    """``+HH:MM`` / ``-HH:MM`` of a UTC offset."""
+    minutes = int((value or timedelta(0)).total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _id_from_location(location: str) -> str:

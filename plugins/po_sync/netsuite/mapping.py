@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +36,9 @@ __all__ = [
     "OrderLine",
     "OrderSnapshot",
     "fulfillment_body",
+    "is_internal_id",
+    "is_safe_identifier",
+    "local_window",
     "item_receipt_body",
     "order_snapshots",
     "po_lines_query",
@@ -49,13 +52,16 @@ __all__ = [
 DEFAULT_CURRENCIES = {"1": "USD", "2": "GBP", "3": "CAD", "4": "EUR"}
 
 _SAFE_LITERAL = re.compile(r"^[A-Za-z0-9 _\-./:]{1,100}$")
+_INTERNAL_ID = re.compile(r"^[0-9]{1,18}$")
+#: What :func:`sql_literal` accepts, in words (for messages that tell a person what to fix).
+SAFE_IDENTIFIER_RULE = "letters, digits, spaces and _ - . / : only, 1 to 100 characters"
 
 PO_COLUMNS = (
     "t.id, t.tranid, t.status, t.externalid, TO_CHAR(t.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS lastmod, "
     "TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, t.createdfrom, so.tranid AS sonumber, t.entity, "
     "v.entityid AS vendor, v.companyname AS vendorname, t.foreigntotal, t.currency, t.memo, "
     "tl.linesequencenumber AS line, i.itemid AS sku, tl.quantity, tl.quantityshiprecv, tl.quantitybilled, "
-    "tl.rate, tl.netamount, tl.isclosed, tl.isdropship, tl.memo AS linememo"
+    "tl.rate, tl.netamount, tl.isclosed, tl.isdropship, tl.memo AS linememo, t.location"
 )
 
 
@@ -89,6 +95,7 @@ class OrderSnapshot:
     sales_order_id: str | None = None
     sales_order_number: str | None = None
     vendor_ref: str | None = None
+    location: str | None = None
 
     @property
     def is_drop_ship(self) -> bool:
@@ -98,9 +105,19 @@ class OrderSnapshot:
         return next((line for line in self.lines if line.line == str(line_id)), None)
 
 
+def is_safe_identifier(value: object) -> bool:
+    """Whether ``value`` may go into a SuiteQL literal or a URL path as a document number or id."""
+    return isinstance(value, str) and _SAFE_LITERAL.fullmatch(value) is not None
+
+
+def is_internal_id(value: object) -> bool:
+    """Whether ``value`` is a NetSuite internal id (digits only), safe in a URL path and as ``int()``."""
+    return isinstance(value, str) and _INTERNAL_ID.fullmatch(value) is not None
+
+
 def sql_literal(value: str) -> str:
     """A quoted SuiteQL string literal for an id-like value; anything else is refused (no injection)."""
-    if not _SAFE_LITERAL.match(value):
+    if not is_safe_identifier(value):
         raise RecordError(f"{value!r} is not a valid document number or id", code="BAD_IDENTIFIER")
     return "'" + value.replace("'", "''") + "'"
 
@@ -110,8 +127,62 @@ def status_letters(statuses: Iterable[str]) -> list[str]:
     return [PurchaseOrderStatus.parse(s).code for s in statuses]
 
 
+#: Step at which :func:`local_window` samples the zone's UTC offset (no zone changes offset for less).
+_OFFSET_STEP = timedelta(minutes=15)
+
+
+def _offsets(first: datetime, last: datetime, zone: tzinfo) -> list[timedelta]:
+    """The UTC offsets ``zone`` uses at the instants of ``[first, last)``."""
+    found = set()
+    moment = first
+    while moment < last:
+        found.add(moment.astimezone(zone).utcoffset())
+        moment += _OFFSET_STEP
+    found.add((last - timedelta(microseconds=1)).astimezone(zone).utcoffset())
+    return [o for o in found if o is not None] or [timedelta(0)]
+
+
+def _unclear(wall: datetime, zone: tzinfo) -> bool:
+    """Whether the wall-clock time ``wall`` is repeated (autumn) or skipped (spring) in ``zone``."""
+    early, late = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+    return early.utcoffset() != late.utcoffset()
+
+
+def local_window(
+    start: datetime | None, end: datetime | None, zone: tzinfo = UTC
+) -> tuple[datetime | None, datetime | None]:
+    """The account-local wall-clock span (naive) that holds every instant of ``[start, end)``.
+
+    SuiteQL compares ``lastmodifieddate`` in the account's time zone, so a UTC window must be sent as
+    local times. Across a DST change the wall clock jumps (spring) or repeats an hour (autumn), so
+    one instant's conversion is not enough: the local start uses the smallest UTC offset in force
+    during the window and the local end the largest, and a bound that falls on a repeated or skipped
+    wall-clock time (which NetSuite may read either way) moves outwards by the change. The span is
+    then never narrower than the window (a PO saved near the change may be read twice: the payload
+    hash makes the second one ``ignored``) and is exact when no change is near.
+    """
+    if start is not None:
+        first, last = start, end if end is not None else start + timedelta(days=1)
+    elif end is not None:
+        first, last = end - timedelta(days=1), end
+    else:
+        return None, None
+    offsets = _offsets(first, last, zone)
+    shift = max(offsets) - min(offsets) or timedelta(hours=1)
+    local_start = local_end = None
+    if start is not None:
+        local_start = (start.astimezone(UTC) + min(offsets)).replace(tzinfo=None)
+        if _unclear(local_start, zone):
+            local_start -= shift
+    if end is not None:
+        local_end = (end.astimezone(UTC) + max(offsets)).replace(tzinfo=None)
+        if _unclear(local_end, zone) or _unclear(local_end - timedelta(microseconds=1), zone):
+            local_end += shift
+    return local_start, local_end
+
+
 def _ts(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def po_lines_query(
@@ -123,6 +194,7 @@ def po_lines_query(
     numbers: Sequence[str] = (),
     ids: Sequence[str] = (),
     created_from: Sequence[str] = (),
+    zone: tzinfo = UTC,
 ) -> str:
     """SuiteQL for PO lines (one row per line, PO header repeated), ordered by PO id and line.
 
@@ -133,8 +205,10 @@ def po_lines_query(
     :param numbers: only these ``tranId`` values.
     :param ids: only these internal ids.
     :param created_from: only POs created from these sales-order ids (drop-ship siblings).
+    :param zone: the account's time zone, in which SuiteQL compares datetimes (see :func:`local_window`).
     """
     where = ["t.type = 'PurchOrd'", "tl.mainline = 'F'"]
+    modified_from, modified_to = local_window(modified_from, modified_to, zone)
     if vendor_id:
         where.append(f"v.entityid = {sql_literal(vendor_id)}")
     if statuses:
@@ -170,10 +244,11 @@ def _group(rows: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
     return groups
 
 
-def _lastmod(value: str | None) -> datetime | None:
+def _lastmod(value: str | None, zone: tzinfo = UTC) -> datetime | None:
+    """SuiteQL's ``lastmodifieddate`` (account-local wall clock) as an aware UTC datetime."""
     if not value:
         return None
-    return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone).astimezone(UTC)
 
 
 def _date(value: str | None) -> date:
@@ -186,9 +261,14 @@ def _date(value: str | None) -> date:
 
 
 def purchase_orders_from_rows(
-    rows: Iterable[Mapping[str, Any]], *, currencies: Mapping[str, str] = DEFAULT_CURRENCIES
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    currencies: Mapping[str, str] = DEFAULT_CURRENCIES,
+    zone: tzinfo = UTC,
 ) -> list[PurchaseOrder | RecordError]:
     """Group SuiteQL rows of :func:`po_lines_query` into canonical POs.
+
+    :param zone: the account's time zone, in which SuiteQL gives ``lastmodifieddate``.
 
     A PO that fails validation comes back as a :class:`RecordError` (in its place) naming the PO and
     field, so one bad PO does not hide the others.
@@ -223,7 +303,7 @@ def purchase_orders_from_rows(
                 source_system="netsuite",
                 source_id=str(head["id"]),
                 external_id=head.get("externalid") or None,
-                last_modified=_lastmod(head.get("lastmod")),
+                last_modified=_lastmod(head.get("lastmod"), zone),
                 number=number,
                 vendor=RecordRef(id=str(head.get("entity")), name=head.get("vendor")),
                 tran_date=_date(head.get("trandate")),
@@ -271,6 +351,7 @@ def order_snapshots(rows: Iterable[Mapping[str, Any]]) -> dict[str, OrderSnapsho
             status=str(head.get("status") or ""),
             sales_order_id=str(head["createdfrom"]) if head.get("createdfrom") else None,
             sales_order_number=head.get("sonumber") or None,
+            location=str(head["location"]) if head.get("location") else None,
             lines=tuple(
                 OrderLine(
                     line=str(row["line"]),
@@ -433,6 +514,21 @@ def vendor_bill_body(bill: VendorBill, order: OrderSnapshot, *, document: str) -
         "externalId": bill.source_id,
         "item": {"items": items},
     }
+    expenses = []
+    for index, expense in enumerate(bill.expense_lines):
+        if not expense.account.id:
+            raise RecordError(
+                f"{document}: expense_lines.{index}.account: no NetSuite account id for {expense.memo or expense.line_id}",
+                code="UNMAPPED_CHARGE",
+            )
+        entry: dict[str, Any] = {"account": {"id": expense.account.id}, "amount": _num(expense.amount)}
+        if expense.memo:
+            entry["memo"] = expense.memo
+        expenses.append(entry)
+    if expenses:  # freight, other charges and tax: the bill's expense sublist
+        body["expense"] = {"items": expenses}
+    if bill.terms is not None and bill.terms.id:
+        body["terms"] = {"id": bill.terms.id}
     if bill.due_date:
         body["dueDate"] = bill.due_date.isoformat()
     return body

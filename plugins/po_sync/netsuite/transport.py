@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay
 
-from po_sync.exceptions import ExternalSystemError, RateLimitedError, RetriableError
+from po_sync.exceptions import ExternalSystemError, LoginUnavailableError, RateLimitedError, RetriableError
 from po_sync.netsuite.account import REST_PATH, NetSuiteAccount
 from po_sync.netsuite.auth import M2MTokenAuth, tba_auth
 from po_sync.netsuite.connection import NetSuiteSettings
@@ -23,6 +24,7 @@ from po_sync.netsuite.errors import (
     error_from_response,
 )
 from po_sync.netsuite.limiter import ConcurrencyLimiter
+from po_sync.netsuite.shared_limit import SharedSlots
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +75,9 @@ class RetryPolicy:
         exc = state.outcome.exception() if state.outcome else None
         ceiling = min(self.max_wait, self.base_wait * (2 ** (state.attempt_number - 1)))
         wait = random.uniform(ceiling / 2, ceiling)
-        if isinstance(exc, RateLimitedError) and exc.retry_after:
-            wait = max(wait, exc.retry_after)
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(exc, RateLimitedError | LoginUnavailableError) and retry_after:
+            wait = max(wait, retry_after)
         return wait
 
 
@@ -105,6 +108,8 @@ class NetSuiteTransport:
             )
             self.session.auth = self._m2m
         self.limiter = ConcurrencyLimiter(settings.concurrency or DEFAULT_CONCURRENCY)
+        #: the account-wide slots every process shares (set by the hook), or None: this limiter only
+        self.shared: SharedSlots | None = None
         self.calls = 0
         self.retries = 0
 
@@ -154,6 +159,8 @@ class NetSuiteTransport:
                 return True
             if not isinstance(exc, RetriableError):
                 return False
+            if isinstance(exc, LoginUnavailableError):
+                return True  # the token call failed: the request itself was never sent
             if idempotent or isinstance(exc, NetSuiteConcurrencyError):
                 return True
             return isinstance(exc, NetSuiteConnectionError) and exc.code == "ConnectTimeout"
@@ -194,7 +201,7 @@ class NetSuiteTransport:
             send_kwargs = session.merge_environment_settings(prepared.url or "", {}, None, None, None)
         except requests.RequestException as exc:
             raise error_from_exception(exc, method=method, path=log_path) from None
-        with self.limiter.slot():
+        with self.limiter.slot(), self.shared.slot() if self.shared is not None else nullcontext():
             self.calls += 1
             try:
                 response = session.send(prepared, timeout=(10.0, self.settings.timeout), **send_kwargs)

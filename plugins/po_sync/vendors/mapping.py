@@ -17,9 +17,9 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from po_sync.exceptions import RecordValidationError
@@ -45,7 +45,8 @@ from po_sync.models import (
     record_validation_error,
 )
 from po_sync.models.common import Amount, CurrencyCode
-from po_sync.netsuite.mapping import OrderSnapshot
+from po_sync.netsuite.mapping import SAFE_IDENTIFIER_RULE, OrderSnapshot, is_safe_identifier
+from po_sync.vendors.settings import BillSettings
 
 __all__ = [
     "ShipNotice",
@@ -63,6 +64,20 @@ __all__ = [
 ]
 
 SOURCE_SYSTEM = "vendor_files"
+
+
+def _document_number(value: str) -> str:
+    if not is_safe_identifier(value):
+        raise ValueError(f"not a NetSuite document number ({SAFE_IDENTIFIER_RULE})")
+    return value
+
+
+#: A PO number as a vendor file states it: checked here, before it can reach a SuiteQL literal or a URL.
+DocumentNumber = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_document_number)]
+#: A charge type named on an invoice (``charge_<type>``): looked up in the configured account map.
+ChargeType = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")]
+#: A vendor's own id for a document (kept in the ledger, whose ids hold 200 characters).
+DocumentId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
 def document_hash(document: Mapping[str, Any]) -> str:
@@ -151,9 +166,9 @@ class ShipNotice(CanonicalModel):
     """A vendor's ship notice (full, partial, or cancelling lines) for one PO."""
 
     document_type: Literal["ship_notice"]
-    document_id: NonEmptyStr
+    document_id: DocumentId
     vendor_id: NonEmptyStr
-    po_number: NonEmptyStr
+    po_number: DocumentNumber
     ship_date: date
     carrier: NonEmptyStr | None = None
     tracking_numbers: tuple[NonEmptyStr, ...] = ()
@@ -185,16 +200,43 @@ class VendorInvoice(CanonicalModel):
     """A vendor's invoice for one PO."""
 
     document_type: Literal["invoice"]
-    document_id: NonEmptyStr
+    document_id: DocumentId
     vendor_id: NonEmptyStr
-    po_number: NonEmptyStr
+    po_number: DocumentNumber
     invoice_number: NonEmptyStr
     invoice_date: date
     due_date: date | None = None
     currency: CurrencyCode
     freight: Amount | None = None
+    tax: Amount | None = None
+    terms: NonEmptyStr | None = None
+    charges: dict[ChargeType, Amount] = {}
     total: Amount | None = None
     lines: tuple[VendorInvoiceLine, ...] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_charges(cls, data: Any) -> Any:
+        """``charge_<type>`` header fields (any file format can carry them) → ``charges``; ``freight``
+        is the charge type ``freight``."""
+        if not isinstance(data, Mapping):
+            return data
+        out = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("charge_"))}
+        charges = {
+            k.removeprefix("charge_"): v
+            for k, v in data.items()
+            if isinstance(k, str) and k.startswith("charge_") and v not in (None, "")
+        }
+        if out.get("freight") not in (None, ""):
+            if "freight" in charges:
+                raise PydanticCustomError(
+                    "duplicate_charge",
+                    "freight is given twice (freight and charge_freight)",
+                    {"field": "charge_freight", "value": None},
+                )
+            charges["freight"] = out["freight"]
+        out["charges"] = charges
+        return out
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -419,15 +461,81 @@ def merge_fulfillment(
     )
 
 
-def vendor_bill_from_invoice(invoice: VendorInvoice, order: OrderSnapshot, *, merged_id: str) -> VendorBill:
-    """The vendor bill for ``invoice``, created from its PO; freight becomes an expense line."""
-    expense: tuple[VendorBillExpenseLine, ...] = ()
-    if invoice.freight:
-        expense = (
+def vendor_bill_from_invoice(
+    invoice: VendorInvoice,
+    order: OrderSnapshot,
+    *,
+    merged_id: str,
+    bills: BillSettings | None = None,
+    source: str = "",
+) -> VendorBill:
+    """The vendor bill for ``invoice``, created from its PO.
+
+    Each charge (``freight``, ``charge_<type>``) becomes an expense line on the account ``bills`` maps
+    its type to, the stated tax an expense line on ``bills.tax_account``, the terms NetSuite's Terms
+    record ``bills.terms`` maps them to; the due date and total are the invoice's.
+
+    :raises RecordValidationError: ``UNMAPPED_CHARGE`` / ``UNMAPPED_TERMS`` naming the invoice, file
+        and charge type or terms; ``VALIDATION_ERROR`` when the stated total is not lines + charges + tax.
+    """
+    bills = bills or BillSettings()
+    label = f"invoice {invoice.document_id} (file {source or '?'})"
+    expense: list[VendorBillExpenseLine] = []
+    for charge_type, amount in sorted(invoice.charges.items()):
+        if not amount:
+            continue
+        account = bills.charge_accounts.get(charge_type)
+        field = "freight" if charge_type == "freight" else f"charge_{charge_type}"
+        if account is None:
+            raise RecordValidationError(
+                f"{label}: {field} = {normalize_decimal(amount)}: no expense account is configured for charge "
+                f"type {charge_type!r} (po_sync_vendors bills.charge_accounts; configured: "
+                f"{', '.join(sorted(bills.charge_accounts)) or 'none'})",
+                code="UNMAPPED_CHARGE",
+            )
+        expense.append(
             VendorBillExpenseLine(
-                line_id="freight", account=RecordRef(name="Freight"), amount=invoice.freight
-            ),
+                line_id=f"charge:{charge_type}",
+                account=RecordRef(id=account),
+                amount=amount,
+                memo=charge_type,
+            )
         )
+    if invoice.tax:
+        if bills.tax_account is None:
+            raise RecordValidationError(
+                f"{label}: tax = {normalize_decimal(invoice.tax)}: no tax account is configured "
+                "(po_sync_vendors bills.tax_account)",
+                code="UNMAPPED_CHARGE",
+            )
+        expense.append(
+            VendorBillExpenseLine(
+                line_id="tax", account=RecordRef(id=bills.tax_account), amount=invoice.tax, memo="tax"
+            )
+        )
+    terms = None
+    if invoice.terms:
+        term_id = bills.terms.get(invoice.terms)
+        if term_id is None:
+            raise RecordValidationError(
+                f"{label}: terms = {invoice.terms!r}: not in po_sync_vendors bills.terms "
+                f"(configured: {', '.join(sorted(bills.terms)) or 'none'})",
+                code="UNMAPPED_TERMS",
+            )
+        terms = RecordRef(id=term_id, name=invoice.terms)
+    try:
+        return _bill(invoice, order, merged_id, tuple(expense), terms)
+    except ValidationError as exc:  # e.g. a stated total that is not lines + charges + tax
+        raise record_validation_error(exc, record=f"invoice {invoice.document_id}", source=source) from None
+
+
+def _bill(
+    invoice: VendorInvoice,
+    order: OrderSnapshot,
+    merged_id: str,
+    expense: tuple[VendorBillExpenseLine, ...],
+    terms: RecordRef | None,
+) -> VendorBill:
     return VendorBill(
         source_system=SOURCE_SYSTEM,
         source_id=merged_id,
@@ -437,6 +545,7 @@ def vendor_bill_from_invoice(invoice: VendorInvoice, order: OrderSnapshot, *, me
         tran_date=invoice.invoice_date,
         due_date=invoice.due_date,
         currency=invoice.currency,
+        terms=terms,
         item_lines=tuple(
             VendorBillItemLine(
                 line_id=line.line,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator
 
+from po_sync.task_failure import fail_fast_on_fatal
 from po_sync.vendors.s3 import first_files
 from po_sync.vendors.settings import VARIABLE_KEY, load_vendors_config
 from po_sync.vendors.triggers import S3PrefixesTrigger
@@ -52,6 +53,7 @@ class VendorFilesSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool:
         return bool(first_files(self.aws_conn_id, self._locations()))
 
+    @fail_fast_on_fatal()
     def execute(self, context: Context) -> Any:
         locations = self._locations()
         found = first_files(self.aws_conn_id, locations)
@@ -65,7 +67,7 @@ class VendorFilesSensor(BaseSensorOperator):
         return None
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        from airflow.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
 
         if not event or event.get("status") != "found":
             raise AirflowSkipException("no vendor file arrived in time; nothing to merge this run")

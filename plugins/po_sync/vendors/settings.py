@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -18,6 +18,7 @@ from po_sync.models import PurchaseOrderStatus
 
 __all__ = [
     "MERGE_ASSET_URI",
+    "BillSettings",
     "VARIABLE_KEY",
     "VendorSettings",
     "VendorsConfig",
@@ -114,12 +115,35 @@ class VendorSettings(BaseModel):
         return f"{self.po_prefix}{po_number}.{self.format}"
 
 
+_INTERNAL_ID = r"^[0-9]{1,18}$"
+
+
+class BillSettings(BaseModel):
+    """How vendor invoices become NetSuite vendor bills beyond their item lines.
+
+    :param charge_accounts: charge type (``freight``, or ``charge_<type>`` on the invoice) → the internal
+        id of the expense account it posts to; an invoice with a charge type not listed is quarantined,
+        naming the type, because guessing an account would post money to the wrong place.
+    :param tax_account: expense account internal id the invoice's stated ``tax`` posts to (required
+        when an invoice states tax).
+    :param terms: the invoice's ``terms`` text (e.g. ``Net 30``) → NetSuite Terms internal id; an
+        invoice with terms not listed is quarantined, naming them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    charge_accounts: dict[str, Annotated[str, Field(pattern=_INTERNAL_ID)]] = {}
+    tax_account: str | None = Field(default=None, pattern=_INTERNAL_ID)
+    terms: dict[str, Annotated[str, Field(pattern=_INTERNAL_ID)]] = {}
+
+
 class VendorsConfig(BaseModel):
     """All vendors plus the merge bucket the merged documents go to.
 
     :param merge_bucket: bucket of merged documents (``ready/``, ``done/``, ``quarantine/``).
     :param max_file_bytes: inbound files larger than this are quarantined unread.
     :param vendors: one entry per vendor; ``vendor_id`` unique.
+    :param bills: charge, tax and terms mapping for vendor bills.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -127,6 +151,7 @@ class VendorsConfig(BaseModel):
     merge_bucket: str = Field(default="po-sync-vendor-merge", pattern=_BUCKET)
     max_file_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     vendors: tuple[VendorSettings, ...] = ()
+    bills: BillSettings = BillSettings()
 
     @model_validator(mode="after")
     def _unique(self) -> VendorsConfig:
@@ -179,16 +204,33 @@ def parse_vendors_config(
 def load_vendors_config(
     variable_key: str = VARIABLE_KEY, *, example_file: Path = EXAMPLE_FILE
 ) -> VendorsConfig:
-    """The vendor settings in force now: the Airflow Variable when set, otherwise the example file.
+    """The vendor settings in force now: the Airflow Variable.
 
-    Call from a task (``execute``), never at DAG-parse time.
+    Outside a sandbox a missing or unreadable Variable is a :class:`ConfigurationError` naming it;
+    only with ``[po_sync] dev_mode`` (:mod:`po_sync.dev_mode`) does an unset Variable fall back to
+    the example file (whose buckets are the sandbox's). Call from a task (``execute``), never at
+    DAG-parse time.
     """
     from airflow.sdk import Variable
 
+    from po_sync.dev_mode import OPTION, SECTION, dev_mode
+
+    sandbox = dev_mode()
     try:
         value = Variable.get(variable_key, default=None)
-    except Exception:  # noqa: BLE001 - no Variable backend reachable (e.g. plain scripts): fall back
+    except Exception as exc:  # noqa: BLE001 - no Variable backend reachable (e.g. plain scripts)
+        if not sandbox:
+            raise ConfigurationError(
+                f"Airflow Variable {variable_key!r} (the vendor settings) could not be read: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
         value = None
     if value:
         return parse_vendors_config(value, source=f"Airflow Variable {variable_key!r}")
+    if not sandbox:
+        raise ConfigurationError(
+            f"Airflow Variable {variable_key!r} (the vendor settings) is not set or empty: set it to the "
+            f"vendors' JSON (shape: {example_file.name}). Only a sandbox ([{SECTION}] {OPTION} = True) "
+            "falls back to the example vendors."
+        )
     return parse_vendors_config(example_file.read_text(encoding="utf-8"), source=str(example_file))

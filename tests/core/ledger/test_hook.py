@@ -50,10 +50,24 @@ def test_url_from_connection(monkeypatch, conn, expected):
     assert LedgerHook().get_url().render_as_string(hide_password=True) == expected
 
 
-def test_missing_connection_falls_back_to_sqlite_in_airflow_home(monkeypatch, tmp_path):
+def test_missing_connection_in_a_sandbox_falls_back_to_sqlite_in_airflow_home(monkeypatch, tmp_path):
     monkeypatch.delenv("AIRFLOW_CONN_PO_SYNC_DB", raising=False)
+    monkeypatch.setenv("AIRFLOW__PO_SYNC__DEV_MODE", "True")
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
     assert LedgerHook().get_url().database == str(tmp_path / "po_sync_ledger.db")
+
+
+@pytest.mark.parametrize("setting", [None, "False"])
+def test_missing_connection_outside_a_sandbox_names_it(monkeypatch, tmp_path, setting):
+    monkeypatch.delenv("AIRFLOW_CONN_PO_SYNC_DB", raising=False)
+    if setting is None:
+        monkeypatch.delenv("AIRFLOW__PO_SYNC__DEV_MODE", raising=False)
+    else:
+        monkeypatch.setenv("AIRFLOW__PO_SYNC__DEV_MODE", setting)
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    with pytest.raises(ConfigurationError, match="ledger connection 'po_sync_db' is not defined"):
+        LedgerHook().get_conn()
+    assert list(tmp_path.iterdir()) == []  # no per-machine SQLite file was made
 
 
 def test_wrong_type_is_a_configuration_error(monkeypatch):

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from po_sync.exceptions import LedgerError
 from po_sync.ledger import Action, Ledger, RecordKey, RecordStatus, RunContext, RunStatus
 from po_sync.ledger.engine import get_engine
-from po_sync.ledger.schema import SCHEMA_VERSION, schema_version, sync_error, sync_run
+from po_sync.ledger.schema import VERSION_TABLE, head_revisions, sync_error, sync_run
 
 KEY = RecordKey("vendor_po_export", "purchaseOrder", "netsuite", "PO-1001")
 TI = RunContext(dag_id="dag", run_id="run-1", task_id="task", try_number=1)
@@ -29,9 +29,9 @@ def test_schema_is_created_once_and_versioned(ledger_url):
     Ledger(engine)
     Ledger(engine)  # a second start finds the schema current and changes nothing
     with engine.connect() as conn:
-        versions = conn.execute(sa.select(schema_version.c.version)).scalars().all()
+        versions = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
         tables = set(sa.inspect(conn).get_table_names())
-    assert versions == [SCHEMA_VERSION]
+    assert set(versions) == head_revisions() and len(versions) == len(head_revisions())
     assert {"sync_record", "sync_run", "sync_cursor", "sync_error"} <= tables
 
 
@@ -49,7 +49,9 @@ def test_processes_starting_at_once_make_one_schema(ledger_url):
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
     with get_engine(ledger_url).connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(schema_version)).scalar() == 1
+        assert conn.execute(sa.text(f"SELECT count(*) FROM {VERSION_TABLE}")).scalar() == len(
+            head_revisions()
+        )
 
 
 def test_new_record_is_sent_then_unchanged_payload_is_skipped(ledger):
@@ -206,3 +208,44 @@ def test_error_rows_are_written_for_every_failure(ledger):
         runs = conn.execute(sa.select(sa.func.count()).select_from(sync_run)).scalar()
     assert (n, runs) == (3, 1)
     assert ledger.status_counts(KEY.flow) == {"failed": 1}
+
+
+def test_a_record_held_by_an_abandoned_run_is_taken_over_at_once(ledger):
+    """Issue 10, 5a: once the holder's run is closed as abandoned (Airflow says its task is dead),
+    the record is free without waiting for the lease."""
+    holder = open_run(ledger)
+    ledger.begin(KEY, payload_hash="h1", sync_run_id=holder)
+    other = open_run(ledger, RunContext(dag_id="dag", run_id="run-2", task_id="task"))
+    assert ledger.begin(KEY, payload_hash="h1", sync_run_id=other).action is Action.BUSY
+    assert [r["id"] for r in ledger.processing_runs(KEY.flow)] == [holder, other]
+    assert ledger.abandon_run(holder, message="its task instance is failed in Airflow") is True
+    assert ledger.abandon_run(holder, message="again") is False  # only a processing run is closed
+    assert ledger.get_run(holder)["status"] == RunStatus.INCOMPLETE.value
+    assert [r["id"] for r in ledger.processing_runs(KEY.flow)] == [other]
+    decision = ledger.begin(KEY, payload_hash="h1", sync_run_id=other)
+    assert decision.action is Action.RESUME  # the holder may have written: same idempotency key
+
+
+def test_claim_takes_only_the_named_failed_records_oldest_first(ledger):
+    """Issue 10, item 1: ``claim(source_ids=..., oldest_first=True)`` for one vendor's failed POs."""
+    run = open_run(ledger)
+    keys = {n: RecordKey(KEY.flow, "purchaseOrder", "netsuite", n) for n in ("PO-3", "PO-1", "PO-2", "PO-4")}
+    for key in keys.values():
+        ledger.begin(key, payload_hash="h", sync_run_id=run)
+        ledger.mark_failed(ledger.get(key).id, sync_run_id=run, code="X", message="no")
+    ledger.begin(keys["PO-3"], payload_hash="h", sync_run_id=run)  # PO-3 failed again, last
+    ledger.mark_failed(ledger.get(keys["PO-3"]).id, sync_run_id=run, code="X", message="no")
+    found = ledger.find(KEY.flow, statuses=(RecordStatus.FAILED,), limit=10)
+    assert [s.key.source_id for s in found] == ["PO-1", "PO-2", "PO-4", "PO-3"]
+    retry = open_run(ledger, RunContext(dag_id="dag", run_id="run-2", task_id="task"))
+    claimed = ledger.claim(
+        KEY.flow,
+        sync_run_id=retry,
+        statuses=(RecordStatus.FAILED,),
+        source_ids=["PO-3", "PO-4", "PO-2"],
+        limit=2,
+        oldest_first=True,
+    )
+    assert [s.key.source_id for s in claimed] == ["PO-2", "PO-4"]
+    assert {ledger.get(keys[n]).status for n in ("PO-2", "PO-4")} == {RecordStatus.IN_PROGRESS}
+    assert {ledger.get(keys[n]).status for n in ("PO-1", "PO-3")} == {RecordStatus.FAILED}

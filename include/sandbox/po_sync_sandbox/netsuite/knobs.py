@@ -49,8 +49,15 @@ class Knobs:
     :param error_type_style: ``rfc9110`` or ``rfc2616`` URIs in error bodies' ``type``.
     :param rate_limit_title: ``title`` of the 429 body (live captures: ``Bad Request``).
     :param date_format: the account's date preference used by ``q`` filters (``M/D/YYYY``, ``D/M/YYYY``...).
+    :param account_timezone: the account's time zone (IANA name). Datetimes are kept in UTC and the REST
+        record service gives them as ``...Z``; SuiteQL shows them (``lastmodifieddate``, ``TO_CHAR``,
+        ``TRUNC``) and reads ``TO_TIMESTAMP`` literals on this zone's wall clock, as NetSuite does with the
+        account's (user's) time-zone preference.
     :param governance_admin: the role may read ``governanceLimits`` (else 403).
     :param forbidden_record_types: record types the role may not touch (403 ``INSUFFICIENT_PERMISSION``).
+    :param bill_rate_source: ``body`` = a vendor bill transform line takes the ``rate`` the body gives
+        (the vendor's price); ``order`` = it keeps the PO's rate whatever the body says (a form that
+        locks the rate; open question), so the bill total can differ from the invoice.
     """
 
     latency_ms: float = 0.0
@@ -79,8 +86,10 @@ class Knobs:
     error_type_style: str = "rfc9110"
     rate_limit_title: str = "Bad Request"
     date_format: str = "M/D/YYYY"
+    account_timezone: str = "UTC"
     governance_admin: bool = True
     forbidden_record_types: list[str] = field(default_factory=list)
+    bill_rate_source: str = "body"
 
     def as_dict(self) -> dict[str, Any]:
         """The knobs as JSON-able values."""
@@ -160,6 +169,10 @@ def update_knobs(knobs: Knobs, values: dict[str, Any]) -> Knobs:
             bad = [k for k in value if k not in FAULT_KINDS]
             if bad:
                 raise KeyError(f"fault_rates.{bad[0]}")
+        if key == "account_timezone":
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(value)  # an unknown zone raises here, not on the next query
         if key == "latency_mode" and value not in LATENCY_MODES:
             raise KeyError(f"latency_mode={value!r} (use one of {LATENCY_MODES})")
         setattr(knobs, key, value)

@@ -34,7 +34,9 @@ class RecordType:
     @property
     def sublists(self) -> tuple[str, ...]:
         """Sublists expanded by ``expandSubResources``."""
-        return ("item",) if self.family == TRANSACTION else ()
+        if self.family != TRANSACTION:
+            return ()
+        return ("item", "expense") if self.key == "vendorbill" else ("item",)
 
 
 RECORD_TYPES: dict[str, RecordType] = {
@@ -161,8 +163,22 @@ REFERENCE_FAMILY = {
     "purchaseOrder": TRANSACTION,
     "subsidiary": "subsidiary",
     "currency": "currency",
+    "account": "account",
+    "terms": "term",
 }
-FIXED_NAMES = {"subsidiary": {"1": "Parent Company"}, "currency": {"1": "USA"}}
+FIXED_NAMES = {
+    "subsidiary": {"1": "Parent Company"},
+    "currency": {"1": "USA"},
+    # a small chart of expense accounts for vendor bills' expense lines
+    "account": {
+        "54": "5100 Freight In",
+        "55": "5110 Handling Charges",
+        "56": "5120 Fuel Surcharge",
+        "60": "6400 Sales and Use Tax",
+    },
+    # the accounting list "Terms"
+    "term": {"1": "Net 15", "2": "Net 30", "3": "Net 60", "4": "Due on receipt"},
+}
 
 DDL = """
 CREATE TABLE vendor (id INTEGER PRIMARY KEY, entityid TEXT, companyname TEXT, email TEXT, externalid TEXT,
@@ -170,7 +186,7 @@ CREATE TABLE vendor (id INTEGER PRIMARY KEY, entityid TEXT, companyname TEXT, em
 CREATE TABLE customer (id INTEGER PRIMARY KEY, entityid TEXT, companyname TEXT, email TEXT, externalid TEXT,
     isinactive TEXT DEFAULT 'F', datecreated TEXT, lastmodifieddate TEXT);
 CREATE TABLE item (id INTEGER PRIMARY KEY, itemid TEXT, displayname TEXT, itemtype TEXT, externalid TEXT,
-    cost REAL, isinactive TEXT DEFAULT 'F', lastmodifieddate TEXT);
+    cost REAL, isinactive TEXT DEFAULT 'F', lastmodifieddate TEXT, mpn TEXT);
 CREATE TABLE location (id INTEGER PRIMARY KEY, name TEXT, externalid TEXT, isinactive TEXT DEFAULT 'F');
 CREATE TABLE "transaction" (id INTEGER PRIMARY KEY, tranid TEXT, type TEXT, status TEXT, trandate TEXT,
     entity INTEGER, location INTEGER, transferlocation INTEGER, memo TEXT, externalid TEXT, createddate TEXT,
@@ -195,6 +211,17 @@ CUSTOM_BODY_FIELDS = (
     "custbody_vend_consignment_id",
     "custbody_vend_synced",
     "custbody_vend_error",
+    # Onetrail eInteract's PO fields (submission flag and status, special bid/deal, partial shipments,
+    # the supplier's accept status)
+    "custbody_onetrail_submit",
+    "custbody_onetrail_submit_status",
+    "custbody_onetrail_submit_error",
+    "custbody_onetrail_special_order_type",
+    "custbody_onetrail_special_reference",
+    "custbody_onetrail_allow_partial",
+    "custbody_onetrail_accept_status",
 )
+#: Custom record types the sandbox account has defined: eInteract's "Onetrail.net PO Amendment".
+CUSTOM_RECORD_TYPES = ("customrecord_onetrail_po_amendment",)
 
 SUITEQL_TABLES = ("vendor", "customer", "item", "location", "transaction", "transactionline")

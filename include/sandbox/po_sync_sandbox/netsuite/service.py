@@ -101,7 +101,11 @@ class NetSuiteService:
         :param extra: more extra fields (e.g. ``concurrency``), or overrides (e.g. a wrong ``token_secret``).
         """
         creds = self._creds()
-        fields_: dict[str, Any] = {"account_id": self.account_id, "auth_mode": auth_mode}
+        fields_: dict[str, Any] = {
+            "account_id": self.account_id,
+            "auth_mode": auth_mode,
+            "account_timezone": self.knobs.account_timezone,
+        }
         if auth_mode == "tba":
             fields_.update(
                 consumer_key=creds.consumer_key,

@@ -21,6 +21,7 @@ from po_sync_sandbox.netsuite.schema import (
     CANONICAL_FIELDS,
     CUSTOM,
     CUSTOM_BODY_FIELDS,
+    CUSTOM_RECORD_TYPES,
     DDL,
     ENTITY,
     FIXED_NAMES,
@@ -90,6 +91,8 @@ class Store:
             self._ensure_custom_column(column)
         self.custom_types: dict[str, RecordType] = {}
         self.next_id: dict[str, int] = {TRANSACTION: 1, ENTITY: 1, ITEM: 1, LOCATION: 1}
+        for script_id in CUSTOM_RECORD_TYPES:
+            self.define_custom_record_type(script_id)
         self.next_uniquekey = 1
         self.tranid_counters: dict[str, int] = {}
         self.names: dict[str, dict[str, str]] = {
@@ -409,7 +412,16 @@ class Store:
                 else:
                     line["line"] = int(line["line"])
             doc["item"] = {"items": clean}
-            doc["total"] = _num_out(round(sum(float(line["amount"]) for line in clean), 2))
+            expenses = self._expense_lines(doc.get("expense"))
+            if expenses:
+                doc["expense"] = {"items": expenses}
+            doc["total"] = _num_out(
+                round(
+                    sum(float(line["amount"]) for line in clean)
+                    + sum(float(line["amount"]) for line in expenses),
+                    2,
+                )
+            )
             doc.setdefault("subsidiary", {"id": "1"})
             doc.setdefault("currency", {"id": "1"})
             doc.setdefault("tranDate", datetime.now(UTC).strftime("%Y-%m-%d"))
@@ -420,6 +432,21 @@ class Store:
             elif rtype.key in ("salesorder", "transferorder"):
                 doc["_status"] = self._order_status(rtype, doc)
         return doc
+
+    def _expense_lines(self, value: Any) -> list[dict[str, Any]]:
+        """The ``expense`` sublist: each line an account of the chart and an amount."""
+        lines = (value or {}).get("items") if isinstance(value, dict) else None
+        out = []
+        for index, line in enumerate(lines or []):
+            path = f"expense.items[{index}]"
+            if not isinstance(line, dict) or "account" not in line:
+                raise invalid_content("Please enter value(s) for: Account", f"{path}.account")
+            clean = {k: v for k, v in line.items() if k != "links"}
+            clean["account"] = self._ref(line["account"], "account", f"{path}.account", "account")
+            clean["amount"] = _num_out(round(_num(line.get("amount", 0), f"{path}.amount"), 2))
+            clean["line"] = index + 1
+            out.append(clean)
+        return out
 
     @staticmethod
     def _merge_sublist(current: list[dict[str, Any]], value: Any, replace: bool) -> dict[str, Any]:
@@ -521,6 +548,8 @@ class Store:
             requested = (body.get("item") or {}).get("items")
             picks: list[tuple[dict[str, Any], float]] = []
             line_details: dict[int, Any] = {}
+            line_rates: dict[int, float] = {}  # the bill's own rate per picked order line
+            line_extras: dict[int, dict[str, Any]] = {}  # the bill's own tax / description per line
             if requested is None:
                 if self.knobs.transform_default_lines == "all":
                     for line in lines:
@@ -541,6 +570,10 @@ class Store:
                     line = by_line[int(order_line)]
                     if want.get("inventoryDetail"):  # serial / lot numbers travel with the line
                         line_details[int(order_line)] = want["inventoryDetail"]
+                    # The rate follows the bill_rate_source knob (line_rates below); tax and text always.
+                    extras = {k: want[k] for k in ("tax1Amt", "description") if want.get(k) is not None}
+                    if extras and target_type.key == "vendorbill":  # the vendor's price and tax on a bill
+                        line_extras[int(order_line)] = extras
                     remaining = float(line.get(cap_field, 0)) - float(line.get(raised_field, 0))
                     quantity = _num(want.get("quantity", remaining), f"{path}.quantity")
                     if line.get("isClosed") or quantity <= 0 or quantity > remaining + 1e-9:
@@ -548,6 +581,12 @@ class Store:
                             f"The quantity {_num_out(quantity)} on line {order_line} exceeds the remaining quantity {_num_out(max(remaining, 0))}."
                         )
                     picks.append((line, quantity))
+                    if (
+                        target_type.key == "vendorbill"
+                        and self.knobs.bill_rate_source == "body"
+                        and want.get("rate") is not None
+                    ):
+                        line_rates[id(line)] = _num(want["rate"], f"{path}.rate")
             if not picks:
                 raise user_error("You must enter at least one line item for this transaction.")
             new_lines = []
@@ -558,8 +597,10 @@ class Store:
                     "orderLine": int(line["line"]),
                     "item": dict(line["item"]),
                     "quantity": _num_out(quantity),
-                    "rate": line.get("rate", 0),
-                    "amount": _num_out(round(quantity * float(line.get("rate", 0)), 2)),
+                    "rate": _num_out(line_rates[id(line)]) if id(line) in line_rates else line.get("rate", 0),
+                    "amount": _num_out(
+                        round(quantity * line_rates.get(id(line), float(line.get("rate", 0))), 2)
+                    ),
                     "quantityRemaining": _num_out(float(line.get(cap_field, 0)) - float(line[raised_field])),
                 }
                 if needs_flag:
@@ -570,6 +611,9 @@ class Store:
                     new_line["isDropShipment"] = True
                 if int(line["line"]) in line_details:
                     new_line["inventoryDetail"] = line_details[int(line["line"])]
+                if int(line["line"]) in line_extras:
+                    new_line.update(line_extras[int(line["line"])])
+                    new_line["amount"] = _num_out(round(quantity * float(new_line.get("rate", 0)), 2))
                 new_lines.append(new_line)
                 self._drop_ship_effect(source_type, target_type, line, quantity)
             target: dict[str, Any] = {
@@ -732,7 +776,7 @@ class Store:
             self.names[ITEM][sid] = str(doc.get("itemId"))
             return [
                 (
-                    "INSERT INTO item (id, itemid, displayname, itemtype, externalid, cost, isinactive, lastmodifieddate) VALUES (?,?,?,?,?,?,?,?)",
+                    "INSERT INTO item (id, itemid, displayname, itemtype, externalid, cost, isinactive, lastmodifieddate, mpn) VALUES (?,?,?,?,?,?,?,?,?)",
                     [
                         (
                             rid,
@@ -743,6 +787,7 @@ class Store:
                             doc.get("cost"),
                             "T" if doc.get("isInactive") else "F",
                             sql_datetime(doc.get("lastModifiedDate")),
+                            doc.get("mpn"),  # the standard MPN field (Onetrail's product key)
                         )
                     ],
                 )

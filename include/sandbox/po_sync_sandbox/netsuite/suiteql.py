@@ -15,6 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from po_sync_sandbox.netsuite.nserrors import NsError, invalid_parameter
 from po_sync_sandbox.netsuite.schema import ENTITY, ITEM, LOCATION, STATUS_TEXT, SUITEQL_TABLES, TRANSACTION
@@ -125,6 +126,41 @@ def _to_char(value: Any, fmt: str | None = None) -> str | None:
     return parsed.strftime(_oracle_to_strftime(fmt)) if parsed else None
 
 
+_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+
+
+class AccountClock:
+    """The account's time zone as SuiteQL sees it: datetimes are kept in UTC (the REST record service
+    gives them as ``...Z``) and SuiteQL shows and reads them on the account's wall clock.
+
+    :param store: the sandbox data; its knob ``account_timezone`` names the zone (``UTC`` = no change).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @property
+    def zone(self) -> ZoneInfo | None:
+        name = self.store.knobs.account_timezone
+        return None if name in ("", "UTC", "Etc/UTC") else ZoneInfo(name)
+
+    def local(self, value: Any) -> Any:
+        """A stored UTC ``YYYY-MM-DD HH:MM:SS`` as the account's wall clock; anything else unchanged."""
+        zone = self.zone
+        if zone is None or not isinstance(value, str) or not _DATETIME_RE.match(value):
+            return value
+        moment = datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+    def utc(self, value: Any) -> Any:
+        """A wall-clock ``YYYY-MM-DD HH:MM:SS`` of the account as stored UTC (the earlier of a repeated hour)."""
+        zone = self.zone
+        if zone is None or not isinstance(value, str) or not _DATETIME_RE.match(value):
+            return value
+        moment = datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone)
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _trunc(value: Any, unit: str | None = None) -> Any:
     if isinstance(value, int | float):
         return int(value)
@@ -192,12 +228,17 @@ def _account_date(ref: str) -> str:
     )
 
 
-def _row_json_sql(columns: list[str], *, date_style: str, omit_nulls: bool) -> str:
-    """SQL rendering one result row (alias ``q``) as the JSON text of a NetSuite SuiteQL item."""
+def _row_json_sql(columns: list[str], *, date_style: str, omit_nulls: bool, local: bool = False) -> str:
+    """SQL rendering one result row (alias ``q``) as the JSON text of a NetSuite SuiteQL item.
+
+    :param local: show DATE columns' times on the account's wall clock (``ns_local``).
+    """
     members = []
     for column in columns:
         ref = 'q."' + column.replace('"', '""') + '"'
         name = column.lower()
+        if local and name in DATE_COLUMNS:
+            ref = f"ns_local({ref})"
         value = (
             _account_date(ref) if date_style == "account" and name in DATE_COLUMNS else _value_as_text(ref)
         )
@@ -233,19 +274,21 @@ class SuiteQLEngine:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._results: OrderedDict[tuple[str, int, int], _Result] = OrderedDict()
+        self._results: OrderedDict[tuple[str, int, int, str], _Result] = OrderedDict()
         self._result_ids = itertools.count(1)
+        self.clock = clock = AccountClock(store)
         db = store.db
         db.create_function("ns_df", 2, self._df)
+        db.create_function("ns_local", 1, clock.local)
         db.create_function("to_date", 1, _to_date)
         db.create_function("to_date", 2, _to_date)
-        db.create_function("to_timestamp", 1, _to_timestamp)
-        db.create_function("to_timestamp", 2, _to_timestamp)
-        db.create_function("to_char", 1, _to_char)
-        db.create_function("to_char", 2, _to_char)
+        db.create_function("to_timestamp", 1, lambda v: clock.utc(_to_timestamp(v)))
+        db.create_function("to_timestamp", 2, lambda v, f: clock.utc(_to_timestamp(v, f)))
+        db.create_function("to_char", 1, lambda v: _to_char(clock.local(v)))
+        db.create_function("to_char", 2, lambda v, f: _to_char(clock.local(v), f))
         db.create_function("nvl", 2, lambda a, b: b if a is None else a)
-        db.create_function("trunc", 1, _trunc)
-        db.create_function("trunc", 2, _trunc)
+        db.create_function("trunc", 1, lambda v: _trunc(clock.local(v)))
+        db.create_function("trunc", 2, lambda v, u: _trunc(clock.local(v), u))
         db.create_function("add_months", 2, _add_months)
         db.create_function("ns_sysdate", 0, lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"))
 
@@ -317,7 +360,7 @@ class SuiteQLEngine:
         sql = self.rewrite(query)
         store = self.store
         with store.lock:
-            key = (sql, store.version, cap)
+            key = (sql, store.version, cap, store.knobs.account_timezone)
             result = self._results.get(key)
             if result is None:
                 result = self._materialise(sql, cap=cap)
@@ -329,7 +372,12 @@ class SuiteQLEngine:
                 self._results.move_to_end(key)
             if offset >= result.stored or limit <= 0:
                 return [], result.total
-            render = _row_json_sql(result.columns, date_style=date_style, omit_nulls=omit_nulls)
+            render = _row_json_sql(
+                result.columns,
+                date_style=date_style,
+                omit_nulls=omit_nulls,
+                local=self.clock.zone is not None,
+            )
             rows = store.db.execute(
                 f"SELECT {render} FROM temp.{result.table} AS q "
                 f"WHERE q.{result.seq} > ? AND q.{result.seq} <= ? ORDER BY q.{result.seq}",

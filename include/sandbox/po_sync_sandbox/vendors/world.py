@@ -28,7 +28,7 @@ BASE_DAY = date(2026, 1, 6)
 
 MALFORMED_KINDS = (
     "bad_xml", "xxe", "billion_laughs", "bad_json", "duplicate_keys", "bad_csv", "latin1", "oversized",
-    "negative_quantity", "excess_quantity", "unknown_po", "wrong_vendor",
+    "negative_quantity", "excess_quantity", "unknown_po", "wrong_vendor", "hash_po_number",
 )  # fmt: skip
 
 
@@ -54,7 +54,16 @@ def world_config(
         if queue_for_first and index == 0:
             entry["sqs_queue"] = f"vendor-{vendor_id.lower()}{suffix}-notices"
         vendors.append(entry)
-    return {"merge_bucket": merge_bucket + suffix, "max_file_bytes": 65536, "vendors": vendors}
+    return {
+        "merge_bucket": merge_bucket + suffix,
+        "max_file_bytes": 65536,
+        "vendors": vendors,
+        "bills": {  # the sandbox NetSuite's chart of expense accounts and Terms list
+            "charge_accounts": {"freight": "54", "handling": "55", "fuel_surcharge": "56"},
+            "tax_account": "60",
+            "terms": {"Net 15": "1", "Net 30": "2", "Net 60": "3", "Due on receipt": "4"},
+        },
+    }
 
 
 def _s3_client(endpoint: str) -> Any:
@@ -243,8 +252,22 @@ class VendorActor:
         quantities: dict[str, Any] | None = None,
         day: int = 2,
         freight: str | None = None,
+        charges: dict[str, str] | None = None,
+        tax: str | None = None,
+        terms: str | None = None,
+        total: str | bool | None = None,
+        document_id: str | None = None,
+        rates: dict[str, str] | None = None,
     ) -> str:
-        """Write an invoice for what this actor shipped on ``po_number`` (or ``quantities``)."""
+        """Write an invoice for what this actor shipped on ``po_number`` (or ``quantities``).
+
+        :param charges: charge type → amount, written as ``charge_<type>`` fields.
+        :param tax: the stated tax.
+        :param terms: payment terms text (``Net 30``).
+        :param total: the stated total; ``True`` = lines + freight + charges + tax.
+        :param document_id: reuse this document id (a corrected invoice).
+        :param rates: PO line → the vendor's unit price, when it differs from the PO's.
+        """
         po = self.purchase_orders()[po_number]
         lines = []
         for line in po["lines"]:
@@ -254,16 +277,28 @@ class VendorActor:
             else:
                 qty = self.shipped.get((po_number, line_no), Decimal(0))
             if qty > 0:
+                rate = (rates or {}).get(line_no, line["rate"])
                 lines.append(
                     {
                         "line": line_no,
                         "sku": line["sku"],
                         "quantity": str(qty),
-                        "rate": line["rate"],
-                        "amount": str((qty * Decimal(line["rate"])).quantize(Decimal("0.01"))),
+                        "rate": rate,
+                        "amount": str((qty * Decimal(rate)).quantize(Decimal("0.01"))),
                     }
                 )
-        doc_id = self._next_id("INV", po_number)
+        doc_id = document_id or self._next_id("INV", po_number)
+        if total is True:
+            stated = sum((Decimal(line["amount"]) for line in lines), Decimal(0))
+            stated += sum((Decimal(v) for v in [freight, tax, *(charges or {}).values()] if v), Decimal(0))
+            total = str(stated)
+        extra: dict[str, Any] = {f"charge_{k}": v for k, v in (charges or {}).items()}
+        if tax is not None:
+            extra["tax"] = tax
+        if terms is not None:
+            extra["terms"] = terms
+        if total is not None:
+            extra["total"] = total
         document = {
             "document_type": "invoice",
             "document_id": doc_id,
@@ -274,6 +309,7 @@ class VendorActor:
             "due_date": (BASE_DAY + timedelta(days=day + 30)).isoformat(),
             "currency": po.get("currency") or "USD",
             "freight": freight,
+            **extra,
             "lines": lines,
         }
         return self._put(f"Invoice_{doc_id}.{self.fmt}", dump_document(document, self.fmt))
@@ -340,6 +376,9 @@ class VendorActor:
             return self._put(f"{name}.{self.fmt}", dump_document(bad, self.fmt))
         if kind == "unknown_po":
             bad = {**good, "po_number": "PO-DOES-NOT-EXIST"}
+            return self._put(f"{name}.{self.fmt}", dump_document(bad, self.fmt))
+        if kind == "hash_po_number":  # a PO number NetSuite never has, which must not reach a query
+            bad = {**good, "po_number": "PO#000002"}
             return self._put(f"{name}.{self.fmt}", dump_document(bad, self.fmt))
         if kind == "wrong_vendor":
             bad = {**good, "vendor_id": "SOMEONE-ELSE"}

@@ -20,35 +20,61 @@ was created exists in NetSuite and reports any drift.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from airflow.sdk import BaseOperator
 from pydantic import ValidationError
 
-from po_sync.exceptions import FatalError, RecordError
+from po_sync.exceptions import (
+    SYSTEM_FAULTS,
+    ConfigurationError,
+    FatalError,
+    RecordError,
+    RecordSkipped,
+    RetriableError,
+)
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.ledger.hook import LedgerHook
-from po_sync.models import ItemFulfillment, ItemReceipt, VendorBill, record_validation_error
+from po_sync.models import (
+    ItemFulfillment,
+    ItemReceipt,
+    VendorBill,
+    normalize_decimal,
+    record_validation_error,
+)
 from po_sync.netsuite.mapping import (
+    SAFE_IDENTIFIER_RULE,
     fulfillment_body,
+    is_internal_id,
+    is_safe_identifier,
     item_receipt_body,
     order_snapshots,
     po_lines_query,
     sql_literal,
     vendor_bill_body,
 )
+from po_sync.receiving import ReceivingOwnership, load_receiving
 from po_sync.sync import SyncOperator, SyncRun, as_bool
+from po_sync.task_failure import fail_fast_on_fatal
 from po_sync.vendors.s3 import list_keys, move, quarantine_file, s3_error
 from po_sync.vendors.settings import VARIABLE_KEY, load_vendors_config
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["NETSUITE_TYPES", "VendorImportCheckOperator", "VendorImportOperator"]
+__all__ = [
+    "DRIFT_CODE",
+    "NETSUITE_TYPES",
+    "VendorImportCheckOperator",
+    "VendorImportOperator",
+    "drift_message",
+]
 
 MODELS: dict[str, Any] = {
     "item_receipt": ItemReceipt,
@@ -67,6 +93,9 @@ _PO_TRANSFORM_BODIES: dict[str, Callable[..., dict[str, Any]]] = {
     "vendor_bill": vendor_bill_body,
 }
 _TRANSACTION_TYPES = {"item_receipt": "ItemRcpt", "item_fulfillment": "ItemShip", "vendor_bill": "VendBill"}
+#: Where documents go after ``max_attempts`` refusals with the same code, with a note beside them.
+DEAD_LETTER_PREFIX = "dead-letter/"
+DEAD_LETTER_CODE = "DEAD_LETTER"
 #: Goods first, bills after: a bill can only bill what was received.
 _ORDER = {"item_receipt": 0, "item_fulfillment": 0, "vendor_bill": 1}
 
@@ -79,6 +108,9 @@ class VendorImportOperator(SyncOperator):
     :param netsuite_conn_id: NetSuite.
     :param aws_conn_id: S3.
     :param variable_key: Airflow Variable with the vendor settings (for the merge bucket).
+    :param max_attempts: a document NetSuite refuses this many times with the same code (``OVER_RECEIPT``,
+        a closed PO...) moves to ``dead-letter/`` with a note and is no longer retried, so a permanent
+        refusal does not add a ``sync_error`` row every run forever; retriable failures never count.
     """
 
     template_fields: Sequence[str] = ("merged_ids", "is_dry_run")
@@ -92,9 +124,13 @@ class VendorImportOperator(SyncOperator):
         netsuite_conn_id: str = "netsuite_default",
         aws_conn_id: str = "aws_default",
         variable_key: str = VARIABLE_KEY,
+        max_attempts: int = 5,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+            raise ConfigurationError(f"{self.task_id}: max_attempts must be a whole number >= 1")
+        self.max_attempts = max_attempts
         self.merged_ids = merged_ids
         self.is_dry_run = dry_run  # BaseOperator.dry_run is a method
         self.netsuite_conn_id = netsuite_conn_id
@@ -113,8 +149,17 @@ class VendorImportOperator(SyncOperator):
             else set()
         )
         client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+        receiving = load_receiving()
         with NetSuiteHook(self.netsuite_conn_id) as netsuite:
-            importer = VendorImporter(run=run, client=client, bucket=bucket, netsuite=netsuite, log=self.log)
+            importer = VendorImporter(
+                run=run,
+                client=client,
+                bucket=bucket,
+                netsuite=netsuite,
+                log=self.log,
+                receiving=receiving,
+                max_attempts=self.max_attempts,
+            )
             run.notes.update(importer.run_all(only=wanted, dry_run=as_bool(self.is_dry_run)))
             run.notes["netsuite_calls"] = netsuite.stats["calls"]
 
@@ -122,12 +167,24 @@ class VendorImportOperator(SyncOperator):
 class VendorImporter:
     """The import loop, independent of Airflow."""
 
-    def __init__(self, *, run: SyncRun, client: Any, bucket: str, netsuite: Any, log: Any) -> None:
+    def __init__(
+        self,
+        *,
+        run: SyncRun,
+        client: Any,
+        bucket: str,
+        netsuite: Any,
+        log: Any,
+        receiving: ReceivingOwnership | None = None,
+        max_attempts: int = 5,
+    ) -> None:
         self.run = run
+        self.max_attempts = max_attempts
         self.client = client
         self.bucket = bucket
         self.netsuite = netsuite
         self.log = log
+        self.receiving = receiving or ReceivingOwnership()
         self.stats = {"documents": 0, "done": 0, "left_in_ready": 0, "quarantined_documents": 0}
 
     def run_all(self, *, only: set[str], dry_run: bool) -> dict[str, Any]:
@@ -165,6 +222,15 @@ class VendorImporter:
             return
         except Exception as exc:  # noqa: BLE001
             raise s3_error(exc, action="GET", key=key) from exc
+        if not is_safe_identifier(merged):
+            self._quarantine(
+                key,
+                "invalid-" + hashlib.sha256(key.encode()).hexdigest()[:16],
+                kind,
+                "BAD_IDENTIFIER",
+                f"{document_name}: the file name {merged!r} is not a merged document id ({SAFE_IDENTIFIER_RULE})",
+            )
+            return
         model_type = MODELS.get(kind)
         if model_type is None or not isinstance(body, dict) or body.get("kind") != kind:
             self._quarantine(
@@ -183,35 +249,68 @@ class VendorImporter:
             )
             self._quarantine(key, merged, kind, error.code, error.message)
             return
+        problem = _identifier_problem(kind, model)
+        if problem:
+            self._quarantine(key, merged, kind, "BAD_IDENTIFIER", f"{document_name}: {problem}")
+            return
         record = run.key(kind, "vendor_merge", merged)
         if dry_run:
             run.counts["read"] += 1
             return
+        payload_hash = model.payload_hash()
+        previous = run.ledger.get(record)
+        if (
+            kind != "vendor_bill"
+            and previous is not None
+            and previous.target_id
+            and previous.status in (RecordStatus.SYNCED, RecordStatus.IGNORED)
+            and previous.payload_hash != payload_hash
+        ):
+            self._correction_needs_a_person(key, merged, kind, document_name, previous.target_id)
+            return
+        retriable: list[bool] = []
 
         def send(decision: Decision) -> str | None:
-            if decision.action is Action.RESUME:
+            try:
+                return write(decision)
+            except RetriableError:
+                retriable.append(True)
+                raise
+
+        def write(decision: Decision) -> str | None:
+            # A bill is looked up first on every attempt: one written before (failed on its total, or
+            # corrected by the vendor since) is checked or updated, never written a second time.
+            if decision.action is Action.RESUME or kind == "vendor_bill":
                 existing = self._existing(kind, merged)
                 if existing:
-                    self.log.info(
-                        "%s: found in NetSuite after an interrupted run (%s %s); not writing again",
-                        document_name,
-                        kind,
-                        existing,
-                    )
+                    changed = decision.previous is not None and decision.previous.payload_hash != payload_hash
+                    if kind == "vendor_bill" and changed:
+                        self._update_bill(existing, model, document_name)
+                    else:
+                        self.log.info(
+                            "%s: already in NetSuite (%s %s); not writing again",
+                            document_name,
+                            kind,
+                            existing,
+                        )
+                    if kind == "vendor_bill":
+                        self._check_bill_total(existing, model, document_name)
                     return existing
             try:
                 result = self._write(kind, model, document_name, decision.idempotency_key)
+            except SYSTEM_FAULTS:
+                raise  # a refused login is not this document's fault: the run stops
             except FatalError as exc:  # a refusal about this document: say which one, keep NetSuite's code
                 detail = f" ({exc.detail})" if exc.detail else ""
                 raise RecordError(
                     f"{document_name}: NetSuite refused it{detail}: {exc}", code=exc.code or "NETSUITE_ERROR"
                 ) from exc
             maybe_crash(run.flow)
+            if kind == "vendor_bill":
+                self._check_bill_total(result, model, document_name)
             return result
 
-        run.process(
-            record, payload_hash=model.payload_hash(), send=send, target_system="netsuite", trace_key=key
-        )
+        run.process(record, payload_hash=payload_hash, send=send, target_system="netsuite", trace_key=key)
         state = run.ledger.get(record)
         if state is not None and state.status in (RecordStatus.SYNCED, RecordStatus.IGNORED):
             try:
@@ -219,8 +318,108 @@ class VendorImporter:
             except Exception as exc:  # noqa: BLE001 - the next run finds it synced and moves it then
                 self.log.warning("could not move %s to done/: %s", key, s3_error(exc, action="MOVE", key=key))
             self.stats["done"] += 1
+        elif state is not None and state.status is RecordStatus.FAILED and not retriable:
+            self._dead_letter_if_exhausted(key, kind, document_name, state)
         else:
             self.stats["left_in_ready"] += 1
+
+    def _dead_letter_if_exhausted(self, key: str, kind: str, document_name: str, state: Any) -> None:
+        """After ``max_attempts`` refusals with the same code, move the document to ``dead-letter/``.
+
+        Retriable failures (5xx, 429, timeouts) never count: they stay in ``ready/`` for the next run.
+        """
+        same = [
+            e
+            for e in self.run.ledger.errors(state.id)
+            if e["resolved_at"] is None and e["error_code"] == state.last_error_code
+        ]
+        if len(same) < self.max_attempts:
+            self.stats["left_in_ready"] += 1
+            return
+        new_key = DEAD_LETTER_PREFIX + key.removeprefix("ready/")
+        message = (
+            f"{document_name}: refused {len(same)} times with {state.last_error_code}, last: "
+            f"{state.last_error_message}. Moved to s3://{self.bucket}/{new_key} and no longer retried: "
+            f"correct the cause (in NetSuite or with the vendor), then move it back to ready/{key.removeprefix('ready/')}"
+        )
+        try:
+            quarantine_file(
+                self.client, self.bucket, key, new_key.rsplit("/", 1)[0] + "/", message, DEAD_LETTER_CODE
+            )
+        except Exception as exc:  # noqa: BLE001 - the record still says what is wrong
+            message += f" (moving it failed: {s3_error(exc, action='MOVE', key=key)})"
+        self.run.ledger.mark_quarantined(
+            state.id, sync_run_id=self.run.id, code=DEAD_LETTER_CODE, message=message
+        )
+        self.stats["dead_lettered"] = self.stats.get("dead_lettered", 0) + 1
+
+    def _correction_needs_a_person(
+        self, key: str, merged: str, kind: str, document_name: str, target_id: str
+    ) -> None:
+        """A corrected receipt or fulfilment for one already in NetSuite: changing received or shipped
+        quantities moves inventory, which po-sync does not do behind a person's back."""
+        record_type = NETSUITE_TYPES.get(kind, kind)
+        self._quarantine(
+            key,
+            merged,
+            kind,
+            "CORRECTION_NEEDS_PERSON",
+            f"{document_name}: the vendor corrected this document after it was written to NetSuite as "
+            f"{record_type}/{target_id}. Inventory transactions are not changed automatically: edit "
+            f"{record_type}/{target_id} in NetSuite to match the corrected document (kept beside this note), "
+            "then resolve this record",
+        )
+
+    def _update_bill(self, bill_id: str, model: Any, document_name: str) -> None:
+        """Apply a corrected invoice to the bill it made: header, item lines (by PO line) and charges."""
+        order = self._order(model.created_from.number, document_name)
+        # the order as it was before this bill billed it: its quantities count towards what is left
+        body = vendor_bill_body(model, _unbilled(order), document=document_name)
+        current = self.netsuite.get_record("vendorBill", bill_id)
+        by_order_line = {
+            str(line.get("orderLine")): line.get("line") for line in current.sublists.get("item", [])
+        }
+        items = []
+        for line in body["item"]["items"]:
+            bill_line = by_order_line.get(str(line["orderLine"]))
+            if bill_line is None:
+                raise RecordError(
+                    f"{document_name}: the corrected invoice bills PO line {line['orderLine']}, which "
+                    f"vendorBill/{bill_id} does not have; add it to the bill in NetSuite by hand",
+                    code="CORRECTION_NEEDS_PERSON",
+                )
+            items.append({"line": bill_line, "quantity": line["quantity"], "rate": line["rate"]})
+        patch = {k: v for k, v in body.items() if k not in ("item", "externalId")}
+        patch["item"] = {"items": items}
+        patch.setdefault("expense", {"items": []})
+        try:
+            self.netsuite.update_record("vendorBill", bill_id, patch, replace=["expense"], idempotent=True)
+        except SYSTEM_FAULTS:
+            raise
+        except FatalError as exc:
+            raise RecordError(
+                f"{document_name}: NetSuite refused the correction of vendorBill/{bill_id}: {exc}",
+                code=exc.code or "NETSUITE_ERROR",
+            ) from exc
+        self.log.info("%s: corrected vendorBill/%s", document_name, bill_id)
+
+    def _check_bill_total(self, bill_id: str, model: Any, document_name: str) -> None:
+        """Compare the bill NetSuite made with the invoice: a different total is ``failed`` with both figures."""
+        record = self.netsuite.get_record("vendorBill", bill_id, expand_sub_resources=False, fields=["total"])
+        try:
+            actual = Decimal(str(record.fields.get("total")))
+        except ArithmeticError:
+            actual = None
+        expected = model.total
+        if actual is None or expected is None or abs(actual - expected) >= Decimal("0.005"):
+            shown = normalize_decimal(actual) if actual is not None else record.fields.get("total")
+            raise RecordError(
+                f"{document_name}: NetSuite vendorBill/{bill_id} totals {shown} but the invoice totals "
+                f"{normalize_decimal(expected) if expected is not None else '?'} (item lines + charges + tax); "
+                "correct the bill in NetSuite (rates, charges, tax) or ask the vendor for a corrected invoice; "
+                "the next run compares again and does not write a second bill",
+                code="BILL_TOTAL_MISMATCH",
+            )
 
     def _existing(self, kind: str, merged: str) -> str | None:
         rows = list(
@@ -247,6 +446,12 @@ class VendorImporter:
         build_body = _PO_TRANSFORM_BODIES.get(kind)
         if build_body is not None:  # receipts and bills are transforms of the purchase order
             order = self._order(model.created_from.number, document_name)
+            if kind == "item_receipt":
+                reason = self.receiving.skip_reason(
+                    "vendor_files", po=order.number, vendor=order.vendor_id, location=order.location
+                )
+                if reason:  # another flow receives this PO: not an error, not received twice
+                    raise RecordSkipped(f"{document_name}: {reason}", code="RECEIVED_BY_OTHER_FLOW")
             body = build_body(model, order, document=document_name)
             return str(
                 ns.transform_record(
@@ -265,6 +470,45 @@ class VendorImporter:
                 "salesOrder", so_id, "itemFulfillment", body, idempotency_key=idempotency_key
             ).id
         )
+
+
+def _identifier_problem(kind: str, model: Any) -> str | None:
+    """What in a merged document may not go into a SuiteQL literal or a URL (None = all safe)."""
+    ref = model.created_from
+    if kind in _PO_TRANSFORM_BODIES:
+        if ref.number is not None and not is_safe_identifier(ref.number):
+            return f"created_from.number = {ref.number!r}: not a NetSuite document number ({SAFE_IDENTIFIER_RULE})"
+        return None
+    if not is_internal_id(ref.id):
+        return f"created_from.id = {ref.id!r}: not a NetSuite internal id (digits only)"
+    for index, line in enumerate(model.lines):
+        number = line.line_id.split(":", 1)[0]
+        if not is_safe_identifier(number):
+            return f"lines.{index}.line_id = {line.line_id!r}: {number!r} is not a PO number ({SAFE_IDENTIFIER_RULE})"
+    return None
+
+
+#: Ledger error code of a record the ledger called synced whose NetSuite record is gone.
+DRIFT_CODE = "NETSUITE_DRIFT"
+
+
+def drift_message(
+    entity_type: str, source_id: str, record_type: str, target_id: str, trace_key: str | None
+) -> str:
+    """What a person reads on the ledger page for a record NetSuite no longer has."""
+    done = f" (the document is {('done/' + trace_key.removeprefix('ready/')) if trace_key else 'in done/'})"
+    return (
+        f"{entity_type} {source_id}: the ledger recorded it as {record_type}/{target_id} in NetSuite, but "
+        f"NetSuite has no such record now (deleted there?){done}. Check NetSuite: if it was deleted on "
+        "purpose, resolve this record; if not, enter it again in NetSuite, then resolve this record."
+    )
+
+
+def _unbilled(order: Any) -> Any:
+    """``order`` with its billed quantities set to zero (a bill being corrected re-bills its own lines)."""
+    from dataclasses import replace
+
+    return replace(order, lines=tuple(replace(line, billed=Decimal(0)) for line in order.lines))
 
 
 class VendorImportCheckOperator(BaseOperator):
@@ -295,6 +539,7 @@ class VendorImportCheckOperator(BaseOperator):
         self.ledger_conn_id = ledger_conn_id
         self.fail_on_drift = fail_on_drift
 
+    @fail_fast_on_fatal()
     def execute(self, context: Context) -> dict[str, Any]:
         from po_sync.ledger.schema import sync_record
         from po_sync.netsuite.hook import NetSuiteHook
@@ -303,7 +548,13 @@ class VendorImportCheckOperator(BaseOperator):
         run_id = context["ti"].run_id
         with ledger.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(sync_record.c.entity_type, sync_record.c.source_id, sync_record.c.target_id).where(
+                sa.select(
+                    sync_record.c.id,
+                    sync_record.c.entity_type,
+                    sync_record.c.source_id,
+                    sync_record.c.target_id,
+                    sync_record.c.trace_key,
+                ).where(
                     sync_record.c.flow == self.flow,
                     sync_record.c.status == RecordStatus.SYNCED.value,
                     sync_record.c.run_id == run_id,
@@ -322,10 +573,21 @@ class VendorImportCheckOperator(BaseOperator):
                     is None
                 ):
                     missing.append(f"{row.entity_type} {row.source_id} → {record_type}/{row.target_id}")
+                    # The drift goes on the record itself, so the ledger page shows it (not only a log).
+                    ledger.mark_failed(
+                        row.id,
+                        sync_run_id=None,
+                        code=DRIFT_CODE,
+                        message=drift_message(
+                            row.entity_type, row.source_id, record_type, row.target_id, row.trace_key
+                        ),
+                    )
         if missing:
             self.log.warning(
-                "ledger/NetSuite drift: %d record(s) the ledger calls synced are missing: %s",
+                "ledger/NetSuite drift: %d record(s) the ledger called synced are missing and are now "
+                "failed with %s: %s",
                 len(missing),
+                DRIFT_CODE,
                 "; ".join(missing[:20]),
             )
             if self.fail_on_drift:
@@ -336,7 +598,7 @@ class VendorImportCheckOperator(BaseOperator):
                 )
         result = {"checked": len(rows), "missing": len(missing), "missing_examples": missing[:10]}
         if self.import_task_id and context["ti"].xcom_pull(task_ids=self.import_task_id) is None:
-            from airflow.exceptions import AirflowFailException
+            from airflow.sdk.exceptions import AirflowFailException
 
             raise AirflowFailException(f"{self.import_task_id} did not finish; checked {result}")
         return result

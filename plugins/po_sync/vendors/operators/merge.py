@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from po_sync.exceptions import RecordValidationError
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
-from po_sync.netsuite.mapping import order_snapshots, po_lines_query
+from po_sync.netsuite.mapping import SAFE_IDENTIFIER_RULE, is_safe_identifier, order_snapshots, po_lines_query
 from po_sync.sync import SyncOperator, SyncRun
 from po_sync.vendors.formats import format_from_key, load_document
 from po_sync.vendors.mapping import (
@@ -63,6 +63,9 @@ class _Inbound:
         self.key = key
         self.document = document
         self.file_hash = file_hash
+        #: a corrected version of a document merged before (same id, new content): merged on its own,
+        #: under the merged id it had, so the import supersedes what it made
+        self.correction = False
 
 
 class VendorMergeOperator(SyncOperator):
@@ -186,6 +189,21 @@ class VendorMerger:
                 if item is None:
                     continue
                 ident = (vendor.vendor_id, item.document.document_id)
+                state = self.run.ledger.get(self._doc_key(item))
+                merged_before = state is not None and state.status in (
+                    RecordStatus.SYNCED,
+                    RecordStatus.IGNORED,
+                )
+                if merged_before and state is not None and state.payload_hash == item.file_hash:
+                    # the same file delivered again: recognised, archived, nothing merged twice
+                    self.run.process(
+                        self._doc_key(item),
+                        payload_hash=item.file_hash,
+                        send=lambda d: None,
+                        target_system="s3",
+                    )
+                    self._archive(vendor, item.key)
+                    continue
                 if ident in seen:
                     self._quarantine(
                         vendor,
@@ -194,27 +212,27 @@ class VendorMerger:
                         f"file {item.key}: document {item.document.document_id} is also in {seen[ident]}",
                     )
                     continue
-                state = self.run.ledger.get(self._doc_key(item))
-                if state is not None and state.status in (RecordStatus.SYNCED, RecordStatus.IGNORED):
-                    if state.payload_hash == item.file_hash:  # the same file delivered again
-                        self.run.process(
-                            self._doc_key(item),
-                            payload_hash=item.file_hash,
-                            send=lambda d: None,
-                            target_system="s3",
-                        )
-                        self._archive(vendor, item.key)
+                if merged_before and state is not None:
+                    if self._merged_alone(item):  # a correction: it supersedes what the first one made
+                        self.log.info("%s corrects document %s", item.key, item.document.document_id)
+                        item.correction = True
+                        seen[ident] = item.key
+                        items.append(item)
                     else:
                         self._quarantine(
                             vendor,
                             item.key,
-                            "DUPLICATE_DOCUMENT",
-                            f"file {item.key}: document {item.document.document_id} was merged before "
-                            f"(from {state.trace_key}) with different content; send a new document id",
+                            "CORRECTION_NEEDS_PERSON",
+                            f"file {item.key}: document {item.document.document_id} corrects one merged before "
+                            f"(from {state.trace_key}) together with other documents, so it cannot replace "
+                            "what that merge made in NetSuite: correct that record in NetSuite by hand (this "
+                            "file is the vendor's corrected version), or ask the vendor to send the "
+                            "difference as a new document",
                         )
                     continue
                 seen[ident] = item.key
                 items.append(item)
+        items = [item for item in items if self._queryable(item)]
         orders = self._orders(items)
         good: list[_Inbound] = []
         for item in items:
@@ -245,6 +263,36 @@ class VendorMerger:
         self._merge_groups(good, orders)
         return dict(self.stats)
 
+    def _merged_alone(self, item: _Inbound) -> bool:
+        """Whether the earlier version of ``item``'s document was merged on its own (a bill, or a
+        receipt from that one notice): then a correction can take its merged id and supersede it."""
+        document = item.document
+        if not is_safe_identifier(document.po_number):
+            return False
+        if isinstance(document, VendorInvoice):
+            candidates = [("vendor_bill", merge_id("B", document.po_number, [document]))]
+        else:
+            merged = merge_id("R", document.po_number, [document])
+            candidates = [("item_receipt", merged), ("cancellation", merged)]
+        return any(
+            self.run.ledger.get(self.run.key(kind, "vendor_files", merged)) is not None
+            for kind, merged in candidates
+        )
+
+    def _queryable(self, item: _Inbound) -> bool:
+        """Whether the file's PO number may go into a SuiteQL query; if not, the file is quarantined
+        here, so one bad value never fails the lookup of every other file."""
+        if is_safe_identifier(item.document.po_number):
+            return True
+        self._quarantine(
+            item.vendor,
+            item.key,
+            "BAD_IDENTIFIER",
+            f"{item.document.document_type} {item.document.document_id} (file {item.key}): po_number = "
+            f"{item.document.po_number!r}: not a NetSuite document number ({SAFE_IDENTIFIER_RULE})",
+        )
+        return False
+
     def _orders(self, items: list[_Inbound]) -> dict[str, OrderSnapshot]:
         numbers = sorted({item.document.po_number for item in items})
         orders: dict[str, OrderSnapshot] = {}
@@ -258,19 +306,27 @@ class VendorMerger:
         return orders
 
     def _merge_groups(self, items: list[_Inbound], orders: dict[str, OrderSnapshot]) -> None:
-        receipts: dict[str, list[_Inbound]] = defaultdict(list)
+        receipts: dict[tuple[str, str], list[_Inbound]] = defaultdict(list)
         drop_ship: dict[str, list[_Inbound]] = defaultdict(list)
         for item in items:
             order = orders[item.document.po_number]
             if isinstance(item.document, VendorInvoice):
                 merged = merge_id("B", order.number, [item.document])
-                bill = vendor_bill_from_invoice(item.document, order, merged_id=merged)
+                try:
+                    bill = vendor_bill_from_invoice(
+                        item.document, order, merged_id=merged, bills=self.config.bills, source=item.key
+                    )
+                except (
+                    RecordValidationError
+                ) as exc:  # an unmapped charge or terms, a total that does not add up
+                    self._quarantine(item.vendor, item.key, exc.code, exc.message)
+                    continue
                 self._write("vendor_bill", merged, bill, [item])
             elif order.is_drop_ship:
                 drop_ship[str(order.sales_order_id)].append(item)
-            else:
-                receipts[order.number].append(item)
-        for po_number, group in sorted(receipts.items()):
+            else:  # a correction is merged on its own, under the merged id its first version had
+                receipts[(order.number, item.document.document_id if item.correction else "")].append(item)
+        for (po_number, _), group in sorted(receipts.items()):
             notices = [i.document for i in group if isinstance(i.document, ShipNotice)]
             merged = merge_id("R", po_number, notices)
             receipt = merge_receipt(orders[po_number], notices, merged_id=merged)

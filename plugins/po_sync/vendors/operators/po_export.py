@@ -9,15 +9,17 @@ named in ``resync_po_numbers``) the operator:
 2. marks the record ``in_progress`` in the ledger, writes ``<prefix>PurchaseOrder/<tranid>.<ext>``
    (a deterministic key: a rerun overwrites, never duplicates; bucket versioning keeps old
    revisions), then the optional SQS notice, then marks it ``synced``;
-3. after a *completed* run, moves the vendor's cursor (``sync_cursor``, key = vendor id) to the end of
-   the window, which manual runs without a data interval start from.
+3. retries the vendor's ``failed`` POs (bounded, longest-waiting first), whatever the window;
+4. after a *completed* run that met no ``busy`` PO, moves the vendor's cursor (``sync_cursor``, key =
+   vendor id) to the end of the window. Manual runs without a data interval start from it, and a
+   scheduled run starts from it when it is behind the data interval (a scheduler outage).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from po_sync.exceptions import (
@@ -28,10 +30,16 @@ from po_sync.exceptions import (
 )
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Decision
-from po_sync.netsuite.mapping import po_lines_query, purchase_orders_from_rows
-from po_sync.sync import SyncOperator, SyncRun, as_bool
+from po_sync.netsuite.mapping import (
+    SAFE_IDENTIFIER_RULE,
+    is_safe_identifier,
+    po_lines_query,
+    purchase_orders_from_rows,
+)
+from po_sync.sync import SyncOperator, SyncRun, as_bool, catch_up_window, is_scheduled
 from po_sync.vendors.formats import dump_document
 from po_sync.vendors.mapping import document_hash, purchase_order_document
+from po_sync.vendors.operators.po_retry import FailedPORetry
 from po_sync.vendors.s3 import s3_error
 from po_sync.vendors.settings import VARIABLE_KEY, VendorSettings, load_vendors_config
 
@@ -54,7 +62,10 @@ class VendorPOExportOperator(SyncOperator):
     :param variable_key: Airflow Variable with the vendor settings (falls back to the example file).
     :param window_overlap: scheduled runs start this much before the data interval, so a PO saved
         late is not missed (duplicates are ``ignored`` by hash). Backfills and manual runs use
-        the exact interval.
+        the exact interval. A scheduled run whose vendor cursor is behind its interval (the
+        scheduler was down) reads from the cursor instead.
+    :param retry_limit: every run also retries up to this many of the vendor's ``failed`` POs, the
+        longest-waiting first, whatever its window (0 = none).
     """
 
     template_fields: Sequence[str] = ("vendor_id", "resync_po_numbers", "is_dry_run")
@@ -70,11 +81,16 @@ class VendorPOExportOperator(SyncOperator):
         aws_conn_id: str = "aws_default",
         variable_key: str = VARIABLE_KEY,
         window_overlap: timedelta = timedelta(minutes=10),
+        retry_limit: int = 100,
         **kwargs: Any,
     ) -> None:
         super().__init__(window_overlap=timedelta(0), **kwargs)
         if window_overlap < timedelta(0):
             raise ConfigurationError(f"{self.task_id}: window_overlap must not be negative")
+        if retry_limit < 0:
+            raise ConfigurationError(f"{self.task_id}: retry_limit must not be negative")
+        self.retry_limit = retry_limit
+        self.scheduled = False
         self.vendor_id = vendor_id
         self.resync_po_numbers = resync_po_numbers
         self.is_dry_run = dry_run  # BaseOperator.dry_run is a method
@@ -90,16 +106,27 @@ class VendorPOExportOperator(SyncOperator):
         if value in (None, "", "None"):
             return []
         if isinstance(value, str):
-            value = (
-                json.loads(value)
-                if value.strip().startswith("[")
-                else [v for v in value.replace(",", " ").split()]
-            )
+            try:
+                value = (
+                    json.loads(value)
+                    if value.strip().startswith("[")
+                    else [v for v in value.replace(",", " ").split()]
+                )
+            except ValueError:
+                raise ConfigurationError(
+                    f"{self.task_id}: resync_po_numbers is not a JSON list of PO numbers: {value[:80]!r}"
+                ) from None
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v.strip() for v in value):
             raise ConfigurationError(
                 f"{self.task_id}: resync_po_numbers must be a list of PO numbers, got {value!r}"
             )
-        return [v.strip() for v in value]
+        numbers = [v.strip() for v in value]
+        bad = [v for v in numbers if not is_safe_identifier(v)]
+        if bad:  # checked here, so a bad param is named as one and never reaches the SuiteQL builder
+            raise ConfigurationError(
+                f"{self.task_id}: resync_po_numbers {bad!r} are not PO numbers ({SAFE_IDENTIFIER_RULE})"
+            )
+        return numbers
 
     def _dry_run(self) -> bool:
         return as_bool(self.is_dry_run)
@@ -108,7 +135,8 @@ class VendorPOExportOperator(SyncOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         dag_run = context.get("dag_run")
-        if str(getattr(dag_run, "run_type", "")) == "scheduled":
+        self.scheduled = is_scheduled(dag_run)
+        if self.scheduled:
             self.window_overlap = self.scheduled_overlap
         if getattr(dag_run, "logical_date", None) is None:
             # A run triggered without a logical date covers everything since the vendor's cursor.
@@ -125,10 +153,23 @@ class VendorPOExportOperator(SyncOperator):
         resync = self._resync()
         dry_run = self._dry_run()
         start, end = run.window.start, run.window.end
-        if not resync and start is None:
-            start = run.ledger.get_cursor(run.flow, cursor_key=settings.vendor_id)
+        if not resync:
+            cursor = run.ledger.get_cursor(run.flow, cursor_key=settings.vendor_id)
+            if start is None:
+                start = cursor
+            elif getattr(self, "scheduled", False):  # a scheduler outage must not skip hours
+                caught_up = catch_up_window(run.window, cursor, overlap=self.scheduled_overlap)
+                if caught_up.start != start:
+                    self.log.info(
+                        "vendor %s: cursor %s is behind the interval; reading from it",
+                        settings.vendor_id,
+                        cursor,
+                    )
+                    run.widen_window(caught_up.start)
+                    start = caught_up.start
         s3 = S3Hook(aws_conn_id=self.aws_conn_id)
         with NetSuiteHook(self.netsuite_conn_id) as netsuite:
+            zone = netsuite.account_zone
             exporter = VendorExporter(
                 run=run, settings=settings, s3=s3, aws_conn_id=self.aws_conn_id, log=self.log
             )
@@ -142,6 +183,7 @@ class VendorPOExportOperator(SyncOperator):
                     statuses=settings.statuses,
                     modified_from=start,
                     modified_to=end,
+                    zone=zone,
                 )
             self.log.info(
                 "vendor %s: reading POs modified in [%s, %s)%s",
@@ -150,8 +192,13 @@ class VendorPOExportOperator(SyncOperator):
                 end,
                 f" (resync {resync})" if resync else "",
             )
-            rows = netsuite.suiteql(query)
-            run.notes.update(exporter.export(rows, force=bool(resync), dry_run=dry_run))
+            rows = list(netsuite.suiteql(query))
+            run.notes.update(exporter.export(rows, force=bool(resync), dry_run=dry_run, zone=zone))
+            retry = FailedPORetry(
+                run=run, settings=settings, netsuite=netsuite, limit=self.retry_limit, log=self.log
+            )
+            seen = {str(row.get("tranid")) for row in rows}
+            run.notes.update(retry.retry(exporter, exclude=seen, dry_run=dry_run, zone=zone))
             run.notes["netsuite_calls"] = netsuite.stats["calls"]
         if not resync and not dry_run and end is not None:
             run.notes["advance_to"] = end.isoformat()
@@ -205,12 +252,15 @@ class VendorExporter:
             )
         self._sqs.send_message(**kwargs)
 
-    def export(self, rows: Any, *, force: bool, dry_run: bool) -> dict[str, Any]:
-        """Map ``rows`` (SuiteQL PO lines) and send each PO; returns small counts for XCom."""
+    def export(self, rows: Any, *, force: bool, dry_run: bool, zone: tzinfo = UTC) -> dict[str, Any]:
+        """Map ``rows`` (SuiteQL PO lines) and send each PO; returns small counts for XCom.
+
+        :param zone: the account's time zone, in which SuiteQL gives ``lastmodifieddate``.
+        """
         run, settings = self.run, self.settings
         would_send: list[str] = []
         files = 0
-        for item in purchase_orders_from_rows(rows):
+        for item in purchase_orders_from_rows(rows, zone=zone):
             if isinstance(item, RecordError):
                 key = run.key("purchase_order", "netsuite", item.record_id or "unknown")
                 if dry_run:
