@@ -83,6 +83,8 @@ class SharedRateBudget:
         while True:
             now = time.time()
             with self._state() as state:
+                if state.get("limit"):  # the server's own figure, seen by any process sharing the file
+                    self.limit = int(state["limit"])
                 if now >= state["start"] + self.window_seconds + self.guard:
                     state["start"], state["used"] = now, 0.0
                 if state["used"] < self.limit:
@@ -116,6 +118,8 @@ class SharedRateBudget:
         server_used = float(self.limit - remaining)
         answered_at = time.time()
         with self._state() as state:
+            if limit is not None and limit > 0:
+                state["limit"] = float(limit)
             if server_used <= 1 and state["start"] < answered_at < state["start"] + self.window_seconds:
                 # this request opened the server's window, which began when it arrived: no later than
                 # now. Start ours here too, so ours never ends before the server's does.
