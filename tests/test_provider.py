@@ -49,3 +49,10 @@ def test_every_declared_hook_class_imports_and_matches_its_conn_type():
         assert hook_class.conn_type == entry["connection-type"]
         assert hook_class.default_conn_name and hook_class.conn_name_attr and hook_class.hook_name
         assert callable(getattr(hook_class, "test_connection", None))
+
+
+def test_xseries_connection_type_has_its_form(providers):
+    assert providers.hooks["xseries"].hook_class_name == "po_sync.xseries.hook.XSeriesHook"
+    assert "extra__xseries__domain_prefix" in providers.connection_form_widgets
+    assert "extra__xseries__refresh_token" in providers.connection_form_widgets
+    assert providers.field_behaviours["xseries"]["relabeling"]["login"] == "OAuth client ID"

@@ -35,6 +35,77 @@ LEDGER_CONNECTION: dict[str, Any] = {
 }
 
 
+# The X-Series partner package's connection type (po_sync.xseries.hook.XSeriesHook); declared here because
+# core never imports a partner. po_sync.xseries.connection reads its settings.
+XSERIES_CONNECTION: dict[str, Any] = {
+    "connection-type": "xseries",
+    "hook-class-name": "po_sync.xseries.hook.XSeriesHook",
+    "hook-name": "Lightspeed Retail X-Series (Vend)",
+    "ui-field-behaviour": {
+        "hidden-fields": ["schema", "port"],
+        "relabeling": {
+            "host": "Base URL override (optional)",
+            "login": "OAuth client ID",
+            "password": "OAuth client secret / personal token",
+        },
+        "placeholders": {"host": "leave empty for https://<domain_prefix>.retail.lightspeed.app"},
+    },
+    "conn-fields": {
+        "domain_prefix": {
+            "label": "Domain prefix",
+            "description": "The store's prefix: <prefix>.retail.lightspeed.app.",
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9-]+$"},
+        },
+        "auth_mode": {
+            "label": "Authentication",
+            "description": "oauth = OAuth 2.0 authorization code with rotating refresh tokens; personal = a "
+            "personal token (Setup > Personal Tokens) in the password field.",
+            "schema": {"type": "string", "enum": ["oauth", "personal"], "default": "oauth"},
+        },
+        "redirect_uri": {
+            "label": "Redirect URI (OAuth)",
+            "description": "As registered for the app; the authorize page receives the code there.",
+            "schema": {"type": ["string", "null"]},
+        },
+        "refresh_token": {
+            "label": "Bootstrap refresh token (OAuth)",
+            "description": "Used once, while the token store is empty; refresh tokens rotate afterwards and the "
+            "current pair lives in the token store.",
+            "schema": {"type": ["string", "null"], "format": "password"},
+        },
+        "token_store_path": {
+            "label": "Token store file (OAuth)",
+            "description": "Where the rotating token pair is kept (0600, written atomically, one refresh at a "
+            "time across processes by file lock). Put it on storage every worker shares.",
+            "schema": {"type": ["string", "null"]},
+        },
+        "registers": {
+            "label": "Registers (rate budget)",
+            "description": "Budget = 300 × registers + 50 requests per 5 minutes; empty = count them from the API.",
+            "schema": {"type": ["integer", "null"], "minimum": 0},
+        },
+        "rate_window_seconds": {
+            "label": "Rate window (seconds)",
+            "schema": {"type": ["number", "null"], "minimum": 0.1, "default": 300},
+        },
+        "api_version": {
+            "label": "API version",
+            "description": "2.0 or a date version such as 2026-07.",
+            "schema": {"type": ["string", "null"], "default": "2.0"},
+        },
+        "timeout": {
+            "label": "Request timeout (seconds)",
+            "schema": {"type": ["number", "null"], "default": 60},
+        },
+        "max_retry_seconds": {
+            "label": "Retry time per request (seconds)",
+            "description": "No new attempt of one request starts after this long (429 waits included).",
+            "schema": {"type": ["number", "null"], "minimum": 1, "default": 900},
+        },
+    },
+}
+
+
 # The ServiceNow partner package's connection type; declared here because core never imports a partner
 # (the hook is named by its dotted path only).
 SERVICENOW_CONNECTION: dict[str, Any] = {
@@ -92,7 +163,7 @@ SERVICENOW_CONNECTION: dict[str, Any] = {
 
 def connection_types() -> list[dict[str, Any]]:
     """Every connection type po_sync registers, in the order the UI lists them."""
-    return [LEDGER_CONNECTION, NETSUITE_CONNECTION, SERVICENOW_CONNECTION]
+    return [LEDGER_CONNECTION, NETSUITE_CONNECTION, SERVICENOW_CONNECTION, XSERIES_CONNECTION]
 
 
 def get_provider_info() -> dict[str, Any]:

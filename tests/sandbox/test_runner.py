@@ -25,6 +25,8 @@ def test_published_files_match_services(sandbox):
 
     connections = json.loads((state / "connections.json").read_text())
     assert {"aws_default", "sftp_default", "smtp_default", "netsuite_default"} <= set(connections)
+    assert {"xseries_default", "xseries_personal"} <= set(connections)
+    assert connections["xseries_default"]["conn_type"] == "xseries"
     assert connections == json.loads(json.dumps(sandbox.connections))
     assert (state / "connections.env").stat().st_mode & 0o077 == 0  # carries credentials
 

@@ -51,6 +51,7 @@ SERVICE_FACTORIES: dict[str, Callable[[], SandboxService]] = {
     "sftp": lazy("po_sync_sandbox.sftp:SftpService"),
     "smtp": lazy("po_sync_sandbox.smtp:SmtpService"),
     "netsuite": lazy("po_sync_sandbox.netsuite.service:NetSuiteService"),
+    "xseries": lazy("po_sync_sandbox.xseries.service:XSeriesService"),
     "onetrail_sftp": lazy("po_sync_sandbox.onetrail.sftp:OnetrailSftpService"),
     "servicenow": lazy("po_sync_sandbox.servicenow.service:ServiceNowService"),
 }

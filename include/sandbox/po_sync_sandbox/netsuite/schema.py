@@ -209,6 +209,10 @@ CREATE INDEX ns_record_eid ON ns_record(type, externalid);
 #: ``custbody*`` fields get their column the first time a record is written with them.
 CUSTOM_BODY_FIELDS = (
     "custbody_hc_order_exported",
+    # the Vend (X-Series) proposal's "Vend Sync" subtab: consignment id, synced box, last error
+    "custbody_vend_consignment_id",
+    "custbody_vend_synced",
+    "custbody_vend_error",
     # Onetrail eInteract's PO fields (submission flag and status, special bid/deal, partial shipments,
     # the supplier's accept status)
     "custbody_onetrail_submit",
