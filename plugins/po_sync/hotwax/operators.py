@@ -63,6 +63,7 @@ from po_sync.hotwax.mapping import (
 )
 from po_sync.ledger import Action, Decision, RecordKey, RecordStatus
 from po_sync.models import canonical_json, record_validation_error
+from po_sync.netsuite.mapping import document_numbers_param
 from po_sync.receiving import ReceivingOwnership, load_receiving
 from po_sync.sync import SyncOperator, SyncRun, as_bool
 
@@ -80,7 +81,6 @@ EXPORTED_FIELD = "custbody_hc_order_exported"
 CRASH_ENV = "PO_SYNC_HOTWAX_CRASH"
 #: Ledger code of a PO (or receipt) another flow receives under ``po_sync_receiving``.
 NOT_OWNER_CODE = "RECEIVED_BY_OTHER_FLOW"
-_PO_NUMBER_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 
 
@@ -174,16 +174,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
     # ---- helpers
 
     def _resync(self) -> list[str]:
-        value = self.resync_po_numbers
-        items = (
-            [v for v in re.split(r"[\s,]+", value) if v]
-            if isinstance(value, str)
-            else [str(v) for v in value or ()]
-        )
-        bad = [v for v in items if not _PO_NUMBER_RE.fullmatch(v)]
-        if bad:
-            raise ConfigurationError(f"resync_po_numbers: {bad} are not PO numbers or internal ids")
-        return items
+        return document_numbers_param(self.resync_po_numbers, param="resync_po_numbers")
 
     def query(self, resync: Sequence[str]) -> str:
         """The SuiteQL reading candidate PO lines (public so tests and people can read it)."""

@@ -6,6 +6,7 @@ column names the mappers read sit next to the query that selects them.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from po_sync.exceptions import RecordError
+from po_sync.exceptions import ConfigurationError, RecordError
 from po_sync.models import (
     DocumentRef,
     DocumentType,
@@ -32,9 +33,11 @@ from po_sync.models import (
 )
 
 __all__ = [
+    "DOCUMENT_NUMBER_RULE",
     "PO_COLUMNS",
     "OrderLine",
     "OrderSnapshot",
+    "document_numbers_param",
     "fulfillment_body",
     "is_internal_id",
     "is_safe_identifier",
@@ -108,6 +111,53 @@ class OrderSnapshot:
 def is_safe_identifier(value: object) -> bool:
     """Whether ``value`` may go into a SuiteQL literal or a URL path as a document number or id."""
     return isinstance(value, str) and _SAFE_LITERAL.fullmatch(value) is not None
+
+
+#: What a document number named in a trigger param may be (NetSuite ``tranId`` or internal id), in words.
+DOCUMENT_NUMBER_RULE = "letters, digits, _ and - only, 1 to 40 characters"
+_DOCUMENT_NUMBER = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+
+def document_numbers_param(value: object, *, param: str, rule: str | None = None) -> list[str]:
+    """The document numbers a trigger param names (``resync_po_numbers`` and the like), validated.
+
+    One parser for every flow, so a param is read the same way everywhere and a bad value is named
+    as a bad param before it can reach a SuiteQL literal or a URL path. Accepts nothing (``None``,
+    ``""``), a JSON list, a string separated by commas or white space, or a list of strings/numbers.
+
+    :param value: the rendered param.
+    :param param: its name, for the message a person reads.
+    :param rule: use :func:`is_safe_identifier` (the SuiteQL literal rule, described by this text)
+        instead of the stricter :data:`DOCUMENT_NUMBER_RULE`.
+    :raises ConfigurationError: naming the param and the values that are not document numbers.
+    """
+    if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise ConfigurationError(
+                    f"{param}: not a JSON list of document numbers: {text[:80]!r}"
+                ) from None
+        else:
+            value = [v for v in re.split(r"[\s,]+", text) if v]
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(v, str | int) and not isinstance(v, bool) for v in value
+    ):
+        raise ConfigurationError(f"{param}: must be a list of document numbers, got {str(value)[:80]!r}")
+    numbers = [str(v).strip() for v in value]
+    if rule is None:
+        bad = [v for v in numbers if _DOCUMENT_NUMBER.fullmatch(v) is None]
+    else:
+        bad = [v for v in numbers if not is_safe_identifier(v)]
+    if bad:
+        raise ConfigurationError(
+            f"{param}: {bad!r} are not document numbers ({rule or DOCUMENT_NUMBER_RULE})"
+        )
+    return numbers
 
 
 def is_internal_id(value: object) -> bool:

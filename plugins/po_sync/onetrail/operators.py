@@ -33,6 +33,7 @@ from po_sync.exceptions import (
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, RecordKey, RecordStatus
 from po_sync.netsuite.mapping import (
+    document_numbers_param,
     fulfillment_body,
     item_receipt_body,
     order_snapshots,
@@ -88,7 +89,6 @@ if TYPE_CHECKING:
 SUBMIT_FLOW = "onetrail_po_submit"
 ORDERS_DIR = "In/Orders"
 ACK_DIR = "Out/RC"
-_PO_NUMBER_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._%-]{0,119}$")
 F = CUSTOM_FIELDS
 
@@ -177,16 +177,7 @@ class OnetrailPurchaseOrderSubmitOperator(_OnetrailOperator):
         self.resync_po_numbers = resync_po_numbers
 
     def _resync(self) -> list[str]:
-        value = self.resync_po_numbers
-        items = (
-            [v for v in re.split(r"[\s,]+", value) if v]
-            if isinstance(value, str)
-            else [str(v) for v in value or ()]
-        )
-        bad = [v for v in items if not _PO_NUMBER_RE.match(v)]
-        if bad:
-            raise ConfigurationError(f"resync_po_numbers: {bad} are not PO numbers or internal ids")
-        return items
+        return document_numbers_param(self.resync_po_numbers, param="resync_po_numbers")
 
     @staticmethod
     def query(resync: Sequence[str]) -> str:

@@ -34,6 +34,7 @@ from po_sync.exceptions import ConfigurationError, RecordError
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.ledger.schema import sync_record
+from po_sync.netsuite.mapping import document_numbers_param
 from po_sync.sync import SyncOperator, SyncRun, as_bool
 from po_sync.xseries.mapping import (
     OrderPlan,
@@ -61,7 +62,6 @@ SYNCED_FIELD = "custbody_vend_synced"
 PUSH_FLOW = "vend_purchase_order_sync"
 PULL_CURSOR = "xseries_version"
 _FIELD_RE = re.compile(r"^custbody[a-z0-9_]+$")
-_NUMBER_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 
 def _netsuite(conn_id: str) -> NetSuiteHook:
@@ -154,16 +154,7 @@ class _XSeriesOrderOperator(SyncOperator):
         self.is_dry_run = dry_run
 
     def _resync(self) -> list[str]:
-        value = self.resync_numbers
-        items = (
-            [v for v in re.split(r"[\s,]+", value) if v]
-            if isinstance(value, str)
-            else [str(v) for v in value or ()]
-        )
-        bad = [v for v in items if not _NUMBER_RE.match(v)]
-        if bad:
-            raise ConfigurationError(f"resync_numbers: {bad} are not document numbers or internal ids")
-        return items
+        return document_numbers_param(self.resync_numbers, param="resync_numbers")
 
     def _table(self) -> XSeriesSettingsTable:
         return XSeriesSettingsTable.load(self.settings)

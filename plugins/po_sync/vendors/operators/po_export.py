@@ -32,7 +32,7 @@ from po_sync.faults import maybe_crash
 from po_sync.ledger import Decision
 from po_sync.netsuite.mapping import (
     SAFE_IDENTIFIER_RULE,
-    is_safe_identifier,
+    document_numbers_param,
     po_lines_query,
     purchase_orders_from_rows,
 )
@@ -102,31 +102,10 @@ class VendorPOExportOperator(SyncOperator):
     # -- arguments rendered at run time ----------------------------------------------------------
 
     def _resync(self) -> list[str]:
-        value = self.resync_po_numbers
-        if value in (None, "", "None"):
-            return []
-        if isinstance(value, str):
-            try:
-                value = (
-                    json.loads(value)
-                    if value.strip().startswith("[")
-                    else [v for v in value.replace(",", " ").split()]
-                )
-            except ValueError:
-                raise ConfigurationError(
-                    f"{self.task_id}: resync_po_numbers is not a JSON list of PO numbers: {value[:80]!r}"
-                ) from None
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise ConfigurationError(
-                f"{self.task_id}: resync_po_numbers must be a list of PO numbers, got {value!r}"
-            )
-        numbers = [v.strip() for v in value]
-        bad = [v for v in numbers if not is_safe_identifier(v)]
-        if bad:  # checked here, so a bad param is named as one and never reaches the SuiteQL builder
-            raise ConfigurationError(
-                f"{self.task_id}: resync_po_numbers {bad!r} are not PO numbers ({SAFE_IDENTIFIER_RULE})"
-            )
-        return numbers
+        # checked here, so a bad param is named as one and never reaches the SuiteQL builder
+        return document_numbers_param(
+            self.resync_po_numbers, param=f"{self.task_id}: resync_po_numbers", rule=SAFE_IDENTIFIER_RULE
+        )
 
     def _dry_run(self) -> bool:
         return as_bool(self.is_dry_run)
