@@ -18,8 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
+from po_sync_sandbox.faults import ScriptedFault
 from po_sync_sandbox.netsuite.asyncjobs import job_body, task_body, task_list_body
-from po_sync_sandbox.netsuite.knobs import ScriptedFault, update_knobs
+from po_sync_sandbox.netsuite.knobs import update_knobs
 from po_sync_sandbox.netsuite.nserrors import (
     CONCURRENCY_DETAIL,
     NsError,
@@ -32,8 +33,9 @@ from po_sync_sandbox.netsuite.qfilter import parse_q
 from po_sync_sandbox.netsuite.render import Renderer
 
 if TYPE_CHECKING:
+    from po_sync_sandbox.faults import FaultPlan
     from po_sync_sandbox.netsuite.asyncjobs import AsyncJobs
-    from po_sync_sandbox.netsuite.knobs import FaultPlan, Knobs
+    from po_sync_sandbox.netsuite.knobs import Knobs
     from po_sync_sandbox.netsuite.nsauth import Authenticator
     from po_sync_sandbox.netsuite.store import Store
     from po_sync_sandbox.netsuite.suiteql import SuiteQLEngine

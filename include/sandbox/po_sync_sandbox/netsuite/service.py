@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from po_sync_sandbox.base import ServiceInfo
+from po_sync_sandbox.faults import FaultPlan, ScriptedFault
 from po_sync_sandbox.netsuite.asyncjobs import AsyncJobs
 from po_sync_sandbox.netsuite.generator import GenerateSpec, generate
-from po_sync_sandbox.netsuite.knobs import FaultPlan, Knobs, ScriptedFault, update_knobs
+from po_sync_sandbox.netsuite.knobs import Knobs, update_knobs
 from po_sync_sandbox.netsuite.nsauth import Authenticator, SandboxCredentials
 from po_sync_sandbox.netsuite.server import SandboxHTTPServer, Stats
 from po_sync_sandbox.netsuite.store import Store

@@ -8,12 +8,11 @@ it *unverified*), the knob picks between the readings.
 
 from __future__ import annotations
 
-import random
-import threading
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-FAULT_KINDS = ("429", "500", "502", "503", "timeout", "drop", "drop_after")
+from po_sync_sandbox.faults import FAULT_KINDS
+
 ERROR_SHAPES = ("2x", "legacy")
 
 
@@ -73,69 +72,6 @@ class Knobs:
     def as_dict(self) -> dict[str, Any]:
         """The knobs as JSON-able values."""
         return asdict(self)
-
-
-@dataclass
-class ScriptedFault:
-    """A fault for the next ``count`` calls that match.
-
-    :param kind: one of :data:`FAULT_KINDS`.
-    :param count: how many calls get it.
-    :param method: only calls with this HTTP method.
-    :param path_contains: only calls whose path contains this text (``/api/1.0/token`` = token endpoint down).
-    """
-
-    kind: str
-    count: int = 1
-    method: str | None = None
-    path_contains: str | None = None
-
-
-class FaultPlan:
-    """Decides, per call, which fault (if any) the sandbox injects. Thread-safe."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._scripted: list[ScriptedFault] = []
-        self._seed = 7
-        self._rng = random.Random(self._seed)
-
-    def inject(self, fault: ScriptedFault) -> None:
-        """Queue a scripted fault."""
-        if fault.kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {fault.kind!r}; use one of {FAULT_KINDS}")
-        with self._lock:
-            self._scripted.append(fault)
-
-    def clear(self) -> None:
-        """Drop every scripted fault."""
-        with self._lock:
-            self._scripted.clear()
-
-    def pending(self) -> list[dict[str, Any]]:
-        """Scripted faults not yet used."""
-        with self._lock:
-            return [asdict(f) for f in self._scripted]
-
-    def next_fault(self, knobs: Knobs, method: str, path: str) -> str | None:
-        """The fault for this call, or None."""
-        with self._lock:
-            for fault in self._scripted:
-                if fault.method and fault.method.upper() != method.upper():
-                    continue
-                if fault.path_contains and fault.path_contains not in path:
-                    continue
-                fault.count -= 1
-                if fault.count <= 0:
-                    self._scripted.remove(fault)
-                return fault.kind
-            if knobs.fault_seed != self._seed:
-                self._seed = knobs.fault_seed
-                self._rng = random.Random(knobs.fault_seed)
-            for kind, rate in knobs.fault_rates.items():
-                if rate > 0 and self._rng.random() < rate:
-                    return kind
-        return None
 
 
 def update_knobs(knobs: Knobs, values: dict[str, Any]) -> Knobs:

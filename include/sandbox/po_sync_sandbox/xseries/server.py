@@ -21,11 +21,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from po_sync_sandbox.xseries.knobs import ScriptedFault, update_knobs
+from po_sync_sandbox.faults import ScriptedFault
+from po_sync_sandbox.xseries.knobs import update_knobs
 from po_sync_sandbox.xseries.store import ApiError, bad_request, not_found
 
 if TYPE_CHECKING:
-    from po_sync_sandbox.xseries.knobs import FaultPlan, Knobs
+    from po_sync_sandbox.faults import FaultPlan
+    from po_sync_sandbox.xseries.knobs import Knobs
     from po_sync_sandbox.xseries.oauth import OAuthServer
     from po_sync_sandbox.xseries.ratelimit import RateBudget
     from po_sync_sandbox.xseries.store import Store

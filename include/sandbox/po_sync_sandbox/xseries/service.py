@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from po_sync_sandbox.base import ServiceInfo
-from po_sync_sandbox.xseries.knobs import FaultPlan, Knobs, ScriptedFault, update_knobs
+from po_sync_sandbox.faults import FaultPlan, ScriptedFault
+from po_sync_sandbox.xseries.knobs import Knobs, update_knobs
 from po_sync_sandbox.xseries.oauth import OAuthServer, SandboxApp
 from po_sync_sandbox.xseries.ratelimit import RateBudget
 from po_sync_sandbox.xseries.server import Stats, XSeriesHTTPServer
