@@ -75,9 +75,17 @@ XSERIES_CONNECTION: dict[str, Any] = {
         },
         "token_store_path": {
             "label": "Token store file (OAuth)",
-            "description": "Where the rotating token pair is kept (0600, written atomically, one refresh at a "
-            "time across processes by file lock). Put it on storage every worker shares.",
+            "description": "With token store = file: where the rotating token pair is kept (0600, written "
+            "atomically, one refresh at a time across processes by file lock); also locates the rate-budget "
+            "file. Put it on storage every worker shares.",
             "schema": {"type": ["string", "null"]},
+        },
+        "token_store": {
+            "label": "Token store (OAuth)",
+            "description": "ledger = the rotating pair is kept in the po-sync ledger (po_sync_db), encrypted "
+            "with Airflow's fernet key, one refresh at a time by row lock (default; Airflow 3 tasks cannot "
+            "write connections); file = the token store file below (one machine only).",
+            "schema": {"type": ["string", "null"], "enum": ["ledger", "file", None], "default": "ledger"},
         },
         "registers": {
             "label": "Registers (rate budget)",

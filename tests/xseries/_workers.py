@@ -5,21 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 
-def get_token(conn: dict[str, Any], barrier_path: str) -> str:
-    """Wait for the start file, then ask the token manager for a token (refreshing if it must)."""
+def get_token(conn: dict[str, Any], ledger_url: str, barrier_path: str) -> str:
+    """Wait for the start file, then ask the hook's token manager for a token (refreshing if it must).
+
+    The worker finds the connection and the ledger as a task would: ``AIRFLOW_CONN_*`` variables.
+    """
+    import json
     import os
     import time
 
-    import requests
+    from tests.xseries.conftest import ledger_connection
 
-    from po_sync.xseries.connection import XSeriesSettings
-    from po_sync.xseries.tokens import TokenManager
+    os.environ["AIRFLOW_CONN_XSERIES_RACE"] = json.dumps(conn)
+    os.environ["AIRFLOW_CONN_PO_SYNC_DB"] = json.dumps(ledger_connection(ledger_url))
+    from po_sync.xseries.hook import XSeriesHook
 
-    settings = XSeriesSettings.from_connection(
-        conn_id="race", host=conn["host"], login=conn["login"], password=conn["password"], extra=conn["extra"]
-    )
-    deadline = time.time() + 30
+    hook = XSeriesHook("xseries_race")
+    hook.token_store()  # open the ledger (and its schema check) before the start line
+    deadline = time.time() + 60
     while not os.path.exists(barrier_path) and time.time() < deadline:
         time.sleep(0.005)
-    with requests.Session() as session:
-        return TokenManager(settings, session).access_token()
+    with hook:
+        return hook.tokens.access_token()

@@ -4,14 +4,52 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 
 from po_sync.faults import CRASH_ENV
 from po_sync_sandbox.xseries import XSeriesService
+from tests.core.ledger.conftest import postgres_url, sqlite_url  # noqa: F401 - shared fixtures
 from tests.dags.conftest import airflow_db, dagbag, ledger_conn  # noqa: F401 - shared fixtures
+
+# The token store encrypts with Airflow's Fernet key: one for this test process and the workers it spawns.
+os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fernet_key() -> None:
+    from airflow.models.crypto import get_fernet
+
+    get_fernet.cache_clear()  # an earlier import may have cached the keyless stand-in
+    assert get_fernet().is_encrypted
+
+
+def ledger_connection(url: str) -> dict[str, Any]:
+    """The ``po_sync_db`` connection (``AIRFLOW_CONN_*`` JSON) for a SQLite or PostgreSQL ledger URL."""
+    import sqlalchemy as sa
+
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return {"conn_type": "po_sync_ledger", "host": parsed.database, "extra": {"dialect": "sqlite"}}
+    return {
+        "conn_type": "postgres",
+        "host": parsed.host,
+        "port": parsed.port,
+        "login": parsed.username,
+        "schema": parsed.database,
+    }
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def token_ledger(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``po_sync_db`` pointed at an empty SQLite or PostgreSQL ledger; returns its URL."""
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+    monkeypatch.setenv("AIRFLOW_CONN_PO_SYNC_DB", json.dumps(ledger_connection(url)))
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -38,13 +76,19 @@ def _quiet_xseries(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture
 def make_hook(
-    xseries: XSeriesService, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    xseries: XSeriesService,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ):
     """Build a hook over a connection set through ``AIRFLOW_CONN_<ID>``.
 
-    OAuth connections get a fresh bootstrap refresh token and their own token store, so tests never
-    share a rotation chain unless they pass the same ``token_store_path``.
+    OAuth connections get a fresh bootstrap refresh token; their pair lives in the ledger
+    (``po_sync_db``: the test's ``token_ledger`` when it asks for one, else a fresh SQLite ledger),
+    so tests never share a rotation chain.
     """
+    if "token_ledger" not in request.fixturenames:
+        request.getfixturevalue("ledger_conn")
     from po_sync.xseries.hook import XSeriesHook
 
     hooks: list[XSeriesHook] = []

@@ -48,111 +48,174 @@ def test_personal_token_mode(make_hook):
     assert {o.name for o in hook.outlets()} == {"Main Warehouse", "Store Downtown", "Store Airport"}
 
 
-def test_oauth_bootstraps_once_then_reuses_the_stored_pair(make_hook, xseries):
+def stored(hook) -> TokenPair | None:
+    """The pair the hook's token store holds now (the ledger row, decrypted)."""
+    return hook.token_store().read()
+
+
+def store(hook, pair: TokenPair) -> None:
+    with hook.token_store().locked() as held:
+        held.write(pair)
+
+
+def ledger_dump(url: str) -> str:
+    """Every row of every ledger table as text: what someone reading the database would see."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            names = sa.inspect(conn).get_table_names()
+            return "\n".join(
+                repr(tuple(row)) for name in names for row in conn.execute(sa.text(f'SELECT * FROM "{name}"'))
+            )
+    finally:
+        engine.dispose()
+
+
+def test_oauth_bootstraps_once_then_keeps_the_pair_encrypted_in_the_ledger(make_hook, xseries, ledger_conn):
     hook = make_hook("oauth")
     before = xseries.oauth.refreshed
     assert len(hook.outlets()) == 3
-    store = FileTokenStore(hook.settings.token_store_path)
-    pair = store.read()
+    pair = stored(hook)
     assert pair is not None and pair.generation == 1
-    assert store.path.stat().st_mode & 0o077 == 0
     hook.outlets()
     hook.suppliers()
     assert xseries.oauth.refreshed == before + 1  # no refresh while the token is fresh
     # the bootstrap refresh token was rotated away: it is revoked now
     assert hook.settings.bootstrap_refresh_token not in xseries.oauth.refresh
     assert pair.refresh_token in xseries.oauth.refresh
+    # in the ledger: the connection's row, Fernet-encrypted; no token in any row of any table
+    info = hook.token_store().credentials.info()
+    assert info["encrypted"] and info["generation"] == 1 and info["updated_by"] == "refresh:expiring"
+    dump = ledger_dump(str(ledger_conn.engine.url))
+    for secret in (pair.access_token, pair.refresh_token, hook.settings.client_secret):
+        assert secret not in dump
+    assert not Path(hook.settings.token_store_path).exists()  # the file store is not used
 
 
 def test_refresh_before_expiry(make_hook, xseries):
     hook = make_hook("oauth")
     hook.outlets()
-    store = FileTokenStore(hook.settings.token_store_path)
-    pair = store.read()
+    pair = stored(hook)
     assert pair
     # five minutes left of a day-long token: inside the 10-minute margin, so refresh before use
     now = time.time()
-    store.write(TokenPair(pair.access_token, pair.refresh_token, now + 300, now - 86100, pair.generation))
-    hook.outlets()
-    new = store.read()
+    store(hook, TokenPair(pair.access_token, pair.refresh_token, now + 300, now - 86100, pair.generation))
+    fresh = make_hook("oauth", conn_id="xseries_test", refresh_token="unused")  # a new process's view
+    fresh.outlets()
+    new = stored(hook)
     assert new and new.generation == pair.generation + 1 and new.access_token != pair.access_token
 
 
 def test_a_401_refreshes_once_and_retries(make_hook, xseries):
     hook = make_hook("oauth")
     hook.outlets()
-    generation = FileTokenStore(hook.settings.token_store_path).read().generation
+    generation = stored(hook).generation
     xseries.oauth.expire_access_tokens()  # the server ends them early; our clock still thinks they are good
     assert len(hook.outlets()) == 3
-    assert FileTokenStore(hook.settings.token_store_path).read().generation == generation + 1
+    assert stored(hook).generation == generation + 1
 
 
-def test_revoked_refresh_token_is_a_clear_auth_error_and_nothing_is_half_written(make_hook, xseries):
-    hook = make_hook("oauth")
+def test_revoked_refresh_token_is_a_clear_auth_error_and_nothing_is_half_written(
+    make_hook, xseries, token_ledger, caplog
+):
+    hook = make_hook("oauth", conn_id="xseries_shop")
     hook.outlets()
-    store = FileTokenStore(hook.settings.token_store_path)
-    before = store.path.read_text()
+    before, info = stored(hook), hook.token_store().credentials.info()
     xseries.oauth.revoke_all_refresh_tokens()
     xseries.oauth.expire_access_tokens()
-    with pytest.raises(XSeriesAuthError) as info:
+    with pytest.raises(XSeriesAuthError) as info_:
         hook.outlets()
-    assert info.value.code == "invalid_grant" and info.value.status == 400
-    assert "refresh_token" not in str(info.value) or "lsxs_" not in str(info.value)
-    assert store.path.read_text() == before  # the stored pair is untouched
+    err = info_.value
+    assert err.code == "invalid_grant" and err.status == 400
+    assert "xseries_shop" in str(err) and "authorize" in str(err)  # names the connection and the fix
+    for secret in (before.access_token, before.refresh_token):
+        assert secret not in str(err) and secret not in caplog.text
+    assert stored(hook) == before and hook.token_store().credentials.info() == info  # untouched
+    assert before.refresh_token not in ledger_dump(token_ledger)
 
 
 def test_token_endpoint_down_is_retriable_and_keeps_the_refresh_token(make_hook, xseries):
     hook = make_hook("oauth")
     hook.outlets()
-    store = FileTokenStore(hook.settings.token_store_path)
-    pair = store.read()
+    pair = stored(hook)
     xseries.inject_fault("503", count=1, path_contains="/api/1.0/token")
     with pytest.raises(XSeriesUnavailable):
         hook.refresh_tokens()
-    assert store.read() == pair and pair.refresh_token in xseries.oauth.refresh
+    assert stored(hook) == pair and pair.refresh_token in xseries.oauth.refresh
     assert hook.refresh_tokens().generation == pair.generation + 1
 
 
-def test_two_processes_refreshing_at_once_one_wins_no_lockout(make_hook, xseries, tmp_path):
-    hook = make_hook("oauth")
+def test_two_processes_refreshing_at_once_one_wins_no_lockout(make_hook, xseries, tmp_path, token_ledger):
+    hook = make_hook("oauth", conn_id="xseries_race")
     hook.outlets()
-    store = FileTokenStore(hook.settings.token_store_path)
-    pair = store.read()
+    pair = stored(hook)
     now = time.time()
-    store.write(TokenPair(pair.access_token, pair.refresh_token, now + 5, now - 86000, pair.generation))
-    conn = xseries.connection("oauth", refresh_token="not-used", token_store_path=str(store.path))
+    store(hook, TokenPair(pair.access_token, pair.refresh_token, now + 5, now - 86000, pair.generation))
+    conn = xseries.connection("oauth", refresh_token="not-used")
     barrier = tmp_path / "go"
     refreshed, rejected = xseries.oauth.refreshed, xseries.oauth.refresh_reuse_rejected
     with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(get_token, conn, str(barrier)) for _ in range(4)]
+        futures = [pool.submit(get_token, conn, token_ledger, str(barrier)) for _ in range(4)]
         time.sleep(1.0)  # let the workers start (not a timing assertion: they wait for the file)
         barrier.touch()
-        tokens = {f.result(timeout=60) for f in futures}
+        tokens = {f.result(timeout=120) for f in futures}
     assert xseries.oauth.refreshed == refreshed + 1  # exactly one refresh
     assert xseries.oauth.refresh_reuse_rejected == rejected  # nobody used a rotated-away token
-    assert len(tokens) == 1 and tokens == {store.read().access_token}
-    assert len(hook.outlets()) == 3  # not locked out
+    winner = stored(hook)
+    assert len(tokens) == 1 and tokens == {winner.access_token}  # the losers re-read the winner's pair
+    assert winner.generation == pair.generation + 1
+    assert (
+        len(make_hook("oauth", conn_id="xseries_race", refresh_token="unused").outlets()) == 3
+    )  # no lockout
 
 
-def test_authorize_step_exchanges_the_code_and_stores_the_pair(make_hook, xseries, tmp_path):
+def test_authorize_step_exchanges_the_code_and_stores_the_pair(make_hook, xseries):
     import requests
 
-    hook = make_hook("oauth", refresh_token=None, token_store_path=str(tmp_path / "auth.json"))
+    hook = make_hook("oauth", refresh_token=None)
     url = hook.tokens.authorization_url(state="xyz", connect_url=f"{xseries.base_url}/connect")
     redirect = requests.get(url, allow_redirects=False, timeout=5).headers["Location"]
     from urllib.parse import parse_qs, urlsplit
 
     query = parse_qs(urlsplit(redirect).query)
     assert query["state"] == ["xyz"]
-    pair = hook.tokens.exchange_code(query["code"][0])
-    assert pair.generation == 0 and FileTokenStore(tmp_path / "auth.json").read() == pair
+    pair = hook.tokens.exchange_code(query["code"][0], actor="alice")
+    assert pair.generation == 0 and stored(hook) == pair
+    assert hook.token_store().credentials.info()["updated_by"] == "authorize:alice"
     assert len(hook.outlets()) == 3
 
 
-def test_no_refresh_token_at_all_says_authorize(make_hook, tmp_path):
-    hook = make_hook("oauth", refresh_token=None, token_store_path=str(tmp_path / "none.json"))
-    with pytest.raises(XSeriesAuthError, match="authorize"):
+def test_no_refresh_token_at_all_says_authorize(make_hook):
+    hook = make_hook("oauth", refresh_token=None, conn_id="xseries_new")
+    with pytest.raises(XSeriesAuthError, match="xseries_new has no refresh token.*authorize"):
         hook.outlets()
+
+
+def test_file_token_store_is_still_an_explicit_option(make_hook, xseries, tmp_path):
+    path = tmp_path / "tokens.json"
+    hook = make_hook("oauth", token_store="file", token_store_path=str(path))
+    assert len(hook.outlets()) == 3
+    pair = FileTokenStore(path).read()
+    assert pair is not None and pair.generation == 1 and path.stat().st_mode & 0o077 == 0
+    assert isinstance(hook.token_store(), FileTokenStore)
+
+
+def test_a_ledger_store_without_fernet_key_is_refused_outside_a_sandbox(make_hook, monkeypatch):
+    from airflow.models.crypto import get_fernet
+
+    hook = make_hook("oauth")
+    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", "")
+    monkeypatch.setenv("AIRFLOW__PO_SYNC__DEV_MODE", "False")
+    get_fernet.cache_clear()
+    try:
+        with pytest.raises(ConfigurationError, match="fernet_key"):
+            hook.outlets()
+    finally:
+        monkeypatch.undo()
+        get_fernet.cache_clear()
+    assert stored(hook) is None  # nothing half-written: the refresh never ran
 
 
 # -- paging, budget, errors -------------------------------------------------------------------------
@@ -271,12 +334,11 @@ def test_settings_default_to_the_lightspeed_host_and_hide_secrets():
 def test_authorize_cli_prints_the_consent_url_then_stores_the_pair(make_hook, xseries, tmp_path, capsys):
     from po_sync.xseries.authorize import main
 
-    store = tmp_path / "cli.json"
-    make_hook("oauth", conn_id="xseries_cli", refresh_token=None, token_store_path=str(store))
+    hook = make_hook("oauth", conn_id="xseries_cli", refresh_token=None)
     assert main(["--conn-id", "xseries_cli", "--connect-url", f"{xseries.base_url}/connect"]) == 0
     url = capsys.readouterr().out.strip()
     assert url.startswith(f"{xseries.base_url}/connect?") and "response_type=code" in url
     assert main(["--conn-id", "xseries_cli", "--code", xseries.oauth.new_code(600)]) == 0
     out = capsys.readouterr().out
-    assert FileTokenStore(store).read() is not None and "lsxs_" not in out
+    assert stored(hook) is not None and "lsxs_" not in out
     assert main(["--conn-id", "xseries_cli", "--code", "used-or-wrong"]) == 1

@@ -307,3 +307,22 @@ def ensure_schema(engine: sa.Engine) -> frozenset[str]:
             )
         alembic_command.upgrade(_alembic_config(conn), "heads")
         return found
+
+
+# ---- secrets a flow must rotate itself (issue 13): one row per connection, encrypted ----
+# Created by revision 0004_i13c. Airflow 3 tasks cannot write Airflow connections (the Execution API
+# only reads them), so rotating OAuth tokens live here, Fernet-encrypted with Airflow's own key
+# (``[core] fernet_key``); see :mod:`po_sync.ledger.credentials`.
+
+sync_credential = sa.Table(
+    "sync_credential",
+    metadata,
+    sa.Column("conn_id", sa.String(250), primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),  # what the secret is, e.g. xseries_oauth
+    sa.Column("secret", sa.Text),  # Fernet token of the JSON secret; NULL until first stored
+    sa.Column("encrypted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("generation", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("expires_at", UtcDateTime()),
+    sa.Column("updated_by", sa.String(250)),
+    sa.Column("updated_at", UtcDateTime(), nullable=False, server_default=_now()),
+)

@@ -16,6 +16,7 @@ from po_sync.provider_info import XSERIES_CONNECTION
 __all__ = ["AUTH_MODES", "XSERIES_CONNECTION", "XSeriesSettings"]
 
 AUTH_MODES = ("oauth", "personal")  # as in XSERIES_CONNECTION's auth_mode enum
+TOKEN_STORES = ("ledger", "file")  # as in XSERIES_CONNECTION's token_store enum
 DEFAULT_HOST = "retail.lightspeed.app"
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
@@ -38,6 +39,10 @@ class XSeriesSettings:
     :param api_version: ``2.0`` or ``YYYY-MM``.
     :param timeout: read timeout per request.
     :param max_retry_seconds: how long one request may keep retrying.
+    :param token_store: where the rotating OAuth pair lives: ``ledger`` (default: the ledger's
+        ``sync_credential`` row, Fernet-encrypted, row-locked) or ``file`` (``token_store_path``; one
+        machine only).
+    :param ledger_conn_id: the ledger connection holding the pair (``po_sync_db``).
     """
 
     base_url: str
@@ -54,6 +59,8 @@ class XSeriesSettings:
     api_version: str
     timeout: float
     max_retry_seconds: float
+    token_store: str = "ledger"
+    ledger_conn_id: str = "po_sync_db"
 
     def __repr__(self) -> str:
         return f"XSeriesSettings(domain_prefix={self.domain_prefix!r}, auth_mode={self.auth_mode!r})"
@@ -134,6 +141,9 @@ class XSeriesSettings:
             if value is not None and value < 0:
                 raise ConfigurationError(f"X-Series connection {conn_id}: {name} must not be negative")
         registers = numbers["registers"]
+        token_store_kind = (field("token_store") or "ledger").lower()
+        if token_store_kind not in TOKEN_STORES:
+            raise ConfigurationError(f"X-Series connection {conn_id}: token_store must be ledger or file")
         return cls(
             base_url=base_url,
             domain_prefix=prefix,
@@ -149,4 +159,6 @@ class XSeriesSettings:
             api_version=field("api_version") or "2.0",
             timeout=float(numbers["timeout"] or 60.0),
             max_retry_seconds=float(numbers["max_retry_seconds"] or 900.0),
+            token_store=token_store_kind,
+            ledger_conn_id=field("ledger_conn_id") or "po_sync_db",
         )

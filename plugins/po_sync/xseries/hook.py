@@ -34,7 +34,7 @@ from po_sync.xseries.errors import (
     error_from_response,
 )
 from po_sync.xseries.models import Consignment, ConsignmentProduct, Outlet, Page, Product, Register, Supplier
-from po_sync.xseries.tokens import TokenManager, TokenPair
+from po_sync.xseries.tokens import FileTokenStore, LedgerTokenStore, TokenManager, TokenPair
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -108,8 +108,23 @@ class XSeriesHook(BaseHook):
     def tokens(self) -> TokenManager:
         """The OAuth token manager (oauth connections only)."""
         if self._tokens is None:
-            self._tokens = TokenManager(self.settings, self.get_conn(), margin=self.token_margin)
+            self._tokens = TokenManager(
+                self.settings,
+                self.get_conn(),
+                self.token_store(),
+                margin=self.token_margin,
+                conn_id=self.xseries_conn_id,
+            )
         return self._tokens
+
+    def token_store(self) -> FileTokenStore | LedgerTokenStore:
+        """Where this connection's rotating pair lives: its ledger row (default) or the token file."""
+        settings = self.settings
+        if settings.token_store == "file":
+            return FileTokenStore(settings.token_store_path)
+        from po_sync.ledger.hook import LedgerHook
+
+        return LedgerTokenStore(LedgerHook(settings.ledger_conn_id).get_conn(), conn_id=self.xseries_conn_id)
 
     @property
     def budget(self) -> SharedRateBudget:

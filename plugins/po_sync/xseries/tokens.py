@@ -26,6 +26,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -112,16 +113,67 @@ class FileTokenStore:
         os.replace(tmp, self.path)
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self) -> Iterator[FileTokenStore]:
         """Hold the store's exclusive lock (blocks until the current holder is done)."""
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            yield self
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+
+class LedgerTokenStore:
+    """The token pair in the ledger's ``sync_credential`` row of the connection (Fernet-encrypted);
+    :meth:`locked` holds the row, so refreshes are serialised across every worker of the deployment.
+
+    :param ledger: the ledger (``po_sync_db``).
+    :param conn_id: the X-Series connection the pair belongs to.
+    """
+
+    KIND = "xseries_oauth"
+
+    def __init__(self, ledger: Any, *, conn_id: str) -> None:
+        from po_sync.ledger.credentials import CredentialStore
+
+        self.conn_id = conn_id
+        self.credentials = CredentialStore(ledger, conn_id=conn_id, kind=self.KIND)
+
+    def __repr__(self) -> str:
+        return f"LedgerTokenStore(conn_id={self.conn_id!r})"
+
+    @staticmethod
+    def _pair(value: dict[str, Any] | None) -> TokenPair | None:
+        return TokenPair(**value) if value else None
+
+    def read(self) -> TokenPair | None:
+        return self._pair(self.credentials.read())
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[_HeldRow]:
+        with self.credentials.locked() as row:
+            yield _HeldRow(row)
+
+
+class _HeldRow:
+    """The held ``sync_credential`` row, read and written as a :class:`TokenPair`."""
+
+    def __init__(self, row: Any) -> None:
+        self.row = row
+        self.updated_by = "po-sync"
+
+    def read(self) -> TokenPair | None:
+        return LedgerTokenStore._pair(self.row.read())
+
+    def write(self, pair: TokenPair) -> None:
+        self.row.write(
+            asdict(pair),
+            generation=pair.generation,
+            expires_at=datetime.fromtimestamp(pair.expires_at, UTC),
+            updated_by=self.updated_by,
+        )
 
 
 class TokenManager:
@@ -129,17 +181,20 @@ class TokenManager:
 
     :param settings: the connection's settings (client id/secret, token URL, bootstrap refresh token).
     :param session: the HTTP session for the token endpoint.
-    :param store: where the pair lives (default: the settings' token store file).
+    :param store: where the pair lives: a :class:`LedgerTokenStore` (what the hook passes) or a
+        :class:`FileTokenStore` (default: the settings' token store file).
     :param margin: refresh when fewer seconds than this are left.
+    :param conn_id: the connection's id, named in errors (never a token).
     """
 
     def __init__(
         self,
         settings: XSeriesSettings,
         session: requests.Session,
-        store: FileTokenStore | None = None,
+        store: FileTokenStore | LedgerTokenStore | None = None,
         *,
         margin: float = REFRESH_MARGIN_SECONDS,
+        conn_id: str = "xseries",
     ) -> None:
         if settings.auth_mode != "oauth" or not settings.client_id or not settings.client_secret:
             raise ConfigurationError("TokenManager needs an oauth connection with client id and secret")
@@ -147,14 +202,19 @@ class TokenManager:
         self.session = session
         self.store = store or FileTokenStore(settings.token_store_path)
         self.margin = margin
+        self.conn_id = conn_id
         self.client = WebApplicationClient(settings.client_id)
         self.refreshes = 0
+        self._pair: TokenPair | None = None  # this process's copy, so a fresh token costs no store read
 
     # -- the access token -------------------------------------------------------------------------
 
     def access_token(self) -> str:
         """A token good for at least ``margin`` more seconds (refreshing first when needed)."""
-        pair = self.store.read()
+        pair = self._pair
+        if pair is not None and pair.fresh_for(self._margin_for(pair)):
+            return pair.access_token
+        pair = self._pair = self.store.read()
         if pair is not None and pair.fresh_for(self._margin_for(pair)):
             return pair.access_token
         return self.refresh(reason="expiring").access_token
@@ -173,17 +233,20 @@ class TokenManager:
             one (another process may already have replaced it).
         :param force: refresh even if the stored pair is fresh (the scheduled rotation).
         """
-        with self.store.locked():
-            pair = self.store.read()
+        with self.store.locked() as held:
+            pair = held.read()
             if pair is not None and not force:
                 if stale_access_token is not None and pair.access_token != stale_access_token:
+                    self._pair = pair
                     return pair  # someone refreshed since that token was handed out
                 if stale_access_token is None and pair.fresh_for(self._margin_for(pair)):
+                    self._pair = pair
                     return pair  # the winner of the race already stored a fresh pair
             refresh_token = pair.refresh_token if pair is not None else self.settings.bootstrap_refresh_token
             if not refresh_token:
                 raise XSeriesAuthError(
-                    "X-Series has no refresh token: run the authorize step for this connection",
+                    f"X-Series connection {self.conn_id} has no refresh token: run the authorize step "
+                    "(the po-sync X-Series authorize page, or python -m po_sync.xseries.authorize)",
                     system=SYSTEM,
                     code="NO_REFRESH_TOKEN",
                 )
@@ -192,25 +255,52 @@ class TokenManager:
                 client_id=self.settings.client_id,
                 client_secret=self.settings.client_secret,
             )
-            new = self._token_request(body, generation=(pair.generation + 1) if pair else 1)
-            self.store.write(new)  # before anything else: the old refresh token is already revoked
+            try:
+                new = self._token_request(body, generation=(pair.generation + 1) if pair else 1)
+            except XSeriesAuthError as exc:
+                if exc.status is not None and exc.status < 500 and exc.status != 429:
+                    raise XSeriesAuthError(
+                        f"X-Series connection {self.conn_id}: the token endpoint refused the stored refresh "
+                        f"token ({exc.code}); every X-Series flow of this connection is stopped until a person "
+                        "authorizes it again (the po-sync X-Series authorize page, or python -m "
+                        "po_sync.xseries.authorize)",
+                        system=SYSTEM,
+                        status=exc.status,
+                        code=exc.code,
+                        detail=exc.detail,
+                        path=exc.path,
+                    ) from None
+                raise
+            if hasattr(held, "updated_by"):
+                held.updated_by = f"refresh:{reason}"
+            held.write(new)  # before anything else: the old refresh token is already revoked
             self.refreshes += 1
             log.info("X-Series tokens refreshed (%s); generation %s", reason, new.generation)
-            return new
+        self._pair = new  # committed (the lock block ended without an exception): safe to use
+        return new
 
-    def exchange_code(self, code: str, *, redirect_uri: str | None = None) -> TokenPair:
-        """The one-time authorize step: trade a code from the redirect for the first pair and store it."""
-        with self.store.locked():
+    def exchange_code(self, code: str, *, redirect_uri: str | None = None, actor: str = "cli") -> TokenPair:
+        """The one-time authorize step: trade a code from the redirect for the first pair and store it.
+
+        :param code: the ``code`` of the redirect (single use).
+        :param redirect_uri: the redirect URI the consent page was given (default: the connection's).
+        :param actor: who authorized (kept beside the stored pair, e.g. ``authorize:alice``).
+        """
+        with self.store.locked() as held:
+            previous = held.read()
             body = self.client.prepare_request_body(
                 code=code,
                 redirect_uri=redirect_uri or self.settings.redirect_uri,
                 client_secret=self.settings.client_secret,
                 include_client_id=True,
             )
-            pair = self._token_request(body, generation=0)
-            self.store.write(pair)
-            log.info("X-Series authorized: first token pair stored")
-            return pair
+            pair = self._token_request(body, generation=(previous.generation + 1) if previous else 0)
+            if hasattr(held, "updated_by"):
+                held.updated_by = f"authorize:{actor}"
+            held.write(pair)
+            log.info("X-Series connection %s authorized: first token pair stored", self.conn_id)
+        self._pair = pair
+        return pair
 
     def authorization_url(self, *, state: str, connect_url: str | None = None) -> str:
         """Where a person approves the app (``https://secure.retail.lightspeed.app/connect`` by default).
