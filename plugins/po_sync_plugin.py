@@ -10,13 +10,20 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from po_sync.ui.ledger_app import create_app
+from po_sync.xseries.authorize_page import create_router as xseries_authorize_router
 
 
 class PoSyncPlugin(AirflowPlugin):
     """Adds *Browse → po-sync ledger* to the UI (served at ``/po-sync/``)."""
 
     name = "po_sync"
-    fastapi_apps = [{"app": create_app(), "url_prefix": "/po-sync", "name": "po-sync ledger"}]
+    fastapi_apps = [
+        {
+            "app": create_app(routers=[xseries_authorize_router()]),
+            "url_prefix": "/po-sync",
+            "name": "po-sync ledger",
+        }
+    ]
     external_views = [
         {
             "name": "po-sync ledger",

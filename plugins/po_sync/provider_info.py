@@ -80,6 +80,12 @@ XSERIES_CONNECTION: dict[str, Any] = {
             "file. Put it on storage every worker shares.",
             "schema": {"type": ["string", "null"]},
         },
+        "connect_url": {
+            "label": "Consent page (OAuth)",
+            "description": "Where the authorize page sends a person to approve the app; empty = "
+            "https://secure.retail.lightspeed.app/connect.",
+            "schema": {"type": ["string", "null"]},
+        },
         "token_store": {
             "label": "Token store (OAuth)",
             "description": "ledger = the rotating pair is kept in the po-sync ledger (po_sync_db), encrypted "

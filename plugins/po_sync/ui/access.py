@@ -97,3 +97,32 @@ def caller_token(request: Request) -> str | None:
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
     return request.cookies.get("_token")
+
+
+def can_edit_connection(user: Any, conn_id: str) -> bool:
+    """Whether ``user`` may edit connection ``conn_id`` (PUT), as Airflow's connection endpoints check."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import ConnectionDetails
+
+    return bool(
+        get_auth_manager().is_authorized_connection(
+            method="PUT", details=ConnectionDetails(conn_id=conn_id), user=user
+        )
+    )
+
+
+def require_edit_connection(user: Any, conn_id: str) -> None:
+    """Refuse (403, naming the connection) unless ``user`` may edit ``conn_id``."""
+    if not can_edit_connection(user, conn_id):
+        raise HTTPException(
+            status_code=403,
+            detail=(
+                f"{user_name(user)} may not change connection {conn_id}: authorizing it stores new "
+                "credentials, which needs permission to edit connections (ask an Airflow admin)."
+            ),
+        )
+
+
+def sign(*parts: str) -> str:
+    """An HMAC of ``parts`` under this api-server's key (the same key as the CSRF tokens)."""
+    return hmac.new(_key(), "|".join(parts).encode(), hashlib.sha256).hexdigest()

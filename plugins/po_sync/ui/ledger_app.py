@@ -15,12 +15,13 @@ the flow's DAG (see :mod:`po_sync.ui.access`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from airflow.api_fastapi.core_api.security import get_user
-from fastapi import Body, Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
@@ -264,13 +265,19 @@ def run_action(request: Request, user: Any, body: ActionRequest, ledger: Ledger)
     return answer
 
 
-def create_app(auth_dependency: Any = None) -> FastAPI:
-    """Build the app; ``auth_dependency`` defaults to Airflow's ``requires_authenticated()``."""
+def create_app(auth_dependency: Any = None, routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """Build the app; ``auth_dependency`` defaults to Airflow's ``requires_authenticated()``.
+
+    :param routers: more pages under the same prefix and login, given by the plugin (a partner's pages,
+        e.g. the X-Series authorize page: the core never imports a partner).
+    """
     if auth_dependency is None:
         from airflow.api_fastapi.core_api.security import requires_authenticated
 
         auth_dependency = requires_authenticated()
     app = FastAPI(title="po-sync ledger", dependencies=[Depends(auth_dependency)])
+    for router in routers:
+        app.include_router(router)
 
     @app.exception_handler(HTTPException)
     async def refusal(request: Request, exc: HTTPException) -> Response:

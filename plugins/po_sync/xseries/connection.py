@@ -43,6 +43,7 @@ class XSeriesSettings:
         ``sync_credential`` row, Fernet-encrypted, row-locked) or ``file`` (``token_store_path``; one
         machine only).
     :param ledger_conn_id: the ledger connection holding the pair (``po_sync_db``).
+    :param connect_url: the consent page of the authorize step (None: Lightspeed's).
     """
 
     base_url: str
@@ -61,6 +62,7 @@ class XSeriesSettings:
     max_retry_seconds: float
     token_store: str = "ledger"
     ledger_conn_id: str = "po_sync_db"
+    connect_url: str | None = None
 
     def __repr__(self) -> str:
         return f"XSeriesSettings(domain_prefix={self.domain_prefix!r}, auth_mode={self.auth_mode!r})"
@@ -161,4 +163,5 @@ class XSeriesSettings:
             max_retry_seconds=float(numbers["max_retry_seconds"] or 900.0),
             token_store=token_store_kind,
             ledger_conn_id=field("ledger_conn_id") or "po_sync_db",
+            connect_url=field("connect_url"),
         )

@@ -119,6 +119,7 @@ class XSeriesService:
         if auth_mode == "oauth":
             fields_.update(
                 redirect_uri=app.redirect_uri,
+                connect_url=f"{self.base_url}/connect",
                 refresh_token=self._bootstrap["refresh_token"],
                 token_store_path=str((self.state_dir or Path(".")) / TOKEN_FILE),
             )
