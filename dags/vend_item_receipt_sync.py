@@ -10,6 +10,11 @@ sent once, when the last one exists.
 Bad input (an item received in NetSuite that is not on the consignment, more received in X-Series than
 in NetSuite) quarantines that order, named, in the ledger.
 
+**Errors per order** go to three places: the ledger (the queue under *Browse → po-sync ledger*),
+NetSuite (the order's `custbody_vend_error`, or the proposal's error record `customrecord_vend_po_sync`
+with `error_writeback: record` in the settings; cleared when the order later syncs), and a mail to the
+flow's people after the run (the digest, `po_sync_notifications` Variable).
+
 **Where to look**: ledger `sync_record` rows with `flow = 'vend_item_receipt_sync'`, entity
 `purchase_order_receipt` (target = consignment id).
 """
@@ -20,7 +25,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG
 
-from po_sync.dag_defaults import default_args, dry_run_param
+from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks
 from po_sync.netsuite.connection import NETSUITE_POOL
 from po_sync.xseries.operators import VendItemReceiptSyncOperator
 
@@ -34,6 +39,7 @@ with DAG(
     default_args=default_args(),
     tags=["po-sync", "xseries", "netsuite"],
     doc_md=__doc__,
+    **flow_callbacks(),
     params={"dry_run": dry_run_param("Read only: no consignment is received, the ledger is left alone.")},
     render_template_as_native_obj=True,
 ) as dag:

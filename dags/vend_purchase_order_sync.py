@@ -21,6 +21,11 @@ non-positive quantity) quarantines that order with a message naming it; the othe
 
 **Trigger with conf**: `{"resync_po_numbers": ["PO000012"], "dry_run": false}`
 
+**Errors per order** go to three places: the ledger (the queue under *Browse → po-sync ledger*),
+NetSuite (the order's `custbody_vend_error`, or the proposal's error record `customrecord_vend_po_sync`
+with `error_writeback: record` in the settings; cleared when the order later syncs), and a mail to the
+flow's people after the run (the digest, `po_sync_notifications` Variable).
+
 **Where to look**: ledger `sync_record` rows with `flow = 'vend_purchase_order_sync'` (entity
 `purchase_order`: target = consignment id; `consignment`: target = NetSuite PO id).
 """
@@ -31,7 +36,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param
 
-from po_sync.dag_defaults import default_args, dry_run_param
+from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks
 from po_sync.netsuite.connection import NETSUITE_POOL
 from po_sync.xseries.operators import VendPurchaseOrderPushOperator, VendSupplierOrderPullOperator
 
@@ -45,6 +50,7 @@ with DAG(
     default_args=default_args(),
     tags=["po-sync", "xseries", "netsuite"],
     doc_md=__doc__,
+    **flow_callbacks(),
     params={
         "resync_po_numbers": Param(
             [],

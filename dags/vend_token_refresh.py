@@ -7,13 +7,15 @@ expires (from the returned `expires` / `expires_in`), so this run keeps the refr
 finds a revoked one early.
 
 **Refresh tokens rotate**: X-Series revokes the refresh token used as soon as it issues the new pair.
-The new pair is stored atomically (temp file + rename, mode 0600) in the connection's token store
-before it is used; one refresh runs at a time across processes (file lock) and a worker that waited
-re-reads the stored pair instead of refreshing with a revoked token.
+The new pair is committed, encrypted with Airflow's Fernet key, to the connection's row of the ledger
+(`sync_credential`) before it is used; one refresh runs at a time across processes and machines (the
+row lock on PostgreSQL, the write lock on SQLite) and a worker that waited re-reads the stored pair
+instead of refreshing with a revoked token.
 
 **When it fails** with `XSeriesAuthError` (refresh token revoked, app disconnected) the task fails at
 once without retries and mails the failing-login alert: every X-Series flow is stopped until a person
-runs the authorize step again (`python -m po_sync.xseries.authorize --conn-id xseries_default`).
+runs the authorize step again: the page `/po-sync/xseries/authorize?conn_id=xseries_default` (needs
+permission to edit connections) or `python -m po_sync.xseries.authorize --conn-id xseries_default`.
 
 **Where to look**: the task's XCom holds the token generation and expiry time, never a token; the
 ledger's `sync_run` rows with `flow = 'vend_token_refresh'`.
@@ -26,7 +28,8 @@ from datetime import datetime, timedelta
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 from airflow.sdk import DAG
 
-from po_sync.dag_defaults import default_args
+from po_sync.dag_defaults import default_args, flow_callbacks
+from po_sync.notify.notifiers import TaskFailureNotifier
 from po_sync.xseries.operators import XSeriesTokenRefreshOperator
 
 login_alert = SmtpNotifier(
@@ -49,9 +52,11 @@ with DAG(
     default_args=default_args(),
     tags=["po-sync", "xseries"],
     doc_md=__doc__,
+    **flow_callbacks(),
 ) as dag:
     XSeriesTokenRefreshOperator(
         task_id="refresh_tokens",
         xseries_conn_id="xseries_default",
-        on_failure_callback=[login_alert],
+        # the flow's people (po_sync_notifications, recorded for flow health) and the login alert
+        on_failure_callback=[TaskFailureNotifier(), login_alert],
     )

@@ -49,6 +49,7 @@ from po_sync.xseries.mapping import (
     version_cursor,
 )
 from po_sync.xseries.settings import OutletMap, XSeriesSettingsTable
+from po_sync.xseries.writeback import ERROR_FIELD, ErrorWriteBack, current_error
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -183,6 +184,7 @@ class VendPurchaseOrderPushOperator(_XSeriesOrderOperator):
         return (
             "SELECT t.id AS order_id, t.tranid AS tranid, t.location AS location, t.status AS status, "
             f"t.externalid AS externalid, t.{self.consignment_field} AS {self.consignment_field}, "
+            f"t.{ERROR_FIELD} AS {ERROR_FIELD}, "
             "tl.id AS line_id, i.itemid AS sku, tl.quantity AS quantity, tl.rate AS rate "
             "FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
             "LEFT JOIN item i ON i.id = tl.item "
@@ -199,24 +201,32 @@ class VendPurchaseOrderPushOperator(_XSeriesOrderOperator):
             try:
                 outlets = table.resolve((o.id, o.name) for o in xs.outlets())
                 products = {p.sku: p.id for p in xs.products() if not p.deleted_at and not p.is_composite}
-                plans = order_lines(
-                    ns.suiteql(self.query()), consignment_field=self.consignment_field, record="PO"
-                )
+                rows = list(ns.suiteql(self.query()))
+                plans = order_lines(rows, consignment_field=self.consignment_field, record="PO")
                 run.notes["purchase_orders"] = len(plans)
                 if dry:
                     return
+                errors = {str(r.get("order_id")): current_error(r) for r in rows}
+                writeback = ErrorWriteBack(ns, run, target=table.error_writeback)
                 for plan in plans:
                     forced = plan.order_id in resync or plan.tran_id in resync
-                    run.process(
-                        run.key("purchase_order", "netsuite", plan.order_id),
-                        payload_hash=plan.payload_hash(),
-                        send=functools.partial(
-                            self._push, xs, ns, run, plan, outlets=outlets, products=products
-                        ),
-                        target_system="xseries",
-                        trace_key=plan.tran_id,
-                        force=forced,
-                    )
+                    key = run.key("purchase_order", "netsuite", plan.order_id)
+                    with writeback.around(
+                        key,
+                        record_type="purchaseOrder",
+                        order_id=plan.order_id,
+                        current=errors.get(plan.order_id),
+                    ):
+                        run.process(
+                            key,
+                            payload_hash=plan.payload_hash(),
+                            send=functools.partial(
+                                self._push, xs, ns, run, plan, outlets=outlets, products=products
+                            ),
+                            target_system="xseries",
+                            trace_key=plan.tran_id,
+                            force=forced,
+                        )
                 self._deletions(xs, ns, run, {p.order_id for p in plans})
             finally:
                 ns.close()
@@ -454,7 +464,8 @@ class VendItemReceiptSyncOperator(_XSeriesOrderOperator):
         code = "PurchOrd" if self.record_type == "purchaseOrder" else "TrnfrOrd"
         return (
             "SELECT t.id AS order_id, t.tranid AS tranid, t.location AS location, t.status AS status, "
-            f"t.{self.consignment_field} AS {self.consignment_field}, tl.id AS line_id, i.itemid AS sku, "
+            f"t.{self.consignment_field} AS {self.consignment_field}, t.{ERROR_FIELD} AS {ERROR_FIELD}, "
+            "tl.id AS line_id, i.itemid AS sku, "
             "tl.quantity AS quantity, tl.quantityshiprecv AS received, tl.rate AS rate "
             "FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
             "LEFT JOIN item i ON i.id = tl.item "
@@ -485,21 +496,26 @@ class VendItemReceiptSyncOperator(_XSeriesOrderOperator):
                 run.notes.update(orders=len(orders), fully_received=len(complete))
                 if dry:
                     return
+                writeback = ErrorWriteBack(ns, run, target=self._table().error_writeback)
                 for oid, lines in complete.items():
                     received: dict[str, Decimal] = defaultdict(Decimal)
                     for ln in lines:
                         received[str(ln.get("sku"))] += Decimal(ln.get("received") or 0)
                     cid = str(lines[0][self.consignment_field])
                     digest = ",".join(f"{k}={v}" for k, v in sorted(received.items()))
-                    run.process(
-                        run.key(entity, "netsuite", oid),
-                        payload_hash=hashlib.sha256(f"{cid}|{digest}".encode()).hexdigest(),
-                        send=functools.partial(
-                            self._receive, xs, run, str(lines[0].get("tranid") or oid), cid, received
-                        ),
-                        target_system="xseries",
-                        trace_key=str(lines[0].get("tranid") or oid),
-                    )
+                    key = run.key(entity, "netsuite", oid)
+                    with writeback.around(
+                        key, record_type=self.record_type, order_id=oid, current=current_error(lines[0])
+                    ):
+                        run.process(
+                            key,
+                            payload_hash=hashlib.sha256(f"{cid}|{digest}".encode()).hexdigest(),
+                            send=functools.partial(
+                                self._receive, xs, run, str(lines[0].get("tranid") or oid), cid, received
+                            ),
+                            target_system="xseries",
+                            trace_key=str(lines[0].get("tranid") or oid),
+                        )
             finally:
                 ns.close()
         run.notes["xseries_calls"] = xs.calls

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -29,6 +29,8 @@ class XSeriesSettingsTable(BaseModel):
     :param locations: NetSuite location internal id -> outlet name or id.
     :param suppliers: X-Series supplier name or id -> NetSuite vendor internal id.
     :param default_vendor_id: vendor for a POS order without a mapped supplier (None = quarantine it).
+    :param error_writeback: ``field`` (``custbody_vend_error``), ``record`` (``customrecord_vend_po_sync``)
+        or ``off``: where each order's sync error is copied in NetSuite.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -36,6 +38,9 @@ class XSeriesSettingsTable(BaseModel):
     locations: dict[str, str] = Field(default_factory=dict)
     suppliers: dict[str, str] = Field(default_factory=dict)
     default_vendor_id: str | None = None
+    #: where a per-order sync error is copied in NetSuite (:mod:`po_sync.xseries.writeback`): the order's
+    #: ``custbody_vend_error`` field, the proposal's error custom record, or nowhere
+    error_writeback: Literal["field", "record", "off"] = "field"
 
     @field_validator("locations")
     @classmethod

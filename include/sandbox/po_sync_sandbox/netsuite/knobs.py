@@ -88,6 +88,9 @@ class Knobs:
     account_timezone: str = "UTC"
     governance_admin: bool = True
     forbidden_record_types: list[str] = field(default_factory=list)
+    #: the Vend bundle's error custom record ``customrecord_vend_po_sync`` is installed (else only the
+    #: order field ``custbody_vend_error`` exists and the record type answers 404)
+    vend_error_record: bool = False
     bill_rate_source: str = "body"
 
     def as_dict(self) -> dict[str, Any]:

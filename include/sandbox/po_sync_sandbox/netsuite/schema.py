@@ -223,7 +223,9 @@ CUSTOM_BODY_FIELDS = (
     "custbody_onetrail_allow_partial",
     "custbody_onetrail_accept_status",
 )
-#: Custom record types the sandbox account has defined: eInteract's "Onetrail.net PO Amendment".
-CUSTOM_RECORD_TYPES = ("customrecord_onetrail_po_amendment",)
+#: Custom record types the sandbox account has defined: eInteract's "Onetrail.net PO Amendment", and the
+#: Vend proposal's purchase/transfer order sync error record (served only with the knob
+#: ``vend_error_record``: an account without it answers as if the type did not exist).
+CUSTOM_RECORD_TYPES = ("customrecord_onetrail_po_amendment", "customrecord_vend_po_sync")
 
 SUITEQL_TABLES = ("vendor", "customer", "item", "location", "transaction", "transactionline")

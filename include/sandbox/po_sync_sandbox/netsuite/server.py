@@ -532,6 +532,8 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
             self._count("metadata")
             return self._metadata(segs[1:], renderer)
         rtype = store.record_type(segs[0])
+        if rtype.key == "customrecord_vend_po_sync" and not service.knobs.vend_error_record:
+            raise NsError(404, "NONEXISTENT_ID", f"Record type '{segs[0]}' does not exist.")
         if rtype.key in {t.lower() for t in service.knobs.forbidden_record_types}:
             raise NsError(
                 403,
