@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
 from po_sync.netsuite.connection import NETSUITE_POOL
 from po_sync_sandbox.airflow_stack import AirflowStack, airflow_env, free_port
@@ -137,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            # one Fernet key for every component: the X-Series token pair is stored encrypted with it
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
         }
         env = airflow_env(
             work / "airflow",
