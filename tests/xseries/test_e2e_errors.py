@@ -150,3 +150,30 @@ def test_an_account_without_the_error_record_keeps_the_error_in_the_ledger(netsu
     assert notes["error_writeback_failed"] == 1 and "error_writeback_written" not in notes
     state = ledger_conn.get(RecordKey(FLOW, "purchase_order", "netsuite", po))
     assert state.status is RecordStatus.QUARANTINED and state.last_error_code == "BAD_QUANTITY"
+
+
+def test_a_revoked_refresh_token_fails_the_refresh_names_the_connection_and_alerts(
+    world, dagbag, ledger_conn
+):
+    from po_sync.ledger.credentials import CredentialStore
+
+    xs = world.services["xseries"]
+    assert run(dagbag, "vend_token_refresh").state == "success"
+    row = CredentialStore(ledger_conn, conn_id="xseries_default", kind="xseries_oauth")
+    before_info, before = row.info(), row.read()
+    assert before_info["generation"] == 1 and before is not None
+    xs.oauth.revoke_all_refresh_tokens()  # the app was disconnected in the store
+
+    assert run(dagbag, "vend_token_refresh").state == "failed"
+    assert row.info() == before_info and row.read() == before  # nothing half-written
+    failures = [m for m in world.services["smtp"].messages() if m["X-PO-Sync-Kind"] == "task_failure"]
+    (mail,) = failures
+    assert mail["To"] == "ops@example.com" and "vend_token_refresh" in mail["Subject"]
+    body = mail.get_body(preferencelist=("html",)).get_content()
+    assert "XSeriesAuthError" in body and "xseries_default" in body and "authorize" in body
+    assert "invalid_grant" in body
+    everything = "".join(m.as_string() for m in world.services["smtp"].messages())
+    for secret in (before["access_token"], before["refresh_token"]):
+        assert secret not in everything
+    login = [m for m in world.services["smtp"].messages() if "login failed" in (m["Subject"] or "")]
+    assert len(login) == 1  # the login alert too
