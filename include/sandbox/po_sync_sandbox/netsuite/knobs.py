@@ -54,6 +54,8 @@ class Knobs:
         account's (user's) time-zone preference.
     :param governance_admin: the role may read ``governanceLimits`` (else 403).
     :param forbidden_record_types: record types the role may not touch (403 ``INSUFFICIENT_PERMISSION``).
+    :param vend_error_record: the Vend proposal's error record ``customrecord_vend_po_sync`` is installed
+        (else only ``custbody_vend_error``; the type answers 404).
     :param bill_rate_source: ``body`` = a vendor bill transform line takes the ``rate`` the body gives
         (the vendor's price); ``order`` = it keeps the PO's rate whatever the body says (a form that
         locks the rate; open question), so the bill total can differ from the invoice.
@@ -88,8 +90,6 @@ class Knobs:
     account_timezone: str = "UTC"
     governance_admin: bool = True
     forbidden_record_types: list[str] = field(default_factory=list)
-    #: the Vend bundle's error custom record ``customrecord_vend_po_sync`` is installed (else only the
-    #: order field ``custbody_vend_error`` exists and the record type answers 404)
     vend_error_record: bool = False
     bill_rate_source: str = "body"
 
