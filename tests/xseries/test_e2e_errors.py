@@ -155,13 +155,22 @@ def test_an_account_without_the_error_record_keeps_the_error_in_the_ledger(netsu
 def test_a_revoked_refresh_token_fails_the_refresh_names_the_connection_and_alerts(
     world, dagbag, ledger_conn
 ):
+    import sqlalchemy as sa
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
     from po_sync.ledger.credentials import CredentialStore
 
     xs = world.services["xseries"]
-    assert run(dagbag, "vend_token_refresh").state == "success"
+    ok = run(dagbag, "vend_token_refresh")
+    assert ok.state == "success"
     row = CredentialStore(ledger_conn, conn_id="xseries_default", kind="xseries_oauth")
     before_info, before = row.info(), row.read()
     assert before_info["generation"] == 1 and before is not None
+    with create_session() as session:  # the task's XCom: generation and expiry, never a token
+        pushed = repr(list(session.scalars(sa.select(XComModel.value).where(XComModel.run_id == ok.run_id))))
+    assert "generation" in pushed
+    assert before["access_token"] not in pushed and before["refresh_token"] not in pushed
     xs.oauth.revoke_all_refresh_tokens()  # the app was disconnected in the store
 
     assert run(dagbag, "vend_token_refresh").state == "failed"
