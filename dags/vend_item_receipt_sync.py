@@ -7,11 +7,16 @@ saved; a partial receipt waits, as the proposal says) gets its consignment recei
 lines' `received` counts in one bulk call, then status RECEIVED. A PO received in several receipts is
 sent once, when the last one exists.
 
+Transfer orders (**receive_transfer_orders**, consignment id set by `vend_transfer_order_sync`): once
+the TO's item receipts add up to every line's quantity (the TO is received), its OUTLET consignment
+goes SENT if it is still OPEN (X-Series takes `received` on a transfer only while SENT), gets the
+lines' `received` counts in one bulk call, then goes RECEIVED — only then.
+
 Bad input (an item received in NetSuite that is not on the consignment, more received in X-Series than
-in NetSuite) quarantines that order, named, in the ledger.
+in NetSuite, a negative quantity) quarantines that order, named, in the ledger.
 
 **Where to look**: ledger `sync_record` rows with `flow = 'vend_item_receipt_sync'`, entity
-`purchase_order_receipt` (target = consignment id).
+`purchase_order_receipt` or `transfer_order_receipt` (target = consignment id).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from airflow.sdk import DAG
 from po_sync.dag_defaults import default_args, dry_run_param
 from po_sync.netsuite.connection import NETSUITE_POOL
 from po_sync.xseries.operators import VendItemReceiptSyncOperator
+from po_sync.xseries.transfers import VendTransferReceiptSyncOperator
 
 with DAG(
     dag_id="vend_item_receipt_sync",
@@ -41,6 +47,13 @@ with DAG(
         task_id="receive_purchase_orders",
         pool=NETSUITE_POOL,
         record_type="purchaseOrder",
+        netsuite_conn_id="netsuite_default",
+        xseries_conn_id="xseries_default",
+        dry_run="{{ params.dry_run }}",
+    )
+    VendTransferReceiptSyncOperator(
+        task_id="receive_transfer_orders",
+        pool=NETSUITE_POOL,
         netsuite_conn_id="netsuite_default",
         xseries_conn_id="xseries_default",
         dry_run="{{ params.dry_run }}",
