@@ -12,6 +12,7 @@ from po_sync_sandbox.hotwax.demo import HOTWAX_DEMO_FLOWS
 from po_sync_sandbox.onetrail.demo import ONETRAIL_DEMO_FLOWS
 from po_sync_sandbox.servicenow.demo import SERVICENOW_DEMO_FLOWS
 from po_sync_sandbox.vendors.demo import VENDOR_DEMO_FLOWS
+from po_sync_sandbox.xseries.transfer_demo import XSERIES_TRANSFER_DEMO_FLOWS
 
 __all__ = ["DEMO_FLOWS", "DemoFlow", "Result", "all_demo_flows"]
 
@@ -50,4 +51,11 @@ DEMO_FLOWS: list[DemoFlow] = [
 def all_demo_flows() -> list[DemoFlow]:
     """Every flow of the demo, in order: the health check, then each partner's own list."""
 
-    return [*DEMO_FLOWS, *HOTWAX_DEMO_FLOWS, *VENDOR_DEMO_FLOWS, *SERVICENOW_DEMO_FLOWS, *ONETRAIL_DEMO_FLOWS]
+    return [
+        *DEMO_FLOWS,
+        *HOTWAX_DEMO_FLOWS,
+        *VENDOR_DEMO_FLOWS,
+        *SERVICENOW_DEMO_FLOWS,
+        *ONETRAIL_DEMO_FLOWS,
+        *XSERIES_TRANSFER_DEMO_FLOWS,
+    ]

@@ -80,6 +80,23 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def transfer_order_query(consignment_field: str, *, order_id: str | None = None) -> str:
+    """SuiteQL of approved transfer orders' item lines (``location`` ships, ``transferLocation``
+    receives); ``order_id`` narrows it to one order."""
+    statuses = ", ".join(_quote(s) for s in OPEN_TRANSFER_STATUSES)
+    one = f"AND t.id = {int(order_id)} " if order_id is not None else ""
+    return (
+        "SELECT t.id AS order_id, t.tranid AS tranid, t.location AS source_location, "
+        "t.transferlocation AS location, t.status AS status, t.externalid AS externalid, "
+        f"t.{consignment_field} AS {consignment_field}, "
+        "tl.id AS line_id, i.itemid AS sku, tl.quantity AS quantity, tl.rate AS rate "
+        "FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
+        "LEFT JOIN item i ON i.id = tl.item "
+        f"WHERE t.type = 'TrnfrOrd' AND t.status IN ({statuses}) {one}AND tl.mainline = 'F' "
+        "AND tl.taxline = 'F' ORDER BY t.id, tl.id"
+    )
+
+
 def check_transfer(plan: OrderPlan, outlets: OutletMap) -> tuple[str, str]:
     """``(source outlet id, destination outlet id)`` of a TO; an unmapped side quarantines it, named."""
     source = outlets.outlet(plan.source_location_id)
@@ -188,17 +205,7 @@ class VendTransferOrderPushOperator(_TransferOperator):
 
     def query(self) -> str:
         """Approved transfer orders' item lines (``location`` ships, ``transferLocation`` receives)."""
-        statuses = ", ".join(_quote(s) for s in OPEN_TRANSFER_STATUSES)
-        return (
-            "SELECT t.id AS order_id, t.tranid AS tranid, t.location AS source_location, "
-            "t.transferlocation AS location, t.status AS status, t.externalid AS externalid, "
-            f"t.{self.consignment_field} AS {self.consignment_field}, "
-            "tl.id AS line_id, i.itemid AS sku, tl.quantity AS quantity, tl.rate AS rate "
-            "FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
-            "LEFT JOIN item i ON i.id = tl.item "
-            f"WHERE t.type = 'TrnfrOrd' AND t.status IN ({statuses}) AND tl.mainline = 'F' "
-            "AND tl.taxline = 'F' ORDER BY t.id, tl.id"
-        )
+        return transfer_order_query(self.consignment_field)
 
     def sync(self, context: Context, run: SyncRun) -> None:
         resync = set(self._resync())
@@ -475,6 +482,7 @@ class VendOutletTransferPullOperator(_TransferOperator):
         )
         for row in rows:
             if str(row.get("externalid") or "") == external_id(cons.id):
+                self._link(ns, run, str(row["id"]), cons.id)
                 return str(row["id"])  # the TO a crashed run already made
         if rows:
             raise RecordSkipped(
@@ -500,7 +508,28 @@ class VendOutletTransferPullOperator(_TransferOperator):
         )
         result = ns.upsert_record("transferOrder", external_id(cons.id), body)
         maybe_crash(run.flow)
+        self._link(ns, run, result.id, cons.id)
         return result.id
+
+    def _link(self, ns: NetSuiteHook, run: SyncRun, to_id: str, consignment_id: str) -> None:
+        """Record the new TO on the push side too (target = its consignment, hash of what NetSuite now
+        holds), so the push's next run finds it unchanged instead of syncing it a second time. Best
+        effort: without it, the push records the pair itself on its next run (nothing is sent)."""
+        if self.push_flow != run.flow:
+            return
+        plans = order_lines(
+            ns.suiteql(transfer_order_query(self.consignment_field, order_id=to_id)),
+            consignment_field=self.consignment_field,
+            record="TO",
+        )
+        for plan in plans:
+            run.process(
+                run.key("transfer_order", "netsuite", plan.order_id),
+                payload_hash=plan.payload_hash(),
+                send=lambda decision: consignment_id,
+                target_system="xseries",
+                trace_key=plan.tran_id,
+            )
 
 
 # ==================================================================================================
