@@ -399,3 +399,33 @@ def test_more_received_in_the_pos_than_in_netsuite_is_quarantined(vend, dagbag, 
     assert line["product_sku"] in state.last_error_message
     assert ns.store.get("transferOrder", to_id)["tranId"] in state.last_error_message
     assert consignment_of(ns, xs, to_id)["status"] == "SENT"  # not RECEIVED
+
+
+def test_a_pos_transfer_already_sent_is_received_once_netsuite_receives_it(vend, dagbag, ledger_conn):
+    ns, xs = vend.services["netsuite"], vend.services["xseries"]
+    sent = xs.staff.create_transfer(
+        source="Store Downtown",
+        destination="Store Airport",
+        lines={"SKU-00003": 4, "SKU-00007": 2},
+        send=True,
+    )
+    assert run(dagbag, FLOW).state == "success"
+    (to_id,) = [tid for tid, d in tos(ns).items() if d.get("externalId") == f"VEND-{sent['id']}"]
+    ship_and_receive(ns, to_id)
+    assert run(dagbag, RECEIPTS).state == "success"
+    cons = xs.store.consignments[sent["id"]]
+    assert cons["status"] == "RECEIVED"
+    assert counts_by_sku(xs, sent["id"], "received") == {"SKU-00003": Decimal(4), "SKU-00007": Decimal(2)}
+    puts = xs.stats.as_dict()["by_route"].get("PUT consignments/{id}", 0)
+    assert puts == 1  # SENT already: only RECEIVED was sent
+
+
+def test_dry_run_reads_and_writes_nothing(vend, dagbag, ledger_conn):
+    ns, xs = vend.services["netsuite"], vend.services["xseries"]
+    xs.staff.create_transfer(source="Store Downtown", destination="Store Airport", lines={"SKU-00003": 1})
+    before = {tid: d.get(CONSIGNMENT_FIELD) for tid, d in tos(ns).items()}
+    assert run(dagbag, FLOW, {"dry_run": True}).state == "success"
+    assert xs.store.created_via_api == []
+    assert {tid: d.get(CONSIGNMENT_FIELD) for tid, d in tos(ns).items()} == before
+    for to_id in before:
+        assert ledger_conn.get(RecordKey(FLOW, "transfer_order", "netsuite", to_id)) is None
