@@ -13,6 +13,7 @@ from po_sync_sandbox.onetrail.demo import ONETRAIL_DEMO_FLOWS
 from po_sync_sandbox.servicenow.demo import SERVICENOW_DEMO_FLOWS
 from po_sync_sandbox.vendors.demo import VENDOR_DEMO_FLOWS
 from po_sync_sandbox.xseries.demo_purchase_orders import XSERIES_PO_DEMO_FLOWS
+from po_sync_sandbox.xseries.transfer_demo import XSERIES_TRANSFER_DEMO_FLOWS
 
 __all__ = ["DEMO_FLOWS", "DemoFlow", "Result", "all_demo_flows"]
 
@@ -58,4 +59,5 @@ def all_demo_flows() -> list[DemoFlow]:
         *SERVICENOW_DEMO_FLOWS,
         *ONETRAIL_DEMO_FLOWS,
         *XSERIES_PO_DEMO_FLOWS,
+        *XSERIES_TRANSFER_DEMO_FLOWS,
     ]

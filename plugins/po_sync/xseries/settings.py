@@ -104,3 +104,50 @@ class OutletMap:
 
     def location(self, outlet_id: str | None) -> str | None:
         return self.outlet_to_location.get(str(outlet_id)) if outlet_id else None
+
+
+#: The Airflow Variable that holds the settings table in a deployment (the shipped file's JSON shape).
+VARIABLE_KEY = "po_sync_xseries"
+
+
+def load_settings_table(
+    settings: str | Path | Mapping[str, Any] | None = None, *, variable_key: str = VARIABLE_KEY
+) -> XSeriesSettingsTable:
+    """The settings table in force now: ``settings`` when given, else the Airflow Variable.
+
+    The Variable is read when a task runs (never at DAG parse), so an edited outlet map takes effect on
+    the next run. Outside a sandbox an unset Variable is a :class:`ConfigurationError` naming it: a
+    production run must not move stock between the example outlets. Only with ``[po_sync] dev_mode``
+    does it fall back to ``include/config/xseries/settings.json`` (the sandbox's outlets).
+
+    :param settings: an explicit table (mapping, JSON text or file path), e.g. an operator argument.
+    :param variable_key: the Variable to read.
+    """
+    if settings is not None:
+        return XSeriesSettingsTable.load(settings)
+    from airflow.sdk import Variable
+
+    from po_sync.dev_mode import OPTION, SECTION, dev_mode
+
+    sandbox = dev_mode()
+    try:
+        value = Variable.get(variable_key, default=None)
+    except Exception as exc:  # noqa: BLE001 - no Variable backend reachable (plain scripts)
+        if not sandbox:
+            raise ConfigurationError(
+                f"Airflow Variable {variable_key!r} (the X-Series settings) could not be read: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        value = None
+    if value:
+        try:
+            return XSeriesSettingsTable.load(value if isinstance(value, str) else json.dumps(value))
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"Airflow Variable {variable_key!r}: {exc}") from None
+    if not sandbox:
+        raise ConfigurationError(
+            f"Airflow Variable {variable_key!r} (the X-Series outlet <-> location map) is not set: set it to "
+            f"the JSON of {DEFAULT_SETTINGS_PATH.name}. Only a sandbox ([{SECTION}] {OPTION} = True) falls "
+            "back to the example file."
+        )
+    return XSeriesSettingsTable.load(None)

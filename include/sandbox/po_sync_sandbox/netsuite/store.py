@@ -372,6 +372,8 @@ class Store:
                     f"Error while accessing resource: You have entered an Invalid Field Value {doc['entity']['id']} for the following field: entity",
                     "entity",
                 )
+            if rtype.key == "transferorder":
+                self._check_transfer_locations(doc)
             lines = (doc.get("item") or {}).get("items") or []
             if not lines:
                 raise user_error("You must enter at least one line item for this transaction.")
@@ -432,6 +434,15 @@ class Store:
             elif rtype.key in ("salesorder", "transferorder"):
                 doc["_status"] = self._order_status(rtype, doc)
         return doc
+
+    @staticmethod
+    def _check_transfer_locations(doc: dict[str, Any]) -> None:
+        """A transfer order ships from ``location`` to ``transferLocation``: both required, and different."""
+        for key, label in (("location", "From Location"), ("transferLocation", "To Location")):
+            if not doc.get(key):
+                raise invalid_content(f"Please enter value(s) for: {label}", key)
+        if doc["location"]["id"] == doc["transferLocation"]["id"]:
+            raise user_error("The From Location and the To Location of a transfer order must be different.")
 
     def _expense_lines(self, value: Any) -> list[dict[str, Any]]:
         """The ``expense`` sublist: each line an account of the chart and an amount."""
@@ -607,6 +618,8 @@ class Store:
                     new_line["itemReceive"] = True
                 if line.get("location"):
                     new_line["location"] = dict(line["location"])
+                if source_type.key == "transferorder" and target_type.key == "itemreceipt":
+                    new_line["location"] = dict(order["transferLocation"])  # received at the destination
                 if line.get("isDropShipment"):
                     new_line["isDropShipment"] = True
                 if int(line["line"]) in line_details:
@@ -623,7 +636,7 @@ class Store:
                 {
                     "createdFrom": {"id": str(sid)},
                     "entity": dict(order["entity"]) if order.get("entity") else None,
-                    "location": dict(order["location"]) if order.get("location") else None,
+                    "location": self._transform_location(source_type, target_type, order),
                     "subsidiary": dict(order.get("subsidiary") or {"id": "1"}),
                     "currency": dict(order.get("currency") or {"id": "1"}),
                     "tranDate": body.get("tranDate") or datetime.now(UTC).strftime("%Y-%m-%d"),
@@ -638,6 +651,19 @@ class Store:
             self._restatus(source_type, order)
             self._write(source_type, sid, order)
             return new_id
+
+    @staticmethod
+    def _transform_location(
+        source: RecordType, target: RecordType, order: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Where the new record happens: a transfer order is received at its ``transferLocation`` (the
+        destination) and fulfilled at its ``location``; every other order at its ``location``."""
+        key = (
+            "transferLocation"
+            if source.key == "transferorder" and target.key == "itemreceipt"
+            else "location"
+        )
+        return dict(order[key]) if order.get(key) else None
 
     def _drop_ship_effect(
         self, source: RecordType, target: RecordType, line: dict[str, Any], quantity: float
