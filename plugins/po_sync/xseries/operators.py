@@ -450,18 +450,15 @@ class VendItemReceiptSyncOperator(_XSeriesOrderOperator):
     accumulate, so the call carries what a fresh read says is still missing) and the consignment goes
     RECEIVED. A rerun after a crash between the two reads again and only sets the status.
 
-    :param record_type: ``purchaseOrder`` (``PurchOrd``) or ``transferOrder`` (``TrnfrOrd``).
+    Purchase orders only: a transfer order's ``quantityshiprecv`` counts what was shipped, not what
+    arrived, so transfer orders have their own operator (``xseries.transfers``).
     """
 
-    def __init__(self, *, record_type: str = "purchaseOrder", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if record_type not in ("purchaseOrder", "transferOrder"):
-            raise ConfigurationError(f"{self.task_id}: record_type must be purchaseOrder or transferOrder")
-        self.record_type = record_type
+    record_type = "purchaseOrder"
 
     def query(self) -> str:
         """Lines of orders that carry a consignment id, with what was received so far."""
-        code = "PurchOrd" if self.record_type == "purchaseOrder" else "TrnfrOrd"
+        code = "PurchOrd"
         return (
             "SELECT t.id AS order_id, t.tranid AS tranid, t.location AS location, t.status AS status, "
             f"t.{self.consignment_field} AS {self.consignment_field}, t.{ERROR_FIELD} AS {ERROR_FIELD}, "
@@ -478,7 +475,7 @@ class VendItemReceiptSyncOperator(_XSeriesOrderOperator):
         from decimal import Decimal
 
         dry = as_bool(self.is_dry_run)
-        entity = "purchase_order_receipt" if self.record_type == "purchaseOrder" else "transfer_order_receipt"
+        entity = "purchase_order_receipt"
         with _xseries(self.xseries_conn_id) as xs:
             ns = _netsuite(self.netsuite_conn_id)
             try:
