@@ -18,6 +18,8 @@ X-Series (PO sync), Onetrail (submit), ServiceNow (S2P sync), plus refused NetSu
 ServiceNow logins.
 """
 
+# ruff: noqa: F811 - the partners' fixtures, imported below, are this module's test parameters
+
 from __future__ import annotations
 
 import json
@@ -143,7 +145,7 @@ def log_files_text() -> str:
     return "\n".join(p.read_text(errors="replace") for p in logs.rglob("*") if p.is_file())
 
 
-def ledger_app_text(auth_manager: Any, ledger: Any) -> str:  # noqa: F811
+def ledger_app_text(auth_manager: Any, ledger: Any) -> str:
     client = client_as(auth_manager, "admin")
     pages = [client.get("/po-sync/"), client.get("/po-sync/", params={"tab": "all"})]
     api = client.get("/po-sync/api/records", params={"tab": "all", "page_size": 500})
@@ -161,7 +163,7 @@ def assert_nothing_leaked(
     ledger: Any,
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
-    auth_manager: Any,  # noqa: F811
+    auth_manager: Any,
     extra: dict[str, str] | None = None,
 ) -> dict[str, int]:
     """Scan every haystack for every secret; returns the haystack sizes (to show they were not empty)."""
@@ -207,7 +209,7 @@ def test_vendor_flows_leak_no_secret(
     monkeypatch,
     capfd,
     logs,
-    auth_manager,  # noqa: F811
+    auth_manager,
 ):
     from tests.vendors.test_export_dag import run_dag
     from tests.vendors.test_flow_dags import EXPORT, IMPORT, MERGE
@@ -232,7 +234,7 @@ def test_hotwax_flows_leak_no_secret(
     netsuite_store,
     capfd,
     logs,
-    auth_manager,  # noqa: F811
+    auth_manager,
 ):
     from tests.hotwax.conftest import run_dag
 
@@ -246,7 +248,7 @@ def test_hotwax_flows_leak_no_secret(
     assert_nothing_leaked(found, ledger=ledger_conn, capfd=capfd, caplog=logs, auth_manager=auth_manager)
 
 
-def test_xseries_flows_leak_no_secret(dagbag, ledger_conn, vend, capfd, logs, auth_manager):  # noqa: F811
+def test_xseries_flows_leak_no_secret(dagbag, ledger_conn, vend, capfd, logs, auth_manager):
     from tests.xseries.conftest import run
 
     assert run(dagbag, "vend_purchase_order_sync").state == "success"
@@ -262,7 +264,7 @@ def test_onetrail_submit_leaks_no_secret(
     hub,
     capfd,
     logs,
-    auth_manager,  # noqa: F811
+    auth_manager,
 ):
     from tests.onetrail.conftest import run_dag
 
@@ -272,7 +274,7 @@ def test_onetrail_submit_leaks_no_secret(
     assert_nothing_leaked(found, ledger=ledger_conn, capfd=capfd, caplog=logs, auth_manager=auth_manager)
 
 
-def test_servicenow_flow_leaks_no_secret(dagbag, ledger_conn, s2p, capfd, logs, auth_manager):  # noqa: F811
+def test_servicenow_flow_leaks_no_secret(dagbag, ledger_conn, s2p, capfd, logs, auth_manager):
     from po_sync_sandbox.servicenow.actor import Line
     from tests.servicenow.conftest import run_flow
 
@@ -300,7 +302,7 @@ def test_refused_logins_name_no_secret_in_exceptions_logs_or_ledger(
     monkeypatch,
     capfd,
     logs,
-    auth_manager,  # noqa: F811
+    auth_manager,
 ):
     """A wrong secret is as secret as a right one: a refused TBA login, a refused M2M login, through
     the hook and through a whole run."""

@@ -29,8 +29,12 @@ from po_sync.models import (
     normalize_decimal,
     record_validation_error,
 )
+
+# The SuiteQL literal and document-number rules live in po_sync.validation (one place for every
+# check of outside values); re-exported here for the modules that import them from this one.
 from po_sync.validation import (
     DOCUMENT_NUMBER_RULE,
+    SAFE_IDENTIFIER_RULE,
     document_numbers_param,
     is_internal_id,
     is_safe_identifier,
@@ -40,6 +44,7 @@ from po_sync.validation import suiteql_literal as sql_literal
 
 __all__ = [
     "DOCUMENT_NUMBER_RULE",
+    "SAFE_IDENTIFIER_RULE",
     "PO_COLUMNS",
     "OrderLine",
     "OrderSnapshot",
