@@ -165,6 +165,7 @@ def assert_nothing_leaked(
     caplog: pytest.LogCaptureFixture,
     auth_manager: Any,
     extra: dict[str, str] | None = None,
+    must_show: str = ", synced ",
 ) -> dict[str, int]:
     """Scan every haystack for every secret; returns the haystack sizes (to show they were not empty)."""
     out, err = capfd.readouterr()
@@ -181,14 +182,17 @@ def assert_nothing_leaked(
     print(out[-20000:])
     assert secret_values, "no secret was found to scan for"
     leaks = [
-        (where, secret[:6] + "…")
+        (where, secret[:7] + "…")
         for where, text in haystacks.items()
         for secret in secret_values
         if secret in text
     ]
     assert leaks == [], leaks
     sizes = {where: len(text) for where, text in haystacks.items()}
-    assert sizes["task output"] + sizes["log records"] > 0 and sizes["ledger rows"] > 0, sizes
+    # the scan saw the task logs (every SyncOperator logs its counts) and the ledger, not empty strings
+    logs_seen = haystacks["task output"] + haystacks["log records"] + haystacks["log files"]
+    assert must_show in logs_seen, f"the task logs were not captured ({must_show!r} missing)"
+    assert sizes["ledger rows"] > 0 and sizes["ledger page and API"] > 0, sizes
     return sizes
 
 
@@ -329,5 +333,44 @@ def test_refused_logins_name_no_secret_in_exceptions_logs_or_ledger(
         assert run_dag(dagbag, "hotwax_po_export").state == "failed"
     assert set(wrong.values()) <= found and any("\n" not in s and len(s) >= 24 for s in found)
     assert_nothing_leaked(
-        found, ledger=ledger_conn, capfd=capfd, caplog=logs, auth_manager=auth_manager, extra=texts
+        found,
+        ledger=ledger_conn,
+        capfd=capfd,
+        caplog=logs,
+        auth_manager=auth_manager,
+        extra=texts,
+        must_show="INVALID_LOGIN",
     )
+
+
+def test_the_scan_finds_a_planted_secret(ledger_conn, capfd, logs, auth_manager):
+    """The scan itself can fail: a secret in a log line, an exception or a ledger message is found."""
+    from po_sync.ledger import RecordKey, RunContext
+
+    planted = f"Planted{secrets.token_hex(12)}"
+    run = ledger_conn.open_run(flow="f", context=RunContext("f", "r1", "t"))
+    decision = ledger_conn.begin(RecordKey("f", "x", "s", "1"), payload_hash="h", sync_run_id=run)
+    ledger_conn.mark_failed(decision.record_id, sync_run_id=run, code="E", message="fine")
+    logging.getLogger("po_sync.test").info("f: read 1, synced 0")
+    assert_nothing_leaked({planted}, ledger=ledger_conn, capfd=capfd, caplog=logs, auth_manager=auth_manager)
+    for leak in ("exception", "log", "ledger"):  # each alone: the log leak is cleared before the ledger's
+        logs.clear()
+        logging.getLogger("po_sync.test").info("f: read 1, synced 0")
+        extra = {}
+        if leak == "log":
+            logging.getLogger("po_sync.test").warning("token %s", planted)
+        elif leak == "ledger":
+            ledger_conn.mark_failed(
+                decision.record_id, sync_run_id=run, code="E", message=f"secret {planted}"
+            )
+        else:
+            extra["exception"] = _exception_text(RuntimeError(f"login with {planted} refused"))
+        with pytest.raises(AssertionError, match="Planted"):
+            assert_nothing_leaked(
+                {planted},
+                ledger=ledger_conn,
+                capfd=capfd,
+                caplog=logs,
+                auth_manager=auth_manager,
+                extra=extra,
+            )
