@@ -15,7 +15,6 @@ import csv
 import io
 import posixpath
 import re
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -43,7 +42,7 @@ from po_sync.validation import (
     url_segment,
 )
 
-PROPERTY = settings(max_examples=300, deadline=None)
+PROPERTY = settings(max_examples=200, deadline=None)
 ROOT = "/home/hotwax/netsuite/purchaseorder"
 HOSTILE_NAMES = [
     "..",
@@ -278,20 +277,3 @@ def test_no_csv_cell_written_is_read_back_as_a_formula(values: list[str]) -> Non
 @pytest.mark.parametrize("number", ["-5", "+1.25", "-0.5", "12", "-.5"])
 def test_plain_numbers_stay_numbers(number: str) -> None:
     assert csv_cell(number) == number
-
-
-# ----------------------------------------------------------------------------- patterns use fullmatch
-
-
-def test_no_pattern_ending_in_dollar_is_used_with_match_or_search() -> None:
-    """``re.match(r"^x$", "x\\n")`` matches: a pattern ending in ``$`` must be applied with fullmatch
-    (or end in ``\\Z``). Scans the package for compiled patterns and how they are applied."""
-    root = Path(__file__).resolve().parents[2] / "plugins" / "po_sync"
-    offenders = []
-    compiled = re.compile(r"^(_?[A-Z][A-Z0-9_]*) = re\.compile\(r?[\"'](.*)[\"']\)", re.M)
-    for path in root.rglob("*.py"):
-        text = path.read_text()
-        for name, pattern in compiled.findall(text):
-            if pattern.endswith("$") and re.search(rf"\b{name}\.(match|search)\(", text):
-                offenders.append(f"{path.relative_to(root)}: {name}")
-    assert offenders == []

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from po_sync.validation import UnsafeValueError
+from po_sync.exceptions import RecordValidationError
 from po_sync.vendors.formats import DocumentFormatError, dump_document, load_document
 from po_sync.vendors.settings import VendorSettings
 
@@ -54,7 +54,7 @@ def test_neutralised_cells_read_back_as_the_vendor_wrote_them():
 def test_a_po_number_that_is_not_one_key_component_gets_no_s3_key(number):
     settings = VendorSettings(vendor_id="V0001", bucket="vendor-a", prefix="acme")
     assert settings.po_key("PO000001") == "acme/PurchaseOrder/PO000001.json"
-    with pytest.raises(UnsafeValueError) as caught:
+    with pytest.raises(RecordValidationError) as caught:
         settings.po_key(number)
     assert caught.value.code == "UNSAFE_PATH" and "PO number" in caught.value.message
 
