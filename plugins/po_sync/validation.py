@@ -48,6 +48,7 @@ __all__ = [
     "csv_cell_value",
     "document_numbers_param",
     "is_document_number",
+    "is_field_id",
     "is_internal_id",
     "is_path_component",
     "is_record_id",
@@ -118,6 +119,15 @@ def suiteql_string(value: object) -> str:
             code="BAD_IDENTIFIER",
         )
     return "'" + value.replace("'", "''") + "'"
+
+
+_FIELD_ID = re.compile(r"[a-z][a-z0-9_]{0,99}")
+
+
+def is_field_id(value: object) -> bool:
+    """Whether ``value`` is a NetSuite field / column id (``custbody_hc_order_exported``), safe to name
+    in a SuiteQL query unquoted."""
+    return isinstance(value, str) and _FIELD_ID.fullmatch(value) is not None
 
 
 _INTERNAL_ID = re.compile(r"[0-9]{1,18}")

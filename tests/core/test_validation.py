@@ -277,3 +277,11 @@ def test_no_csv_cell_written_is_read_back_as_a_formula(values: list[str]) -> Non
 @pytest.mark.parametrize("number", ["-5", "+1.25", "-0.5", "12", "-.5"])
 def test_plain_numbers_stay_numbers(number: str) -> None:
     assert csv_cell(number) == number
+
+
+@pytest.mark.parametrize("field", ["custbody_x' OR 1=1 --", "custbody_x\n", "custbody x", "CUSTBODY_X"])
+def test_hotwax_exported_field_must_be_a_field_id(field: str) -> None:
+    from po_sync.hotwax.operators import HotWaxPurchaseOrderExportOperator
+
+    with pytest.raises(ConfigurationError, match="exported_field"):
+        HotWaxPurchaseOrderExportOperator(task_id="t", exported_field=field)

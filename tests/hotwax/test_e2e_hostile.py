@@ -38,3 +38,61 @@ def test_item_names_that_look_like_formulas_go_out_as_text(dagbag, ledger_conn, 
     skus = {r.product_sku for r in rows if r.external_id == "1"}
     assert skus == {"'" + n for n in names[: len(item_ids)]}, skus
     assert not any(r.product_sku.startswith(("=", "+", "-", "@")) for r in rows)
+
+
+HOSTILE_FEEDS = {  # name -> (bytes, words in the report); lines of PO 3
+    "Hostile_nan.json": (b'[{"order_id": "3", "items": [{"line_id": "%s", "quantity": NaN}]}]', "NaN"),
+    "Hostile_infinity.json": (
+        b'[{"order_id": "3", "items": [{"line_id": "%s", "quantity": Infinity}]}]',
+        "Infinity",
+    ),
+    "Hostile_deep.json": (b"[" * 30_000 + b"]" * 30_000, "nested too deeply"),
+}
+HUGE = b'[{"order_id": "3", "items": [{"line_id": "%s", "quantity": 1e999999999}]}]'
+
+
+def test_hostile_receipt_json_is_kept_in_error_with_a_report_and_the_good_file_is_received(
+    dagbag, ledger_conn, actor, netsuite_store
+):
+    import os
+
+    from po_sync.ledger import RecordStatus
+    from po_sync_sandbox.hotwax import RECEIPT_DIR, SETTLED_MTIME
+    from tests.hotwax.conftest import po_status, receipts_of
+    from tests.hotwax.test_e2e_receipts import report
+
+    assert run_dag(dagbag, FLOW).state == "success"
+    actor.import_purchase_orders()
+    (good,) = actor.receive(["2"])
+    line = sorted(actor.orders["3"], key=int)[0]
+    for name, (data, _) in {**HOSTILE_FEEDS, "Hostile_huge.json": (HUGE, "")}.items():
+        path = actor.path(RECEIPT_DIR / name)
+        path.write_bytes(data.replace(b"%s", line.encode()) if b"%s" in data else data)
+        os.utime(path, (SETTLED_MTIME, SETTLED_MTIME))
+
+    assert run_dag(dagbag, "hotwax_receipt_import").state == "success"
+
+    assert po_status(netsuite_store, "2") == "F" and receipts_of(netsuite_store, "3") == []
+    errors = set(actor.files(RECEIPT_DIR / "error"))
+    for name, (_, words) in HOSTILE_FEEDS.items():
+        assert {name, f"{name}.errors.csv"} <= errors, (name, errors)
+        assert words in report(actor, name)[0]["errorMessage"], (name, report(actor, name))
+    # a huge number is one bad order: the file is archived, the order kept with its reason
+    assert "Hostile_huge.json" in actor.files(RECEIPT_DIR / "archive")
+    assert "implausibly large" in report(actor, "Hostile_huge.failed.json")[0]["errorMessage"]
+    assert good in actor.files(RECEIPT_DIR / "archive")
+    import sqlalchemy as sa
+
+    from po_sync.ledger.schema import sync_record
+
+    with ledger_conn.engine.connect() as conn:
+        messages = [
+            r.last_error_message
+            for r in conn.execute(
+                sa.select(sync_record.c.last_error_message).where(
+                    sync_record.c.status == RecordStatus.QUARANTINED.value
+                )
+            )
+        ]
+    for name in HOSTILE_FEEDS:
+        assert any(name in m for m in messages), (name, messages)

@@ -68,6 +68,7 @@ from po_sync.sync import SyncOperator, SyncRun, as_bool
 from po_sync.validation import (
     config_path,
     document_numbers_param,
+    is_field_id,
     is_internal_id,
     suiteql_int,
     suiteql_literal,
@@ -160,7 +161,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not exported_field.startswith("custbody"):
+        if not exported_field.startswith("custbody") or not is_field_id(exported_field):
             raise ConfigurationError(
                 f"{self.task_id}: exported_field must be a custom body field (custbody...)"
             )
