@@ -24,7 +24,11 @@ SMALL_DATA = {
 }
 
 DEFAULT_CONF: dict[str, dict[str, Any]] = {
-    "hotwax_po_export": {"resync_po_numbers": [], "dry_run": False},
+    "hotwax_po_export": {
+        "resync_po_numbers": [],
+        "dry_run": False,
+        "remote_dir": "netsuite/purchaseorder/fulfillment",
+    },
     "hotwax_receipt_import": {"dry_run": False, "max_file_bytes": 5_000_000, "min_file_age_seconds": 30},
 }
 

@@ -25,6 +25,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from po_sync.validation import csv_cell
+
 __all__ = [
     "PO_CSV_HEADER",
     "FormatError",
@@ -130,7 +132,8 @@ def write_po_csv(rows: Iterable[HotWaxPoRow]) -> bytes:
     lines = [",".join(PO_CSV_HEADER)]
     for row in rows:
         check_row(row)
-        lines.append(",".join(row.values()))
+        # po_sync.validation.csv_cell: a SKU like "=HYPERLINK(..)" goes out as text, not a formula
+        lines.append(",".join(csv_cell(value) for value in row.values()))
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
@@ -359,6 +362,6 @@ def error_report_csv(rows: Iterable[tuple[str, str]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(("orderId", "errorMessage"))
-    for order_id, message in rows:
-        writer.writerow((order_id, message))
+    for order_id, message in rows:  # read by people in spreadsheets: no cell may be a formula
+        writer.writerow((csv_cell(order_id), csv_cell(message)))
     return buffer.getvalue().encode("utf-8")

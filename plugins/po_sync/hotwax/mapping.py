@@ -30,6 +30,7 @@ from po_sync.models import (
     RecordRef,
     normalize_decimal,
 )
+from po_sync.validation import is_internal_id, suiteql_int
 
 __all__ = [
     "PO_LINE_COLUMNS",
@@ -208,13 +209,13 @@ def receipt_lines_query(po_ids: Sequence[str]) -> str:
     One query serves a whole feed file's orders instead of one ``GET purchaseOrder`` per order; the
     line id is ``transactionline.id``, as the HotWax export sends it.
     """
-    if not po_ids or not all(po_id.isdigit() for po_id in po_ids):
+    if not po_ids or not all(is_internal_id(po_id) for po_id in po_ids):
         raise ValueError("receipt_lines_query needs PO internal ids (digits)")
     return (
         "SELECT tl.transaction AS po_id, tl.id AS line_id, tl.item AS item_id, tl.quantity AS quantity, "
         "tl.quantityshiprecv AS received, tl.isclosed AS closed "
         "FROM transactionline tl JOIN transaction t ON t.id = tl.transaction "
-        f"WHERE t.type = 'PurchOrd' AND tl.transaction IN ({', '.join(po_ids)}) "
+        f"WHERE t.type = 'PurchOrd' AND tl.transaction IN ({', '.join(suiteql_int(i) for i in po_ids)}) "
         "AND tl.mainline = 'F' AND tl.taxline = 'F' ORDER BY tl.transaction, tl.id"
     )
 

@@ -63,9 +63,16 @@ from po_sync.hotwax.mapping import (
 )
 from po_sync.ledger import Action, Decision, RecordKey, RecordStatus
 from po_sync.models import canonical_json, record_validation_error
-from po_sync.netsuite.mapping import document_numbers_param
 from po_sync.receiving import ReceivingOwnership, load_receiving
 from po_sync.sync import SyncOperator, SyncRun, as_bool
+from po_sync.validation import (
+    config_path,
+    document_numbers_param,
+    is_field_id,
+    is_internal_id,
+    suiteql_int,
+    suiteql_literal,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -154,7 +161,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not exported_field.startswith("custbody"):
+        if not exported_field.startswith("custbody") or not is_field_id(exported_field):
             raise ConfigurationError(
                 f"{self.task_id}: exported_field must be a custom body field (custbody...)"
             )
@@ -181,8 +188,8 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
         # Not yet exported: the checkbox HotWax's bundle adds, NULL until first set.
         status = f"(t.status = 'B' AND NVL(t.{self.exported_field}, 'F') = 'F')"
         if resync:
-            ids = ", ".join(v for v in resync if v.isdigit()) or "-1"
-            numbers = ", ".join(f"'{v}'" for v in resync)
+            ids = ", ".join(suiteql_int(v) for v in resync if is_internal_id(v)) or "-1"
+            numbers = ", ".join(suiteql_literal(v) for v in resync)
             picked = f"t.id IN ({ids}) OR t.tranid IN ({numbers})"
             status = f"({status} OR (t.status IN ('B', 'D', 'E') AND ({picked})))"
         return (
@@ -214,6 +221,8 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
     # ---- the flow
 
     def sync(self, context: Context, run: SyncRun) -> None:
+        # rendered now: a folder under the SFTP root, never "../.." or "/" (po_sync.validation)
+        self.remote_dir = config_path(self.remote_dir, what=f"{self.task_id}: remote_dir")
         resync = self._resync()
         dry_run = as_bool(self.is_dry_run)
         with _netsuite(self.netsuite_conn_id) as netsuite:
@@ -427,6 +436,7 @@ class HotWaxReceiptImportOperator(SyncOperator):
         return posixpath.join(self.remote_dir, "error")
 
     def sync(self, context: Context, run: SyncRun) -> None:
+        self.remote_dir = config_path(self.remote_dir, what=f"{self.task_id}: remote_dir")
         max_bytes = int(self.max_file_bytes)
         min_age = float(self.min_file_age_seconds)
         dry_run = as_bool(self.is_dry_run)
@@ -504,11 +514,11 @@ class _Ownership:
             return None
         entity = str(entity or "")
         vendor: str | None = None
-        if receiving.vendors and entity.isdigit():
+        if receiving.vendors and is_internal_id(entity):
             if entity not in self._entity_ids:
                 rows = list(
                     self.netsuite.suiteql(
-                        f"SELECT v.id, v.entityid FROM vendor v WHERE v.id = {int(entity)} ORDER BY v.id"
+                        f"SELECT v.id, v.entityid FROM vendor v WHERE v.id = {suiteql_int(entity)} ORDER BY v.id"
                     )
                 )
                 self._entity_ids[entity] = str(rows[0]["entityid"]) if rows else None

@@ -25,7 +25,7 @@ class NetSuiteAccount:
     base_url_override: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.account_id or not _ACCOUNT_RE.match(self.account_id.strip()):
+        if not self.account_id or not _ACCOUNT_RE.fullmatch(self.account_id.strip()):
             raise ConfigurationError(
                 f"NetSuite account id {self.account_id!r} is not like 1234567 or 1234567_SB1"
             )

@@ -36,6 +36,7 @@ from po_sync.netsuite.paging import (
 )
 from po_sync.netsuite.shared_limit import SHARED_LIMIT_LEDGER, SharedSlots, account_key, shared_slots
 from po_sync.netsuite.transport import NetSuiteTransport, RetryPolicy
+from po_sync.validation import record_id as record_id_segment
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +316,8 @@ class NetSuiteHook(BaseHook):
             raise ConfigurationError(f"bad NetSuite record type {record_type!r}")
         path = f"/record/v1/{record_type}"
         if record_id is not None:
-            path += "/" + quote(str(record_id), safe=":")
+            # digits or eid:<external id> only (po_sync.validation): no "..", no "/", no query string
+            path += "/" + quote(record_id_segment(record_id), safe=":")
         return path
 
     def get_record(

@@ -6,8 +6,6 @@ column names the mappers read sit next to the query that selects them.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -16,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from po_sync.exceptions import ConfigurationError, RecordError
+from po_sync.exceptions import RecordError
 from po_sync.models import (
     DocumentRef,
     DocumentType,
@@ -32,8 +30,21 @@ from po_sync.models import (
     record_validation_error,
 )
 
+# The SuiteQL literal and document-number rules live in po_sync.validation (one place for every
+# check of outside values); re-exported here for the modules that import them from this one.
+from po_sync.validation import (
+    DOCUMENT_NUMBER_RULE,
+    SAFE_IDENTIFIER_RULE,
+    document_numbers_param,
+    is_internal_id,
+    is_safe_identifier,
+    suiteql_int,
+)
+from po_sync.validation import suiteql_literal as sql_literal
+
 __all__ = [
     "DOCUMENT_NUMBER_RULE",
+    "SAFE_IDENTIFIER_RULE",
     "PO_COLUMNS",
     "OrderLine",
     "OrderSnapshot",
@@ -53,11 +64,6 @@ __all__ = [
 
 #: NetSuite currency internal ids → ISO codes (the sandbox's account has USD as id 1).
 DEFAULT_CURRENCIES = {"1": "USD", "2": "GBP", "3": "CAD", "4": "EUR"}
-
-_SAFE_LITERAL = re.compile(r"^[A-Za-z0-9 _\-./:]{1,100}$")
-_INTERNAL_ID = re.compile(r"^[0-9]{1,18}$")
-#: What :func:`sql_literal` accepts, in words (for messages that tell a person what to fix).
-SAFE_IDENTIFIER_RULE = "letters, digits, spaces and _ - . / : only, 1 to 100 characters"
 
 PO_COLUMNS = (
     "t.id, t.tranid, t.status, t.externalid, TO_CHAR(t.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS lastmod, "
@@ -106,70 +112,6 @@ class OrderSnapshot:
 
     def line(self, line_id: str) -> OrderLine | None:
         return next((line for line in self.lines if line.line == str(line_id)), None)
-
-
-def is_safe_identifier(value: object) -> bool:
-    """Whether ``value`` may go into a SuiteQL literal or a URL path as a document number or id."""
-    return isinstance(value, str) and _SAFE_LITERAL.fullmatch(value) is not None
-
-
-#: What a document number named in a trigger param may be (NetSuite ``tranId`` or internal id), in words.
-DOCUMENT_NUMBER_RULE = "letters, digits, _ and - only, 1 to 40 characters"
-_DOCUMENT_NUMBER = re.compile(r"[A-Za-z0-9_-]{1,40}")
-
-
-def document_numbers_param(value: object, *, param: str, rule: str | None = None) -> list[str]:
-    """The document numbers a trigger param names (``resync_po_numbers`` and the like), validated.
-
-    One parser for every flow, so a param is read the same way everywhere and a bad value is named
-    as a bad param before it can reach a SuiteQL literal or a URL path. Accepts nothing (``None``,
-    ``""``), a JSON list, a string separated by commas or white space, or a list of strings/numbers.
-
-    :param value: the rendered param.
-    :param param: its name, for the message a person reads.
-    :param rule: use :func:`is_safe_identifier` (the SuiteQL literal rule, described by this text)
-        instead of the stricter :data:`DOCUMENT_NUMBER_RULE`.
-    :raises ConfigurationError: naming the param and the values that are not document numbers.
-    """
-    if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
-        return []
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                raise ConfigurationError(
-                    f"{param}: not a JSON list of document numbers: {text[:80]!r}"
-                ) from None
-        else:
-            value = [v for v in re.split(r"[\s,]+", text) if v]
-    if not isinstance(value, list | tuple) or not all(
-        isinstance(v, str | int) and not isinstance(v, bool) for v in value
-    ):
-        raise ConfigurationError(f"{param}: must be a list of document numbers, got {str(value)[:80]!r}")
-    numbers = [str(v).strip() for v in value]
-    if rule is None:
-        bad = [v for v in numbers if _DOCUMENT_NUMBER.fullmatch(v) is None]
-    else:
-        bad = [v for v in numbers if not is_safe_identifier(v)]
-    if bad:
-        raise ConfigurationError(
-            f"{param}: {bad!r} are not document numbers ({rule or DOCUMENT_NUMBER_RULE})"
-        )
-    return numbers
-
-
-def is_internal_id(value: object) -> bool:
-    """Whether ``value`` is a NetSuite internal id (digits only), safe in a URL path and as ``int()``."""
-    return isinstance(value, str) and _INTERNAL_ID.fullmatch(value) is not None
-
-
-def sql_literal(value: str) -> str:
-    """A quoted SuiteQL string literal for an id-like value; anything else is refused (no injection)."""
-    if not is_safe_identifier(value):
-        raise RecordError(f"{value!r} is not a valid document number or id", code="BAD_IDENTIFIER")
-    return "'" + value.replace("'", "''") + "'"
 
 
 def status_letters(statuses: Iterable[str]) -> list[str]:
@@ -270,9 +212,9 @@ def po_lines_query(
     if numbers:
         where.append("t.tranid IN (" + ", ".join(sql_literal(n) for n in numbers) + ")")
     if ids:
-        where.append("t.id IN (" + ", ".join(str(int(i)) for i in ids) + ")")
+        where.append("t.id IN (" + ", ".join(suiteql_int(i) for i in ids) + ")")
     if created_from:
-        where.append("t.createdfrom IN (" + ", ".join(str(int(i)) for i in created_from) + ")")
+        where.append("t.createdfrom IN (" + ", ".join(suiteql_int(i) for i in created_from) + ")")
     return (
         f"SELECT {PO_COLUMNS} FROM transaction t "
         "JOIN transactionline tl ON tl.transaction = t.id "

@@ -79,6 +79,7 @@ from po_sync.onetrail.settings import (
     resolve_settings,
 )
 from po_sync.sync import SyncOperator, SyncRun, as_bool
+from po_sync.validation import is_internal_id, suiteql_int
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -187,8 +188,8 @@ class OnetrailPurchaseOrderSubmitOperator(_OnetrailOperator):
             f"<> '{SubmitStatus.DO_NOT_SUBMIT}'"
         )
         if resync:
-            ids = ", ".join(v for v in resync if v.isdigit()) or "-1"
-            numbers = ", ".join(f"'{v}'" for v in resync)
+            ids = ", ".join(suiteql_int(v) for v in resync if is_internal_id(v)) or "-1"
+            numbers = ", ".join(sql_literal(v) for v in resync)
             flagged = f"(({flagged}) OR t.id IN ({ids}) OR t.tranid IN ({numbers}))"
         return (
             f"SELECT t.id AS po_id, t.tranid AS tranid FROM transaction t "
@@ -444,7 +445,9 @@ class _InboundFile:
         return data
 
     def key(self, entity_type: str) -> RecordKey:
-        label = self.name if _SAFE_NAME_RE.match(self.name) else re.sub(r"[^A-Za-z0-9._-]", "_", self.name)
+        label = (
+            self.name if _SAFE_NAME_RE.fullmatch(self.name) else re.sub(r"[^A-Za-z0-9._-]", "_", self.name)
+        )
         return self.run.key(entity_type, "onetrail", f"{label}@{self.checksum or f'size-{self.entry.size}'}")
 
     def _unique(self, folder: str) -> str:
@@ -720,7 +723,7 @@ def find_po(netsuite: NetSuiteHook, number: str, where: str) -> dict[str, Any]:
 def item_mpns(netsuite: NetSuiteHook, *, ids: Sequence[str] = (), mpns: Sequence[str] = ()) -> dict[str, str]:
     """Item id → MPN for ``ids``, or MPN → item id for ``mpns`` (one SuiteQL)."""
     if ids:
-        where = "i.id IN (" + ", ".join(str(int(i)) for i in ids) + ")"
+        where = "i.id IN (" + ", ".join(suiteql_int(i) for i in ids) + ")"
     elif mpns:
         where = "i.mpn IN (" + ", ".join(sql_literal(m) for m in mpns) + ")"
     else:

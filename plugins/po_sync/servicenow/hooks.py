@@ -37,6 +37,7 @@ from po_sync.exceptions import (
     RetriableError,
 )
 from po_sync.servicenow.settings import SERVICENOW_CONNECTION, ServiceNowSettings
+from po_sync.validation import url_segment
 
 log = logging.getLogger(__name__)
 SYSTEM = "servicenow"
@@ -91,7 +92,9 @@ class BatchOp:
     params: Mapping[str, str] = field(default_factory=dict)
 
     def url(self) -> str:
-        path = f"{TABLE_PATH}/{self.table}" + (f"/{self.sys_id}" if self.sys_id else "")
+        path = f"{TABLE_PATH}/{url_segment(self.table, what='table')}" + (
+            f"/{url_segment(self.sys_id, what='sys_id')}" if self.sys_id else ""
+        )
         return path + (f"?{urlencode(dict(self.params))}" if self.params else "")
 
 
@@ -384,7 +387,10 @@ class ServiceNowHook(BaseHook):
     def _table_path(table: str, sys_id: str | None = None) -> str:
         if not table or "/" in table:
             raise ValueError(f"bad ServiceNow table name {table!r}")
-        return f"{TABLE_PATH}/{table}" + (f"/{sys_id}" if sys_id else "")
+        # table and sys_id through po_sync.validation: one URL segment each, nothing else
+        return f"{TABLE_PATH}/{url_segment(table, what='table')}" + (
+            f"/{url_segment(sys_id, what='sys_id')}" if sys_id else ""
+        )
 
     def query_page(
         self, table: str, *, query: str = "", fields: Sequence[str] | None = None, limit: int, offset: int

@@ -154,7 +154,7 @@ def plan_purchase_order(
     number = header.get("purchase_order_number") or ""
     staging_table = settings.tables.staging_po
     where_po = f"PO {number or '?'} ({staging_table} {header.get('sys_id', '?')})"
-    if not number or not _EXTERNAL_ID_RE.match(number):
+    if not number or not _EXTERNAL_ID_RE.fullmatch(number):
         raise RecordValidationError(
             f"{where_po}: purchase_order_number {number!r} is empty or not usable as a NetSuite external id",
             code="BAD_PO_NUMBER",
@@ -170,7 +170,7 @@ def plan_purchase_order(
     if (header.get("purchase_order_status") or "").lower() == "canceled":
         return Plan("cancel", number, number, body={"cancel": True})
     supplier = header.get("supplier_id") or ""
-    if not supplier or not _EXTERNAL_ID_RE.match(supplier):
+    if not supplier or not _EXTERNAL_ID_RE.fullmatch(supplier):
         raise RecordValidationError(
             f"{where_po}: supplier_id {supplier!r} is empty or not a supplier id", code="BAD_SUPPLIER"
         )
@@ -190,7 +190,7 @@ def plan_purchase_order(
             line.get("unit_price", "") or "0", where=where, field_name="unit_price", positive=False
         )
         sku = line.get("sku") or ""
-        if not sku or not _EXTERNAL_ID_RE.match(sku):
+        if not sku or not _EXTERNAL_ID_RE.fullmatch(sku):
             raise RecordValidationError(
                 f"{where}: sku {sku!r} is empty or not an ERP item id", code="BAD_SKU"
             )

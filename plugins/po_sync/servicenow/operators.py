@@ -56,6 +56,7 @@ from po_sync.servicenow.settings import (
     S2PSettings,
 )
 from po_sync.sync import SyncOperator, SyncRun, SystemUnavailableError, as_bool
+from po_sync.validation import suiteql_int
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -527,7 +528,7 @@ class S2PFlow:
         """The NetSuite PO numbers (``tranId``) and line numbers of the written POs: one SuiteQL call."""
         if not pos:
             return
-        ids = ", ".join(str(int(po.netsuite_id or 0)) for po in pos)
+        ids = ", ".join(suiteql_int(po.netsuite_id or 0) for po in pos)
         query = (
             "SELECT t.id AS id, t.tranid AS tranid, tl.id AS line FROM transaction t "
             "JOIN transactionline tl ON tl.transaction = t.id "

@@ -38,6 +38,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from po_sync.exceptions import RecordValidationError
+from po_sync.validation import csv_cell, csv_cell_value
 
 __all__ = [
     "DOCUMENT_ROOTS",
@@ -135,7 +136,7 @@ def dump_document(document: Mapping[str, Any], fmt: str) -> bytes:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header_cols + line_cols)
-        head_values = [doc_type] + [_csv_value(header[c]) for c in header]
+        head_values = [csv_cell(doc_type)] + [_csv_value(header[c]) for c in header]
         for line in lines or [{}]:
             writer.writerow(head_values + [_csv_value(line.get(c)) for c in line_cols])
         return out.getvalue().encode("utf-8")
@@ -143,9 +144,11 @@ def dump_document(document: Mapping[str, Any], fmt: str) -> bytes:
 
 
 def _csv_value(value: Any) -> str:
+    # every cell through po_sync.validation.csv_cell: a vendor opening the file in a spreadsheet
+    # never runs a formula from an item name, memo or SKU
     if isinstance(value, list | tuple):
-        return _CSV_LIST_SEP.join(_text(v) for v in value)
-    return _text(value)
+        return csv_cell(_CSV_LIST_SEP.join(_text(v) for v in value))
+    return csv_cell(_text(value))
 
 
 def _xml_fields(parent: Element, fields: Mapping[str, Any]) -> None:
@@ -209,6 +212,24 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
 
 
+#: The longest JSON number a vendor document may hold, and the largest / smallest magnitude (10**n):
+#: quantities and amounts fit easily; "1e999999999" or 5,000 digits are refused while parsing, so
+#: they never reach Decimal arithmetic or Python's int-to-string limit.
+_MAX_NUMBER_CHARS = 40
+_MAX_MAGNITUDE = 15
+
+
+def _number(text: str) -> Decimal:
+    if len(text) > _MAX_NUMBER_CHARS:
+        raise ValueError(f"number {text[:20]}... is longer than {_MAX_NUMBER_CHARS} characters")
+    value = Decimal(text)
+    if value and abs(value.adjusted()) > _MAX_MAGNITUDE:
+        raise ValueError(
+            f"number {text} is out of range (more than 10^{_MAX_MAGNITUDE} or less than 10^-{_MAX_MAGNITUDE})"
+        )
+    return value
+
+
 def _depth(value: Any, level: int = 0) -> int:
     if level > _MAX_JSON_DEPTH:
         return level
@@ -234,7 +255,11 @@ def _stringify(value: Any, where: str, path: str) -> Any:
 def _load_json(text: str, where: str) -> dict[str, Any]:
     try:
         body = json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_float=Decimal, parse_constant=_refuse_constant
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_float=_number,
+            parse_int=_number,
+            parse_constant=_refuse_constant,
         )
     except RecursionError:
         raise DocumentFormatError(f"{where}: JSON nested too deeply", code="MALFORMED_JSON") from None
@@ -376,6 +401,7 @@ def _csv_split_columns(doc_type: str, columns: Iterable[str]) -> tuple[list[str]
 
 
 def _csv_cell(column: str, value: str) -> Any:
+    value = csv_cell_value(value)  # a cell we (or a vendor echoing us) neutralised reads as written
     if column in LIST_FIELDS:
         return [v.strip() for v in value.split(_CSV_LIST_SEP) if v.strip()]
     return value if value != "" else None

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from po_sync.exceptions import ConfigurationError
 from po_sync.models import PurchaseOrderStatus
+from po_sync.validation import UnsafeValueError, path_component, relative_path
 
 __all__ = [
     "MERGE_ASSET_URI",
@@ -37,11 +38,12 @@ _BUCKET = r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$"
 
 def _prefix(value: str) -> str:
     value = value.strip().lstrip("/")
-    if value and not value.endswith("/"):
-        value += "/"
-    if ".." in value.split("/"):
-        raise ValueError("must not contain '..'")
-    return value
+    if not value:
+        return ""
+    try:
+        return relative_path(value, what="prefix") + "/"
+    except UnsafeValueError as exc:  # pydantic reports a ValueError as this field's error
+        raise ValueError(exc.message) from None
 
 
 class VendorSettings(BaseModel):
@@ -111,8 +113,9 @@ class VendorSettings(BaseModel):
         return f"{self.prefix}quarantine/"
 
     def po_key(self, po_number: str) -> str:
-        """The deterministic key of one PO document."""
-        return f"{self.po_prefix}{po_number}.{self.format}"
+        """The deterministic key of one PO document (the PO number is one path component, or
+        :class:`~po_sync.validation.UnsafeValueError`)."""
+        return f"{self.po_prefix}{path_component(po_number, what='PO number')}.{self.format}"
 
 
 _INTERNAL_ID = r"^[0-9]{1,18}$"

@@ -23,6 +23,7 @@ from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay
 
 from po_sync.exceptions import ConfigurationError, ExternalSystemError, RetriableError
+from po_sync.validation import url_segment
 from po_sync.xseries.budget import SharedRateBudget
 from po_sync.xseries.connection import XSeriesSettings
 from po_sync.xseries.errors import (
@@ -364,7 +365,7 @@ class XSeriesHook(BaseHook):
     def consignment(self, consignment_id: str) -> Consignment | None:
         """The consignment, or None when it does not exist (or was deleted)."""
         try:
-            body = self.request("GET", f"/consignments/{consignment_id}")
+            body = self.request("GET", f"/consignments/{url_segment(consignment_id, what='consignment id')}")
         except XSeriesRequestError as exc:
             if exc.status == 404:
                 return None
@@ -381,13 +382,17 @@ class XSeriesHook(BaseHook):
         return Consignment.model_validate(created["data"])
 
     def update_consignment(self, consignment_id: str, body: Mapping[str, Any]) -> Consignment:
-        updated = self.request("PUT", f"/consignments/{consignment_id}", json_body={"data": dict(body)})
+        updated = self.request(
+            "PUT",
+            f"/consignments/{url_segment(consignment_id, what='consignment id')}",
+            json_body={"data": dict(body)},
+        )
         return Consignment.model_validate(updated["data"])
 
     def delete_consignment(self, consignment_id: str) -> bool:
         """Delete; False when it was already gone (so a rerun after a crash is not an error)."""
         try:
-            self.request("DELETE", f"/consignments/{consignment_id}")
+            self.request("DELETE", f"/consignments/{url_segment(consignment_id, what='consignment id')}")
         except XSeriesRequestError as exc:
             if exc.status == 404:
                 return False
@@ -399,7 +404,9 @@ class XSeriesHook(BaseHook):
         lines = [
             m
             for m, _ in self.iter_models(
-                f"/consignments/{consignment_id}/products", ConsignmentProduct, page_size=MAX_PAGE_SIZE
+                f"/consignments/{url_segment(consignment_id, what='consignment id')}/products",
+                ConsignmentProduct,
+                page_size=MAX_PAGE_SIZE,
             )
         ]
         return [line for line in lines if not line.deleted_at]
@@ -410,13 +417,20 @@ class XSeriesHook(BaseHook):
         result: dict[str, Any] = {}
         for start in range(0, len(items), BULK_MAX):
             chunk = [_jsonable(dict(item)) for item in items[start : start + BULK_MAX]]
-            body = self.request("POST", f"/consignments/{consignment_id}/bulk", json_body=chunk)
+            body = self.request(
+                "POST",
+                f"/consignments/{url_segment(consignment_id, what='consignment id')}/bulk",
+                json_body=chunk,
+            )
             result.update((body or {}).get("data") or {})
         return result
 
     def delete_consignment_product(self, consignment_id: str, product_id: str) -> None:
         try:
-            self.request("DELETE", f"/consignments/{consignment_id}/products/{product_id}")
+            self.request(
+                "DELETE",
+                f"/consignments/{url_segment(consignment_id, what='consignment id')}/products/{url_segment(product_id, what='product id')}",
+            )
         except XSeriesRequestError as exc:
             if exc.status != 404:
                 raise

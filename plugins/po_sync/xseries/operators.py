@@ -34,8 +34,8 @@ from po_sync.exceptions import ConfigurationError, RecordError
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.ledger.schema import sync_record
-from po_sync.netsuite.mapping import document_numbers_param
 from po_sync.sync import SyncOperator, SyncRun, as_bool
+from po_sync.validation import document_numbers_param, is_internal_id, suiteql_int, suiteql_string
 from po_sync.xseries.mapping import (
     OrderPlan,
     check_plan,
@@ -144,7 +144,7 @@ class _XSeriesOrderOperator(SyncOperator):
     ) -> None:
         super().__init__(**kwargs)
         for name, value in (("consignment_field", consignment_field), ("synced_field", synced_field)):
-            if not _FIELD_RE.match(value):
+            if not _FIELD_RE.fullmatch(value):
                 raise ConfigurationError(f"{self.task_id}: {name} must be a custom body field (custbody...)")
         self.netsuite_conn_id = netsuite_conn_id
         self.xseries_conn_id = xseries_conn_id
@@ -299,7 +299,10 @@ class VendPurchaseOrderPushOperator(_XSeriesOrderOperator):
             return
         existing: set[str] = set()
         for start in range(0, len(candidates), 500):
-            ids = ", ".join(c for c in candidates[start : start + 500] if c.isdigit()) or "-1"
+            ids = (
+                ", ".join(suiteql_int(c) for c in candidates[start : start + 500] if is_internal_id(c))
+                or "-1"
+            )
             rows = ns.suiteql(
                 f"SELECT id FROM transaction WHERE type = 'PurchOrd' AND id IN ({ids}) ORDER BY id"
             )
@@ -415,7 +418,7 @@ class VendSupplierOrderPullOperator(_XSeriesOrderOperator):
         skus = sorted({ln.product_sku for ln in lines if ln.product_sku})
         items: dict[str, str] = {}
         if skus:
-            quoted = ", ".join("'" + s.replace("'", "''") + "'" for s in skus)
+            quoted = ", ".join(suiteql_string(s) for s in skus)
             for row in ns.suiteql(f"SELECT id, itemid FROM item WHERE itemid IN ({quoted}) ORDER BY id"):
                 items[str(row["itemid"])] = str(row["id"])
         body = purchase_order_body(

@@ -29,6 +29,7 @@ from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.netsuite.mapping import SAFE_IDENTIFIER_RULE, is_safe_identifier, order_snapshots, po_lines_query
 from po_sync.sync import SyncOperator, SyncRun
+from po_sync.validation import PATH_COMPONENT_RULE, UnsafeValueError, is_path_component, join_under
 from po_sync.vendors.formats import format_from_key, load_document
 from po_sync.vendors.mapping import (
     OrderSnapshot,
@@ -282,14 +283,16 @@ class VendorMerger:
     def _queryable(self, item: _Inbound) -> bool:
         """Whether the file's PO number may go into a SuiteQL query; if not, the file is quarantined
         here, so one bad value never fails the lookup of every other file."""
-        if is_safe_identifier(item.document.po_number):
+        number = item.document.po_number
+        if is_safe_identifier(number) and is_path_component(number):
             return True
+        rule = SAFE_IDENTIFIER_RULE if not is_safe_identifier(number) else PATH_COMPONENT_RULE
         self._quarantine(
             item.vendor,
             item.key,
             "BAD_IDENTIFIER",
             f"{item.document.document_type} {item.document.document_id} (file {item.key}): po_number = "
-            f"{item.document.po_number!r}: not a NetSuite document number ({SAFE_IDENTIFIER_RULE})",
+            f"{number!r}: not a NetSuite document number that can name a merged file ({rule})",
         )
         return False
 
@@ -361,7 +364,12 @@ class VendorMerger:
                     for s in sources
                 ],
             }
-        key = f"ready/{kind}/{merged}.json"
+        try:  # the merged id holds a PO or sales-order number: one key component, or nothing is written
+            key = join_under(f"ready/{kind}", f"{merged}.json", what="merged document id")
+        except UnsafeValueError as exc:
+            for source in sources:
+                self._quarantine(source.vendor, source.key, exc.code, f"file {source.key}: {exc.message}")
+            return
 
         def send(decision: Decision) -> str | None:
             if body is None:

@@ -37,6 +37,7 @@ from po_sync.netsuite.mapping import (
     purchase_orders_from_rows,
 )
 from po_sync.sync import SyncOperator, SyncRun, as_bool, catch_up_window, is_scheduled
+from po_sync.validation import UnsafeValueError
 from po_sync.vendors.formats import dump_document
 from po_sync.vendors.mapping import document_hash, purchase_order_document
 from po_sync.vendors.operators.po_retry import FailedPORetry
@@ -254,7 +255,12 @@ class VendorExporter:
             document = purchase_order_document(po, vendor_id=settings.vendor_id)
             payload_hash = document_hash(document)
             key = run.key("purchase_order", "netsuite", po.number)
-            s3_key = settings.po_key(po.number)
+            try:
+                s3_key = settings.po_key(po.number)
+            except UnsafeValueError as exc:  # e.g. PO/2026/7: it would open folders in the vendor's bucket
+                if not dry_run:
+                    run.quarantine_input(key, code=exc.code, message=f"PO {po.number!r}: {exc.message}")
+                continue
             if dry_run:
                 run.counts["read"] += 1
                 state = run.ledger.get(key)

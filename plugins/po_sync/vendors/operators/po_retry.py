@@ -13,13 +13,13 @@ more, is ``resolved`` with a note saying so, so that it does not hold a place in
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping
 from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
 from po_sync.ledger import RecordStatus
 from po_sync.netsuite.mapping import po_lines_query, status_letters
+from po_sync.validation import is_safe_identifier
 
 if TYPE_CHECKING:
     from po_sync.sync import SyncRun
@@ -41,9 +41,6 @@ class Exporter(Protocol):
     """What the retry needs of ``VendorExporter``: map rows and send each PO."""
 
     def export(self, rows: Any, *, force: bool, dry_run: bool, zone: tzinfo = ...) -> dict[str, Any]: ...
-
-
-_PO_NUMBER = re.compile(r"^[A-Za-z0-9 _\-./:]{1,100}$")
 
 
 class FailedPORetry:
@@ -83,7 +80,7 @@ class FailedPORetry:
         candidates = [
             n
             for n in run.failed_ids(ENTITY_TYPE, limit=self.limit * SCAN_FACTOR)
-            if n not in exclude and _PO_NUMBER.match(n)
+            if n not in exclude and is_safe_identifier(n)  # SuiteQL literal rule, fullmatch
         ]
         if not candidates:
             return {"retried": 0}
