@@ -250,6 +250,15 @@ class SyncRun:
         if decision.action is not Action.BUSY:
             self.quarantined(decision, code=code, message=message)
 
+    def forget(self, decision: Decision) -> None:
+        """Drop a ``SKIP`` decision the caller handles otherwise (e.g. as a duplicate input): the
+        record stays as it was and the run neither counts it nor waits for its outcome."""
+        if decision.action is not Action.SKIP:
+            raise ValueError(f"only a SKIP decision can be forgotten, not {decision.action}")
+        with self._lock:
+            self._open_records.discard(decision.record_id)
+            self.counts["read"] -= 1
+
     def _close(self, decision: Decision, outcome: str) -> None:
         with self._lock:
             self._open_records.discard(decision.record_id)

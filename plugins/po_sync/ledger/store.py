@@ -17,8 +17,10 @@ may already have reached the target, so it must look there (or rely on that key)
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -157,8 +159,51 @@ class Ledger:
     def __init__(self, engine: sa.Engine, *, lease: timedelta = DEFAULT_LEASE, migrate: bool = True) -> None:
         self.engine = engine
         self.lease = lease
+        #: this thread's open :meth:`batch` connection, if any
+        self._batch = threading.local()
         if migrate:
             ensure_schema(engine)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make this thread's :meth:`begin`, :meth:`get` and ``mark_*`` calls one transaction: one commit.
+
+        A commit is what a ledger write costs most (an fsync on SQLite), so a flow that begins or
+        closes many records in a row (a file's documents) does it inside one batch. Nothing the
+        records stand for may happen inside the block: a record begun here is ``in_progress`` for
+        the world only once the block has committed, so its side effect comes after. On an exception
+        nothing of the block is kept. Other ledger methods must not be called inside (on SQLite the
+        writer lock is held by the batch). Nested batches join the outer one.
+        """
+        if getattr(self._batch, "conn", None) is not None:
+            yield
+            return
+        with self.engine.begin() as conn:
+            self._batch.conn = conn
+            try:
+                yield
+            finally:
+                self._batch.conn = None
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        """This thread's batch connection, or a transaction of its own."""
+        conn = getattr(self._batch, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.begin() as own:
+            yield own
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        """This thread's batch connection (it sees the batch's writes), or a connection of its own."""
+        conn = getattr(self._batch, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.connect() as own:
+            yield own
 
     # ------------------------------------------------------------------ runs
 
@@ -286,7 +331,7 @@ class Ledger:
         )
 
     def get(self, key: RecordKey) -> RecordState | None:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(sa.select(sync_record).where(self._key_filter(key))).one_or_none()
         return RecordState.from_row(row) if row is not None else None
 
@@ -323,7 +368,7 @@ class Ledger:
         :param force: send even when unchanged (a person asked to resync this record).
         """
         now = utcnow()
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             self._insert_ignore(
                 conn,
                 {
@@ -473,7 +518,7 @@ class Ledger:
     ) -> None:
         now = utcnow()
         message = _clip(error_message)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             updated = conn.execute(
                 sync_record.update()
                 .where(sync_record.c.id == record_id)

@@ -16,8 +16,10 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import posixpath
+import queue
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -436,10 +438,11 @@ class _InboundFile:
     def error_dir(self) -> str:
         return posixpath.join(self.folder, "error")
 
-    def read(self, max_bytes: int) -> bytes | None:
+    def read(self, max_bytes: int, *, client: SFTPClient | None = None) -> bytes | None:
+        """The file's bytes (None when bigger than ``max_bytes``), through ``client`` if given."""
         if self.entry.size > max_bytes:
             return None
-        data = remote.read(self.client, self.path, max_bytes=max_bytes)
+        data = remote.read(client or self.client, self.path, max_bytes=max_bytes)
         self.checksum = _sha256(data)
         return data
 
@@ -989,9 +992,25 @@ class _DespatchFile:
 
 
 class _DespatchStream:
-    """Despatch advices as a pipeline: this thread reads, parses and begins files (a group at a time,
-    their POs read in one SuiteQL) while NetSuite's writes run on the hook's threads; each file is
-    archived or sent to ``error/`` as soon as its last write is back. Ledger writes stay on this thread."""
+    """Despatch advices as a pipeline of three stages, so NetSuite's slots never wait on this task:
+
+    - a reader thread (its own sFTP connection) reads and parses files ahead, a group at a time,
+      and reads the group's POs in one SuiteQL;
+    - this thread begins each group's ledger records in one transaction (:meth:`Ledger.batch`),
+      then hands the writes to the hook's threads (:meth:`NetSuiteHook.map_concurrent`, twice as
+      many threads as slots so a slot freed is taken at once);
+    - outcomes are recorded in batches of ``_FLUSH`` (one commit), then the files whose last write
+      is back are archived (or sent to ``error/``) and their file records closed in one more commit.
+
+    A record is ``in_progress`` (committed) before its write; a file is archived only after the
+    outcomes of its writes are committed. A crash between a write and the next batch leaves its
+    record ``in_progress``: the rerun finds the receipt by its external id (``RESUME``).
+    """
+
+    #: outcomes recorded per ledger commit
+    _FLUSH = 25
+    #: groups the reader may hold ready
+    _AHEAD = 3
 
     def __init__(
         self,
@@ -1006,6 +1025,8 @@ class _DespatchStream:
         self.netsuite = netsuite
         self.settings = settings
         self.dry_run = dry_run
+        self.outcomes: list[tuple[_DespatchFile, str, Any, Any]] = []
+        self.finished: list[_DespatchFile] = []
 
     def run(self, entries: list[_InboundFile]) -> None:
         def write(item: tuple[_DespatchFile, str, Any, Any]) -> str | None:
@@ -1019,60 +1040,57 @@ class _DespatchStream:
                 decision,
             )
 
-        run = self.run_
-        for (state, _number, _order, decision), outcome in self.netsuite.map_concurrent(
-            write, self._work(entries)
-        ):
-            number = _number
-            if isinstance(outcome, RecordValidationError):
-                run.quarantined(decision, code=outcome.code, message=outcome.message)
-                state.problems.append(outcome.message)
-            elif isinstance(outcome, RecordError):
-                run.failed(decision, code=outcome.code, message=outcome.message)
-                state.retry = True
-            elif isinstance(outcome, ExternalSystemError):
-                run.failed(decision, code=outcome.code or "NETSUITE_ERROR", message=str(outcome))
-                state.retry = True
-            elif isinstance(outcome, BaseException):
-                raise outcome  # a crash or a bug: the task fails, the ledger keeps the records in progress
-            else:
-                run.synced(decision, target_system="netsuite", target_id=outcome)
-                state.done.append(f"{number}:{outcome}")
-            state.waiting -= 1
-            if state.waiting == 0:
-                self._finish(state)
+        reader = _DespatchReader(self, entries)
+        try:
+            work = self._work(reader.groups())
+            for (state, number, _order, decision), outcome in self.netsuite.map_concurrent(
+                write, work, workers=2 * self.netsuite.concurrency
+            ):
+                if isinstance(outcome, BaseException) and not isinstance(
+                    outcome, (RecordError, ExternalSystemError)
+                ):
+                    self._record_outcomes()
+                    raise outcome  # a crash or a bug: the task fails; records of this write stay in progress
+                self.outcomes.append((state, number, decision, outcome))
+                state.waiting -= 1
+                if state.waiting == 0:
+                    self.finished.append(state)
+                if len(self.outcomes) >= self._FLUSH:
+                    self._flush()
+            self._flush()
+        finally:
+            reader.close()
 
-    def _work(self, entries: list[_InboundFile]) -> Iterator[tuple[_DespatchFile, str, Any, Any]]:
-        group = max(1, self.op.batch_size)
-        for start in range(0, len(entries), group):
-            files = [f for f in (self._begin(e) for e in entries[start : start + group]) if f is not None]
-            if not files:
-                continue
-            numbers = sorted({n for f in files for n in f.advice.po_numbers})
-            orders: dict[str, Any] = {}
-            for chunk in range(0, len(numbers), 500):
-                orders.update(
-                    order_snapshots(
-                        self.netsuite.suiteql(po_lines_query(numbers=numbers[chunk : chunk + 500]))
-                    )
-                )
-            for state in files:
-                items = list(self._records(state, orders))
-                state.waiting = len(items)
-                if not items:
-                    self._finish(state)
-                yield from items
+    # ---- stage 2: begin a group's records (one commit), then yield its writes
 
-    def _begin(self, file: _InboundFile) -> _DespatchFile | None:
+    def _work(
+        self, groups: Iterator[list[tuple[_InboundFile, bytes | None, Any]]]
+    ) -> Iterator[tuple[_DespatchFile, str, Any, Any]]:
+        for group, orders in groups:
+            items: list[tuple[_DespatchFile, str, Any, Any]] = []
+            with self.run_.ledger.batch():
+                for file, data, parsed in group:
+                    state = self._begin(file, data, parsed)
+                    if state is None:
+                        continue
+                    mine = list(self._records(state, orders))
+                    state.waiting = len(mine)
+                    if not mine:
+                        self.finished.append(state)
+                    items += mine
+            yield from items
+
+    def _begin(self, file: _InboundFile, data: bytes | None, parsed: Any) -> _DespatchFile | None:
         run, settings = self.run_, self.settings
-        data = file.read(settings.max_file_bytes)
         try:
             if data is None:
                 raise OnetrailFormatError(
                     f"{file.name}: {file.entry.size} bytes, more than the {settings.max_file_bytes}-byte limit; not read",
                     code="FILE_TOO_LARGE",
                 )
-            advice = load(data, "despatch_advice", name=file.name, max_bytes=settings.max_file_bytes)
+            if isinstance(parsed, OnetrailFormatError):
+                raise parsed
+            advice: DespatchAdvice = parsed
         except OnetrailFormatError as exc:
             if self.dry_run:
                 run.counts["quarantined"] += 1
@@ -1084,18 +1102,18 @@ class _DespatchStream:
             run.counts["read"] += 1
             return None
         key = file.key(self.op.entity_type)
-        state = run.ledger.get(key)
-        if state is not None and state.status in (
-            RecordStatus.SYNCED,
-            RecordStatus.IGNORED,
-            RecordStatus.RESOLVED,
-        ):
+        # The key holds the checksum, so a file done before (synced, ignored, resolved) is a SKIP:
+        # begin() tells it without a read of its own and leaves that record as it was.
+        decision = run.begin(key, payload_hash=file.checksum, trace_key=file.name)
+        if decision.action is Action.SKIP:
+            state = decision.previous
+            assert state is not None
             message = f"{file.name}: already processed on {state.updated_at:%Y-%m-%d %H:%M} UTC ({state.target_id}); not processed again"
             file.to_error(message)
             dup = run.key(f"{self.op.entity_type}_duplicate", "onetrail", key.source_id)
             run.quarantine_input(dup, code="DUPLICATE_FILE", message=message)
+            run.forget(decision)
             return None
-        decision = run.begin(key, payload_hash=file.checksum, trace_key=file.name)
         return None if decision.action is Action.BUSY else _DespatchFile(file, advice, decision)
 
     def _records(
@@ -1111,12 +1129,15 @@ class _DespatchStream:
                 state.problems.append(message)
                 continue
             payload = despatch_payload(state.advice, number)
-            previous = run.ledger.get(key)
+            # begin() says SKIP for a payload synced before, without a read of its own
+            decision = run.begin(key, payload_hash=payload, trace_key=state.file.name)
+            previous = decision.previous
             if (
-                previous is not None
+                decision.action is Action.SKIP
+                and previous is not None
                 and previous.status is RecordStatus.SYNCED
-                and previous.payload_hash == payload
             ):
+                run.forget(decision)
                 message = f"{state.where}: PO {number} was already received from this advice ({previous.target_id}); not again"
                 dup = run.key(
                     "despatch_advice_duplicate", "onetrail", f"{key.source_id}@{state.file.checksum[:16]}"
@@ -1124,7 +1145,6 @@ class _DespatchStream:
                 run.quarantine_input(dup, code="ALREADY_RECEIVED", message=message)
                 state.problems.append(message)
                 continue
-            decision = run.begin(key, payload_hash=payload, trace_key=state.file.name)
             if decision.action is Action.BUSY:
                 state.retry = True
             elif decision.action is Action.SKIP:
@@ -1132,25 +1152,143 @@ class _DespatchStream:
             else:
                 yield (state, number, order, decision)
 
-    def _finish(self, state: _DespatchFile) -> None:
+    # ---- stage 3: record outcomes (one commit), then archive the finished files
+
+    def _record_outcomes(self) -> None:
+        outcomes, self.outcomes = self.outcomes, []
+        if not outcomes:
+            return
+        run = self.run_
+        with run.ledger.batch():
+            for state, number, decision, outcome in outcomes:
+                if isinstance(outcome, RecordValidationError):
+                    run.quarantined(decision, code=outcome.code, message=outcome.message)
+                    state.problems.append(outcome.message)
+                elif isinstance(outcome, RecordError):
+                    run.failed(decision, code=outcome.code, message=outcome.message)
+                    state.retry = True
+                elif isinstance(outcome, ExternalSystemError):
+                    run.failed(decision, code=outcome.code or "NETSUITE_ERROR", message=str(outcome))
+                    state.retry = True
+                else:
+                    run.synced(decision, target_system="netsuite", target_id=outcome)
+                    state.done.append(f"{number}:{outcome}")
+
+    def _flush(self) -> None:
+        self._record_outcomes()
+        finished, self.finished = self.finished, []
+        if not finished:
+            return
+        closes = [self._finish(state) for state in finished]  # the sFTP moves, one by one
+        with self.run_.ledger.batch():
+            for close in closes:
+                close()
+
+    def _finish(self, state: _DespatchFile) -> Callable[[], None]:
+        """Move the file where it belongs; return the ledger update that says so (run in a batch)."""
         run, file = self.run_, state.file
         if state.retry:
-            run.failed(
-                state.decision,
-                code="RETRY",
-                message=f"{file.name}: a PO could not be written now; the file stays",
-            )
-        elif state.problems:
+            message = f"{file.name}: a PO could not be written now; the file stays"
+            return lambda: run.failed(state.decision, code="RETRY", message=message)
+        if state.problems:
             applied = f" (applied: {', '.join(state.done)})" if state.done else ""
             message = f"{state.where}: " + "; ".join(state.problems) + applied
             file.to_error(message)
-            run.quarantined(state.decision, code="DESPATCH_REFUSED", message=message)
-        else:
-            maybe_crash(run.flow)
-            file.archive()
-            run.synced(
-                state.decision, target_system="netsuite", target_id=", ".join(state.done) or "nothing shipped"
+            return lambda: run.quarantined(state.decision, code="DESPATCH_REFUSED", message=message)
+        maybe_crash(run.flow)
+        file.archive()
+        target = ", ".join(state.done) or "nothing shipped"
+        return lambda: run.synced(state.decision, target_system="netsuite", target_id=target)
+
+
+class _DespatchReader:
+    """Stage 1 of :class:`_DespatchStream`, on a thread of its own: read and parse the files a group
+    at a time and read the group's POs in one SuiteQL, a few groups ahead of the writes.
+
+    It has its own sFTP client (opened by the caller's thread, where Airflow hands out connections):
+    a paramiko client must not serve two threads' requests at once.
+    """
+
+    def __init__(self, stream: _DespatchStream, entries: list[_InboundFile]) -> None:
+        self.stream = stream
+        self.entries = entries
+        self.ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=stream._AHEAD)
+        self.stop = threading.Event()
+        self._cm: Any = None
+        self.thread: threading.Thread | None = None
+        if entries:
+            self._cm = _sftp(stream.op.sftp_conn_id).get_managed_conn()
+            client = self._cm.__enter__()
+            self.thread = threading.Thread(
+                target=self._main, args=(client,), name="onetrail-despatch-reader", daemon=True
             )
+            self.thread.start()
+
+    def _main(self, client: SFTPClient) -> None:
+        try:
+            stream = self.stream
+            limit = stream.settings.max_file_bytes
+            size = max(1, stream.op.batch_size)
+            for start in range(0, len(self.entries), size):
+                group: list[tuple[_InboundFile, bytes | None, Any]] = []
+                for file in self.entries[start : start + size]:
+                    if self.stop.is_set():
+                        return
+                    data = file.read(limit, client=client)
+                    parsed: Any = None
+                    if data is not None:
+                        try:
+                            parsed = load(data, "despatch_advice", name=file.name, max_bytes=limit)
+                        except OnetrailFormatError as exc:
+                            parsed = exc
+                    group.append((file, data, parsed))
+                orders = {} if stream.dry_run else self._orders(group)
+                if not self._put(("group", (group, orders))):
+                    return
+            self._put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
+            self._put(("error", exc))
+
+    def _orders(self, group: list[tuple[_InboundFile, bytes | None, Any]]) -> dict[str, Any]:
+        numbers = sorted(
+            {n for _, _, parsed in group if isinstance(parsed, DespatchAdvice) for n in parsed.po_numbers}
+        )
+        orders: dict[str, Any] = {}
+        netsuite = self.stream.netsuite
+        for chunk in range(0, len(numbers), 500):
+            orders.update(
+                order_snapshots(netsuite.suiteql(po_lines_query(numbers=numbers[chunk : chunk + 500])))
+            )
+        return orders
+
+    def _put(self, item: tuple[str, Any]) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.ready.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def groups(self) -> Iterator[tuple[list[tuple[_InboundFile, bytes | None, Any]], dict[str, Any]]]:
+        """The groups in file order, as they are ready; the reader's failure is raised here."""
+        if self.thread is None:
+            return
+        while True:
+            kind, value = self.ready.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=30)
+        if self._cm is not None:
+            self._cm.__exit__(None, None, None)
+            self._cm = None
 
 
 class OnetrailInvoiceOperator(_InboundOperator):
