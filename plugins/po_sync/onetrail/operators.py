@@ -999,8 +999,9 @@ class _DespatchStream:
     - this thread begins each group's ledger records in one transaction (:meth:`Ledger.batch`),
       then hands the writes to the hook's threads (:meth:`NetSuiteHook.map_concurrent`, twice as
       many threads as slots so a slot freed is taken at once);
-    - outcomes are recorded in batches of ``_FLUSH`` (one commit), then the files whose last write
-      is back are archived (or sent to ``error/``) and their file records closed in one more commit.
+    - a finisher thread (its own sFTP connection) records the outcomes in batches of ``_FLUSH``
+      (one commit), then archives (or sends to ``error/``) the files whose last write is back and
+      closes their file records in one more commit.
 
     A record is ``in_progress`` (committed) before its write; a file is archived only after the
     outcomes of its writes are committed. A crash between a write and the next batch leaves its
@@ -1041,6 +1042,7 @@ class _DespatchStream:
             )
 
         reader = _DespatchReader(self, entries)
+        finisher = _DespatchFinisher(self) if entries else None
         try:
             work = self._work(reader.groups())
             for (state, number, _order, decision), outcome in self.netsuite.map_concurrent(
@@ -1049,17 +1051,31 @@ class _DespatchStream:
                 if isinstance(outcome, BaseException) and not isinstance(
                     outcome, (RecordError, ExternalSystemError)
                 ):
-                    self._record_outcomes()
+                    self._hand(finisher)
                     raise outcome  # a crash or a bug: the task fails; records of this write stay in progress
                 self.outcomes.append((state, number, decision, outcome))
                 state.waiting -= 1
                 if state.waiting == 0:
                     self.finished.append(state)
                 if len(self.outcomes) >= self._FLUSH:
-                    self._flush()
-            self._flush()
+                    self._hand(finisher)
+            self._hand(finisher)
         finally:
             reader.close()
+            if finisher is not None:
+                finisher.close()
+        if finisher is not None and finisher.error is not None:
+            raise finisher.error
+
+    def _hand(self, finisher: _DespatchFinisher | None) -> None:
+        """Pass the outcomes and finished files so far to stage 3 (or do it here when there is none)."""
+        outcomes, self.outcomes = self.outcomes, []
+        finished, self.finished = self.finished, []
+        if finisher is None:
+            self._record_outcomes(outcomes)
+            self._finish_files(finished)
+        elif outcomes or finished:
+            finisher.hand(outcomes, finished)
 
     # ---- stage 2: begin a group's records (one commit), then yield its writes
 
@@ -1154,8 +1170,7 @@ class _DespatchStream:
 
     # ---- stage 3: record outcomes (one commit), then archive the finished files
 
-    def _record_outcomes(self) -> None:
-        outcomes, self.outcomes = self.outcomes, []
+    def _record_outcomes(self, outcomes: list[tuple[_DespatchFile, str, Any, Any]]) -> None:
         if not outcomes:
             return
         run = self.run_
@@ -1174,9 +1189,7 @@ class _DespatchStream:
                     run.synced(decision, target_system="netsuite", target_id=outcome)
                     state.done.append(f"{number}:{outcome}")
 
-    def _flush(self) -> None:
-        self._record_outcomes()
-        finished, self.finished = self.finished, []
+    def _finish_files(self, finished: list[_DespatchFile]) -> None:
         if not finished:
             return
         closes = [self._finish(state) for state in finished]  # the sFTP moves, one by one
@@ -1199,6 +1212,52 @@ class _DespatchStream:
         file.archive()
         target = ", ".join(state.done) or "nothing shipped"
         return lambda: run.synced(state.decision, target_system="netsuite", target_id=target)
+
+
+class _DespatchFinisher:
+    """Stage 3 of :class:`_DespatchStream`, on a thread of its own: record each handed batch of
+    outcomes (one commit), then archive (or send to ``error/``) the files it finished and close
+    their records (one more commit), so neither the ledger's writes nor the sFTP moves hold up
+    the thread that feeds NetSuite. Batches are taken in the order handed; after a failure (a crash
+    drill, the sFTP server gone) the rest is left in progress and the failure is raised by the
+    caller's thread.
+    """
+
+    def __init__(self, stream: _DespatchStream) -> None:
+        self.stream = stream
+        self.todo: queue.Queue[tuple[list[Any], list[_DespatchFile]] | None] = queue.Queue(maxsize=8)
+        self.error: BaseException | None = None
+        self._cm = _sftp(stream.op.sftp_conn_id).get_managed_conn()
+        self.client = self._cm.__enter__()
+        self.thread = threading.Thread(target=self._main, name="onetrail-despatch-finisher", daemon=True)
+        self.thread.start()
+
+    def hand(self, outcomes: list[Any], finished: list[_DespatchFile]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.todo.put((outcomes, finished))
+
+    def _main(self) -> None:
+        while True:
+            item = self.todo.get()
+            if item is None:
+                return
+            if self.error is not None:
+                continue
+            outcomes, finished = item
+            try:
+                self.stream._record_outcomes(outcomes)
+                for state in finished:
+                    state.file.client = self.client  # this thread's sFTP client from now on
+                self.stream._finish_files(finished)
+            except BaseException as exc:  # noqa: BLE001 - raised by the caller's thread
+                self.error = exc
+
+    def close(self) -> None:
+        """Wait for everything handed, then close the sFTP client."""
+        self.todo.put(None)
+        self.thread.join()
+        self._cm.__exit__(None, None, None)
 
 
 class _DespatchReader:
