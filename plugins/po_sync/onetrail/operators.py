@@ -1010,6 +1010,8 @@ class _DespatchStream:
 
     #: outcomes recorded per ledger commit
     _FLUSH = 25
+    #: files begun per ledger commit
+    _BEGIN = 10
     #: groups the reader may hold ready
     _AHEAD = 3
 
@@ -1080,23 +1082,22 @@ class _DespatchStream:
     # ---- stage 2: begin a group's records (one commit), then yield its writes
 
     def _work(
-        self, groups: Iterator[list[tuple[_InboundFile, bytes | None, Any]]]
+        self, groups: Iterator[tuple[list[tuple[_InboundFile, bytes | None, Any]], dict[str, Any]]]
     ) -> Iterator[tuple[_DespatchFile, str, Any, Any]]:
         for group, orders in groups:
-            items: list[tuple[_DespatchFile, str, Any, Any]] = []
-            with self.run_.ledger.batch():
-                for file, data, parsed in group:
-                    state = self._begin(file, data, parsed)
-                    if state is None:
-                        continue
-                    mine = list(self._records(state, orders))
-                    state.waiting = len(mine)
-                    if not mine:
-                        self.finished.append(state)
-                    items += mine
-            yield from items
+            # a few files per commit: the writes already under way cover the time a batch takes
+            for start in range(0, len(group), self._BEGIN):
+                with self.run_.ledger.batch():
+                    states = self._begin_files(group[start : start + self._BEGIN])
+                    items = self._begin_records(states, orders)
+                    for state in states:
+                        state.waiting = sum(1 for item in items if item[0] is state)
+                        if not state.waiting:
+                            self.finished.append(state)
+                yield from items
 
-    def _begin(self, file: _InboundFile, data: bytes | None, parsed: Any) -> _DespatchFile | None:
+    def _parsed(self, file: _InboundFile, data: bytes | None, parsed: Any) -> DespatchAdvice | None:
+        """The advice, or None after sending a file too big or unreadable to ``error/``."""
         run, settings = self.run_, self.settings
         try:
             if data is None:
@@ -1106,7 +1107,7 @@ class _DespatchStream:
                 )
             if isinstance(parsed, OnetrailFormatError):
                 raise parsed
-            advice: DespatchAdvice = parsed
+            return parsed  # type: ignore[no-any-return]
         except OnetrailFormatError as exc:
             if self.dry_run:
                 run.counts["quarantined"] += 1
@@ -1114,39 +1115,58 @@ class _DespatchStream:
                 file.to_error(exc.message)
                 run.quarantine_input(file.key(self.op.entity_type), code=exc.code, message=exc.message)
             return None
-        if self.dry_run:
-            run.counts["read"] += 1
-            return None
-        key = file.key(self.op.entity_type)
-        # The key holds the checksum, so a file done before (synced, ignored, resolved) is a SKIP:
-        # begin() tells it without a read of its own and leaves that record as it was.
-        decision = run.begin(key, payload_hash=file.checksum, trace_key=file.name)
-        if decision.action is Action.SKIP:
-            state = decision.previous
-            assert state is not None
-            message = f"{file.name}: already processed on {state.updated_at:%Y-%m-%d %H:%M} UTC ({state.target_id}); not processed again"
-            file.to_error(message)
-            dup = run.key(f"{self.op.entity_type}_duplicate", "onetrail", key.source_id)
-            run.quarantine_input(dup, code="DUPLICATE_FILE", message=message)
-            run.forget(decision)
-            return None
-        return None if decision.action is Action.BUSY else _DespatchFile(file, advice, decision)
 
-    def _records(
-        self, state: _DespatchFile, orders: Mapping[str, Any]
-    ) -> Iterator[tuple[_DespatchFile, str, Any, Any]]:
+    def _begin_files(self, chunk: list[tuple[_InboundFile, bytes | None, Any]]) -> list[_DespatchFile]:
+        """Begin the file records of ``chunk`` (one :meth:`SyncRun.begin_many`); a file done before
+        goes to ``error/`` as a duplicate."""
         run = self.run_
-        for number in state.advice.po_numbers:
-            key = run.key("despatch_advice", "onetrail", f"{state.advice.despatch_number}/{number}"[:200])
-            order = orders.get(number)
-            if order is None:
-                message = f"{state.where}: no purchase order {number} in NetSuite"
-                run.quarantine_input(key, code="UNKNOWN_ORDER", message=message)
-                state.problems.append(message)
-                continue
-            payload = despatch_payload(state.advice, number)
-            # begin() says SKIP for a payload synced before, without a read of its own
-            decision = run.begin(key, payload_hash=payload, trace_key=state.file.name)
+        good = [
+            (file, advice) for file, data, parsed in chunk if (advice := self._parsed(file, data, parsed))
+        ]
+        if self.dry_run:
+            run.counts["read"] += len(good)
+            return []
+        keys = [file.key(self.op.entity_type) for file, _ in good]
+        # The key holds the checksum, so a file done before (synced, ignored, resolved) is a SKIP:
+        # begin tells it without a read of its own and leaves that record as it was.
+        decisions = run.begin_many(
+            [(key, file.checksum, file.name) for key, (file, _) in zip(keys, good, strict=True)]
+        )
+        states: list[_DespatchFile] = []
+        for key, (file, advice), decision in zip(keys, good, decisions, strict=True):
+            if decision.action is Action.SKIP:
+                run.forget(decision)
+                state = decision.previous
+                assert state is not None
+                message = f"{file.name}: already processed on {state.updated_at:%Y-%m-%d %H:%M} UTC ({state.target_id}); not processed again"
+                file.to_error(message)
+                dup = run.key(f"{self.op.entity_type}_duplicate", "onetrail", key.source_id)
+                run.quarantine_input(dup, code="DUPLICATE_FILE", message=message)
+            elif decision.action is not Action.BUSY:
+                states.append(_DespatchFile(file, advice, decision))
+        return states
+
+    def _begin_records(
+        self, states: list[_DespatchFile], orders: Mapping[str, Any]
+    ) -> list[tuple[_DespatchFile, str, Any, Any]]:
+        """Begin one record per (advice, PO) of ``states`` (one :meth:`SyncRun.begin_many`); the
+        writes to make. An unknown PO, or one already received from this advice, is a problem of
+        its file."""
+        run = self.run_
+        wanted: list[tuple[_DespatchFile, str, RecordKey, str, Any]] = []
+        for state in states:
+            for number in state.advice.po_numbers:
+                key = run.key("despatch_advice", "onetrail", f"{state.advice.despatch_number}/{number}"[:200])
+                order = orders.get(number)
+                if order is None:
+                    message = f"{state.where}: no purchase order {number} in NetSuite"
+                    run.quarantine_input(key, code="UNKNOWN_ORDER", message=message)
+                    state.problems.append(message)
+                    continue
+                wanted.append((state, number, key, despatch_payload(state.advice, number), order))
+        decisions = run.begin_many([(key, payload, state.file.name) for state, _, key, payload, _ in wanted])
+        items: list[tuple[_DespatchFile, str, Any, Any]] = []
+        for (state, number, key, _payload, order), decision in zip(wanted, decisions, strict=True):
             previous = decision.previous
             if (
                 decision.action is Action.SKIP
@@ -1160,13 +1180,13 @@ class _DespatchStream:
                 )
                 run.quarantine_input(dup, code="ALREADY_RECEIVED", message=message)
                 state.problems.append(message)
-                continue
-            if decision.action is Action.BUSY:
+            elif decision.action is Action.BUSY:
                 state.retry = True
             elif decision.action is Action.SKIP:
                 run.ignored(decision)
             else:
-                yield (state, number, order, decision)
+                items.append((state, number, order, decision))
+        return items
 
     # ---- stage 3: record outcomes (one commit), then archive the finished files
 
