@@ -382,3 +382,45 @@ def test_missing_field_is_named_with_its_path():
     data = dump(despatch()).replace(b"<ShippedQuantity>2</ShippedQuantity>", b"")
     with pytest.raises(OnetrailFormatError, match=r"ShippingContainerItem\[1\]/ShippedQuantity is missing"):
         load(data, "despatch_advice", name="d.xml")
+
+
+@pytest.mark.parametrize(
+    ("header", "lines", "label", "line_labels"),
+    [
+        ("AP", ("5", "42"), "Accepted", ["Accepted", "Accepted"]),
+        (
+            "CA",
+            ("3", "1", "7", "9"),
+            "Changed and Accepted",
+            ["Changed and Accepted", "Added", "Rejected", "Deleted"],
+        ),
+        ("RE", ("7",), "Rejected", ["Rejected"]),
+        ("AB", ("5",), "Accepted", ["Accepted"]),
+    ],
+)
+def test_ubl_response_codes_read_from_xml_and_edifact(header, lines, label, line_labels):
+    """The reference's UBL codes (header AB / AP / CA / RE, lines 1 / 3 / 5 / 7 / 9 / 42) are read in
+    Onetrail XML as sent, and in EDIFACT from BGM's 1225 or 4343 element and LIN's 1229."""
+    from dataclasses import replace
+
+    from po_sync.onetrail.mapping import header_label, line_label
+
+    doc = replace(
+        response(),
+        status=header,
+        lines=tuple(
+            ResponseLine(str(i), code, mpn="MPN-A", quantity=Decimal(1)) for i, code in enumerate(lines, 1)
+        ),
+    )
+    xml = load(dump(doc, "xml"), "order_response", name="r.xml")
+    assert (xml.status, [line.status for line in xml.lines]) == (header, list(lines))
+    edi = load(dump(doc, "edifact"), "order_response", name="r.edi")
+    assert (
+        header_label(edi.status) == label and [line_label(line.status) for line in edi.lines] == line_labels
+    )
+    # a partner writing the UBL code in BGM's 1225 (or as 4343 after a 1225 we do not know)
+    for bgm in (f"BGM+231+RSP-9+{header}'", f"BGM+231+RSP-9+9+{header}'"):
+        raw = dump(doc, "edifact").decode()
+        start = raw.index("BGM+")
+        raw = raw[:start] + bgm + raw[raw.index("'", start) + 1 :]
+        assert header_label(load(raw.encode(), "order_response", name="r.edi").status) == label

@@ -964,6 +964,8 @@ ORDRSP_FUNCTION = {"Accept": "29", "Change": "4", "Reject": "27", "Delete": "1"}
 #: ``LIN`` action codes (1229, the UBL line codes of the reference) ⇄ Onetrail XML line codes.
 LINE_ACTION = {"Add": "1", "Change": "3", "Accept": "5", "Reject": "7", "Delete": "9"}
 _FUNCTION_BY_CODE = {v: k for k, v in ORDRSP_FUNCTION.items()}
+#: The reference's UBL header codes (UNCL 4343 response type), read as they come.
+UBL_RESPONSE_CODES = ("AB", "AP", "CA", "RE")
 _ACTION_BY_CODE = {v: k for k, v in LINE_ACTION.items()}
 
 
@@ -1283,7 +1285,12 @@ def _response_from_edifact(edi: _Edi) -> OrderResponse:
     if bgm is None:
         raise edi.fail("BGM segment is missing")
     code = _el(bgm, 2)
-    if code not in _FUNCTION_BY_CODE:
+    if code in _FUNCTION_BY_CODE:
+        status = _FUNCTION_BY_CODE[code]
+    elif code in UBL_RESPONSE_CODES or _el(bgm, 3) in UBL_RESPONSE_CODES:
+        # the UBL header codes (UNCL 4343 response type) in 1225 or in BGM's own 4343 element
+        status = code if code in UBL_RESPONSE_CODES else _el(bgm, 3)
+    else:
         raise edi.fail(f"BGM message function {code!r} is not an order response status", code="BAD_VALUE")
     po_number = _rff(head, "ON")
     if not po_number:
@@ -1310,7 +1317,7 @@ def _response_from_edifact(edi: _Edi) -> OrderResponse:
     return OrderResponse(
         document_id=_el(bgm, 1),
         po_number=po_number,
-        status=_FUNCTION_BY_CODE[code],
+        status=status,
         buyer_gln=_el(parties["BY"], 1, 0) if "BY" in parties else edi.recipient,
         seller_gln=_el(parties["SU"], 1, 0) if "SU" in parties else edi.sender,
         issued_at=datetime(issued.year, issued.month, issued.day),
