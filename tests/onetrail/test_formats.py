@@ -424,3 +424,37 @@ def test_ubl_response_codes_read_from_xml_and_edifact(header, lines, label, line
         start = raw.index("BGM+")
         raw = raw[:start] + bgm + raw[raw.index("'", start) + 1 :]
         assert header_label(load(raw.encode(), "order_response", name="r.edi").status) == label
+
+
+def test_unverified_element_names_are_knobs():
+    """Each name the reference does not publish can be renamed (settings ``xml_names``), on the way
+    out and on the way in; the default names stay as they were."""
+    from po_sync.onetrail.formats import UNVERIFIED_NAMES, check_xml_names, xml_names
+
+    doc = despatch()
+    plain = dump(doc, "xml")
+    assert b"<SerialNumber>SN1</SerialNumber>" in plain
+    with xml_names({"SerialNumber": "SerialIdentifier"}):
+        renamed = dump(doc, "xml")
+        assert b"<SerialIdentifier>SN1</SerialIdentifier>" in renamed and b"SerialNumber" not in renamed
+        assert load(renamed, "despatch_advice", name="d").lines[0].serial_numbers == ("SN1", "SN2")
+    assert load(renamed, "despatch_advice", name="d").lines[0].serial_numbers == ()  # back to the default
+    doc_order = order(order_type="SpecialBid", special_reference="BID-7")
+    names = {"GlobalPurchaseOrderTypeCode": "OrderTypeCode", "SpecialBidReference": "BidReference"}
+    with xml_names(names):
+        data = dump(doc_order, "xml")
+        back = load(data, "order", name="o")
+    assert b"<OrderTypeCode>SpecialBid<" in data and b"<BidReference>BID-7<" in data
+    assert (back.order_type, back.special_reference) == ("SpecialBid", "BID-7")
+    assert set(UNVERIFIED_NAMES) == {
+        "SerialNumber",
+        "isPartialShipmentAllowed",
+        "GlobalPurchaseOrderTypeCode",
+        "SpecialBidReference",
+        "GlobalPurchaseOrderStatusCode",
+        "GlobalLineItemStatusCode",
+    }
+    with pytest.raises(ValueError, match="not renamable"):
+        check_xml_names({"ProductLineItem": "Line"})
+    with pytest.raises(ValueError, match="not XML element names"):
+        check_xml_names({"SerialNumber": "<x>"})

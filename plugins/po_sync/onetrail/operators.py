@@ -51,6 +51,7 @@ from po_sync.onetrail.formats import (
     OrderResponse,
     dump,
     load,
+    use_xml_names,
 )
 from po_sync.onetrail.mapping import (
     ADDED,
@@ -199,6 +200,7 @@ class OnetrailPurchaseOrderSubmitOperator(_OnetrailOperator):
 
     def sync(self, context: Context, run: SyncRun) -> None:
         settings = resolve_settings(self.settings)
+        use_xml_names(settings.xml_names)
         resync = set(self._resync())
         dry_run = as_bool(self.is_dry_run)
         with _netsuite(self.netsuite_conn_id) as netsuite:
@@ -507,6 +509,7 @@ class OnetrailAcknowledgementOperator(_OnetrailOperator):
 
     def sync(self, context: Context, run: SyncRun) -> None:
         settings = resolve_settings(self.settings)
+        use_xml_names(settings.xml_names)
         dry_run = as_bool(self.is_dry_run)
         folder = settings.folder(ACK_DIR)
         sftp = _sftp(self.sftp_conn_id)
@@ -621,6 +624,7 @@ class _InboundOperator(_OnetrailOperator):
 
     def sync(self, context: Context, run: SyncRun) -> None:
         settings = resolve_settings(self.settings)
+        use_xml_names(settings.xml_names)
         dry_run = as_bool(self.is_dry_run)
         folder = settings.folder(self.folder)
         sftp = _sftp(self.sftp_conn_id)
@@ -918,6 +922,7 @@ class OnetrailDespatchAdviceOperator(_InboundOperator):
 
     def sync(self, context: Context, run: SyncRun) -> None:
         settings = resolve_settings(self.settings)
+        use_xml_names(settings.xml_names)
         dry_run = as_bool(self.is_dry_run)
         folder = settings.folder(self.folder)
         sftp = _sftp(self.sftp_conn_id)
@@ -1306,6 +1311,7 @@ class _DespatchReader:
     def _main(self, client: SFTPClient) -> None:
         try:
             stream = self.stream
+            use_xml_names(stream.settings.xml_names)  # a new thread starts without the task's
             limit = stream.settings.max_file_bytes
             size = max(1, stream.op.batch_size)
             for start in range(0, len(self.entries), size):
