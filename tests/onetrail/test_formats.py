@@ -355,6 +355,16 @@ def test_reference_invoice_nack_and_response_samples_parse():
             b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><invoices>&e;</invoices>',
             "HOSTILE_XML",
         ),
+        (  # billion laughs: ten levels of ten, refused before anything expands
+            b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+            + b"".join(
+                b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
+                for i in range(1, 10)
+            )
+            + b"]><invoices>&lol9;</invoices>",
+            "HOSTILE_XML",
+        ),
+        (b"<invoices>" + b"<a>" * 50_000 + b"</a>" * 50_000 + b"</invoices>", "HOSTILE_XML"),  # deep nesting
         (b"<invoices><invoice>", "MALFORMED_XML"),
         ("<invoices>caf\xe9</invoices>".encode("latin-1"), "NOT_UTF8"),
         (b"<Pip3A4PurchaseOrderRequest/>", "WRONG_DOCUMENT"),

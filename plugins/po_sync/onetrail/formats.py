@@ -481,10 +481,31 @@ class _X:
         return value or None
 
 
+#: Deeper than this an XML file is refused as hostile: Onetrail's documents nest about a dozen levels,
+#: and a tree thousands deep only serves to exhaust a recursive reader.
+MAX_XML_DEPTH = 64
+
+
+def _depth(root: Element) -> int:
+    """How deep ``root``'s tree nests (walked without recursion)."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in node)
+    return deepest
+
+
 def _parse_xml(data: bytes, name: str, max_bytes: int) -> Element:
     _check_bytes(data, name, max_bytes)
     try:
-        return SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        if (depth := _depth(root)) > MAX_XML_DEPTH:
+            raise OnetrailFormatError(
+                f"{name}: refused: elements nested {depth} levels deep, more than the {MAX_XML_DEPTH} allowed",
+                code="HOSTILE_XML",
+            )
+        return root
     except DefusedXmlException as exc:
         raise OnetrailFormatError(
             f"{name}: refused: the XML declares a DTD, entities or external references ({type(exc).__name__})",
