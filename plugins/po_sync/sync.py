@@ -250,6 +250,33 @@ class SyncRun:
         if decision.action is not Action.BUSY:
             self.quarantined(decision, code=code, message=message)
 
+    def begin_many(self, items: Sequence[tuple[RecordKey, str | None, str | None]]) -> list[Decision]:
+        """:meth:`begin` for many ``(key, payload_hash, trace_key)`` at once (one transaction, a few
+        statements: :meth:`Ledger.begin_many`); the decisions in the same order."""
+        if not items:
+            return []
+        with self._lock:
+            self.counts["read"] += len(items)
+        decisions = self.ledger.begin_many(items, sync_run_id=self.id, context=self.context)
+        with self._lock:
+            for decision in decisions:
+                if decision.action is Action.BUSY:
+                    self.counts["busy"] += 1
+                else:
+                    self._open_records.add(decision.record_id)
+        if any(d.action is not Action.BUSY for d in decisions):
+            maybe_exit_at_claim(self.flow)
+        return decisions
+
+    def forget(self, decision: Decision) -> None:
+        """Drop a ``SKIP`` decision the caller handles otherwise (e.g. as a duplicate input): the
+        record stays as it was and the run neither counts it nor waits for its outcome."""
+        if decision.action is not Action.SKIP:
+            raise ValueError(f"only a SKIP decision can be forgotten, not {decision.action}")
+        with self._lock:
+            self._open_records.discard(decision.record_id)
+            self.counts["read"] -= 1
+
     def _close(self, decision: Decision, outcome: str) -> None:
         with self._lock:
             self._open_records.discard(decision.record_id)

@@ -355,6 +355,16 @@ def test_reference_invoice_nack_and_response_samples_parse():
             b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><invoices>&e;</invoices>',
             "HOSTILE_XML",
         ),
+        (  # billion laughs: ten levels of ten, refused before anything expands
+            b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+            + b"".join(
+                b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
+                for i in range(1, 10)
+            )
+            + b"]><invoices>&lol9;</invoices>",
+            "HOSTILE_XML",
+        ),
+        (b"<invoices>" + b"<a>" * 50_000 + b"</a>" * 50_000 + b"</invoices>", "HOSTILE_XML"),  # deep nesting
         (b"<invoices><invoice>", "MALFORMED_XML"),
         ("<invoices>caf\xe9</invoices>".encode("latin-1"), "NOT_UTF8"),
         (b"<Pip3A4PurchaseOrderRequest/>", "WRONG_DOCUMENT"),
@@ -382,3 +392,79 @@ def test_missing_field_is_named_with_its_path():
     data = dump(despatch()).replace(b"<ShippedQuantity>2</ShippedQuantity>", b"")
     with pytest.raises(OnetrailFormatError, match=r"ShippingContainerItem\[1\]/ShippedQuantity is missing"):
         load(data, "despatch_advice", name="d.xml")
+
+
+@pytest.mark.parametrize(
+    ("header", "lines", "label", "line_labels"),
+    [
+        ("AP", ("5", "42"), "Accepted", ["Accepted", "Accepted"]),
+        (
+            "CA",
+            ("3", "1", "7", "9"),
+            "Changed and Accepted",
+            ["Changed and Accepted", "Added", "Rejected", "Deleted"],
+        ),
+        ("RE", ("7",), "Rejected", ["Rejected"]),
+        ("AB", ("5",), "Accepted", ["Accepted"]),
+    ],
+)
+def test_ubl_response_codes_read_from_xml_and_edifact(header, lines, label, line_labels):
+    """The reference's UBL codes (header AB / AP / CA / RE, lines 1 / 3 / 5 / 7 / 9 / 42) are read in
+    Onetrail XML as sent, and in EDIFACT from BGM's 1225 or 4343 element and LIN's 1229."""
+    from dataclasses import replace
+
+    from po_sync.onetrail.mapping import header_label, line_label
+
+    doc = replace(
+        response(),
+        status=header,
+        lines=tuple(
+            ResponseLine(str(i), code, mpn="MPN-A", quantity=Decimal(1)) for i, code in enumerate(lines, 1)
+        ),
+    )
+    xml = load(dump(doc, "xml"), "order_response", name="r.xml")
+    assert (xml.status, [line.status for line in xml.lines]) == (header, list(lines))
+    edi = load(dump(doc, "edifact"), "order_response", name="r.edi")
+    assert (
+        header_label(edi.status) == label and [line_label(line.status) for line in edi.lines] == line_labels
+    )
+    # a partner writing the UBL code in BGM's 1225 (or as 4343 after a 1225 we do not know)
+    for bgm in (f"BGM+231+RSP-9+{header}'", f"BGM+231+RSP-9+9+{header}'"):
+        raw = dump(doc, "edifact").decode()
+        start = raw.index("BGM+")
+        raw = raw[:start] + bgm + raw[raw.index("'", start) + 1 :]
+        assert header_label(load(raw.encode(), "order_response", name="r.edi").status) == label
+
+
+def test_unverified_element_names_are_knobs():
+    """Each name the reference does not publish can be renamed (settings ``xml_names``), on the way
+    out and on the way in; the default names stay as they were."""
+    from po_sync.onetrail.formats import UNVERIFIED_NAMES, check_xml_names, xml_names
+
+    doc = despatch()
+    plain = dump(doc, "xml")
+    assert b"<SerialNumber>SN1</SerialNumber>" in plain
+    with xml_names({"SerialNumber": "SerialIdentifier"}):
+        renamed = dump(doc, "xml")
+        assert b"<SerialIdentifier>SN1</SerialIdentifier>" in renamed and b"SerialNumber" not in renamed
+        assert load(renamed, "despatch_advice", name="d").lines[0].serial_numbers == ("SN1", "SN2")
+    assert load(renamed, "despatch_advice", name="d").lines[0].serial_numbers == ()  # back to the default
+    doc_order = order(order_type="SpecialBid", special_reference="BID-7")
+    names = {"GlobalPurchaseOrderTypeCode": "OrderTypeCode", "SpecialBidReference": "BidReference"}
+    with xml_names(names):
+        data = dump(doc_order, "xml")
+        back = load(data, "order", name="o")
+    assert b"<OrderTypeCode>SpecialBid<" in data and b"<BidReference>BID-7<" in data
+    assert (back.order_type, back.special_reference) == ("SpecialBid", "BID-7")
+    assert set(UNVERIFIED_NAMES) == {
+        "SerialNumber",
+        "isPartialShipmentAllowed",
+        "GlobalPurchaseOrderTypeCode",
+        "SpecialBidReference",
+        "GlobalPurchaseOrderStatusCode",
+        "GlobalLineItemStatusCode",
+    }
+    with pytest.raises(ValueError, match="not renamable"):
+        check_xml_names({"ProductLineItem": "Line"})
+    with pytest.raises(ValueError, match="not XML element names"):
+        check_xml_names({"SerialNumber": "<x>"})

@@ -433,3 +433,14 @@ def test_unconfigured_charge_type_is_named():
             where="inv",
         )
     assert info.value.code == "UNCONFIGURED_CHARGE"
+
+
+def test_settings_take_only_known_xml_name_renames():
+    from po_sync.exceptions import ConfigurationError
+    from po_sync.onetrail.settings import resolve_settings
+
+    base = resolve_settings(None).model_dump(mode="json")
+    ok = resolve_settings({**base, "xml_names": {"SerialNumber": "SerialIdentifier"}})
+    assert ok.xml_names == {"SerialNumber": "SerialIdentifier"}
+    with pytest.raises(ConfigurationError, match="not renamable"):
+        resolve_settings({**base, "xml_names": {"Pip3A4PurchaseOrderRequest": "X"}})

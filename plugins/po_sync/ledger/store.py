@@ -17,9 +17,11 @@ may already have reached the target, so it must look there (or rely on that key)
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -157,8 +159,51 @@ class Ledger:
     def __init__(self, engine: sa.Engine, *, lease: timedelta = DEFAULT_LEASE, migrate: bool = True) -> None:
         self.engine = engine
         self.lease = lease
+        #: this thread's open :meth:`batch` connection, if any
+        self._batch = threading.local()
         if migrate:
             ensure_schema(engine)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make this thread's :meth:`begin`, :meth:`get` and ``mark_*`` calls one transaction: one commit.
+
+        A commit is what a ledger write costs most (an fsync on SQLite), so a flow that begins or
+        closes many records in a row (a file's documents) does it inside one batch. Nothing the
+        records stand for may happen inside the block: a record begun here is ``in_progress`` for
+        the world only once the block has committed, so its side effect comes after. On an exception
+        nothing of the block is kept. Other ledger methods must not be called inside (on SQLite the
+        writer lock is held by the batch). Nested batches join the outer one.
+        """
+        if getattr(self._batch, "conn", None) is not None:
+            yield
+            return
+        with self.engine.begin() as conn:
+            self._batch.conn = conn
+            try:
+                yield
+            finally:
+                self._batch.conn = None
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        """This thread's batch connection, or a transaction of its own."""
+        conn = getattr(self._batch, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.begin() as own:
+            yield own
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        """This thread's batch connection (it sees the batch's writes), or a connection of its own."""
+        conn = getattr(self._batch, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.connect() as own:
+            yield own
 
     # ------------------------------------------------------------------ runs
 
@@ -286,7 +331,7 @@ class Ledger:
         )
 
     def get(self, key: RecordKey) -> RecordState | None:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(sa.select(sync_record).where(self._key_filter(key))).one_or_none()
         return RecordState.from_row(row) if row is not None else None
 
@@ -323,7 +368,7 @@ class Ledger:
         :param force: send even when unchanged (a person asked to resync this record).
         """
         now = utcnow()
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             self._insert_ignore(
                 conn,
                 {
@@ -340,42 +385,141 @@ class Ledger:
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update()
             state = RecordState.from_row(conn.execute(query).one())
-
-            # claimed by this very run (``claim`` of failed records): already counted as an attempt
-            own_claim = state.status is RecordStatus.IN_PROGRESS and state.claimed_by == str(sync_run_id)
-            if state.status is RecordStatus.IN_PROGRESS and not own_claim:
-                if self._holder_alive(conn, state, now):
-                    return Decision(Action.BUSY, state.id, state.idempotency_key or "", state)
-            unchanged = payload_hash is not None and payload_hash == state.payload_hash
-            if (
-                not force
-                and unchanged
-                and state.status in (RecordStatus.SYNCED, RecordStatus.IGNORED, RecordStatus.RESOLVED)
-            ):
-                return Decision(Action.SKIP, state.id, state.idempotency_key or "", state)
-
-            interrupted = state.status is RecordStatus.IN_PROGRESS and unchanged and not own_claim
-            action = Action.RESUME if interrupted else Action.SEND
-            idem = (state.idempotency_key if interrupted else None) or idempotency_key_for(key, payload_hash)
-            conn.execute(
-                sync_record.update()
-                .where(sync_record.c.id == state.id)
-                .values(
-                    status=RecordStatus.IN_PROGRESS.value,
-                    payload_hash=payload_hash,
-                    idempotency_key=idem,
-                    attempts=sync_record.c.attempts + (0 if own_claim else 1),
+            decision, values = self._decide(conn, state, payload_hash, sync_run_id, now, force=force)
+            if values is not None:
+                values.update(
                     trace_key=trace_key or state.trace_key,
-                    claimed_by=str(sync_run_id),
-                    claimed_at=now,
-                    sync_run_id=sync_run_id,
                     dag_id=context.dag_id,
                     run_id=context.run_id,
                     task_id=context.task_id,
+                )
+                conn.execute(sync_record.update().where(sync_record.c.id == state.id).values(**values))
+            return decision
+
+    def _decide(
+        self,
+        conn: sa.Connection,
+        state: RecordState,
+        payload_hash: str | None,
+        sync_run_id: int,
+        now: datetime,
+        *,
+        force: bool,
+    ) -> tuple[Decision, dict[str, Any] | None]:
+        """:meth:`begin`'s answer for a row read under the write lock, and the row's new values
+        (None: the row stays as it is)."""
+        # claimed by this very run (``claim`` of failed records): already counted as an attempt
+        own_claim = state.status is RecordStatus.IN_PROGRESS and state.claimed_by == str(sync_run_id)
+        if state.status is RecordStatus.IN_PROGRESS and not own_claim:
+            if self._holder_alive(conn, state, now):
+                return Decision(Action.BUSY, state.id, state.idempotency_key or "", state), None
+        unchanged = payload_hash is not None and payload_hash == state.payload_hash
+        if (
+            not force
+            and unchanged
+            and state.status in (RecordStatus.SYNCED, RecordStatus.IGNORED, RecordStatus.RESOLVED)
+        ):
+            return Decision(Action.SKIP, state.id, state.idempotency_key or "", state), None
+
+        interrupted = state.status is RecordStatus.IN_PROGRESS and unchanged and not own_claim
+        action = Action.RESUME if interrupted else Action.SEND
+        idem = (state.idempotency_key if interrupted else None) or idempotency_key_for(
+            state.key, payload_hash
+        )
+        values = {
+            "status": RecordStatus.IN_PROGRESS.value,
+            "payload_hash": payload_hash,
+            "idempotency_key": idem,
+            "attempts": state.attempts + (0 if own_claim else 1),
+            "claimed_by": str(sync_run_id),
+            "claimed_at": now,
+            "sync_run_id": sync_run_id,
+            "updated_at": now,
+        }
+        return Decision(action, state.id, idem, state), values
+
+    def begin_many(
+        self,
+        items: Sequence[tuple[RecordKey, str | None, str | None]],
+        *,
+        sync_run_id: int,
+        context: RunContext = RunContext(),
+    ) -> list[Decision]:
+        """:meth:`begin` for many records (``(key, payload_hash, trace_key)``), in one transaction
+        and a handful of statements whatever their number: one insert of the rows missing, one read
+        of them all, one batched update. The answers are those of as many :meth:`begin` calls in
+        that order (a key given twice sees its first claim, as it would).
+        """
+        if not items:
+            return []
+        now = utcnow()
+        keys = list(dict.fromkeys(key for key, _, _ in items))
+        with self._write() as conn:
+            rows = [
+                {
+                    "flow": k.flow,
+                    "entity_type": k.entity_type,
+                    "source_system": k.source_system,
+                    "source_id": k.source_id,
+                    "status": RecordStatus.PENDING.value,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for k in keys
+            ]
+            if conn.dialect.name == "postgresql":
+                conn.execute(postgresql.insert(sync_record).values(rows).on_conflict_do_nothing())
+            else:
+                conn.execute(sqlite.insert(sync_record).values(rows).on_conflict_do_nothing())
+            columns = (
+                sync_record.c.flow,
+                sync_record.c.entity_type,
+                sync_record.c.source_system,
+                sync_record.c.source_id,
+            )
+            query = sa.select(sync_record).where(
+                sa.tuple_(*columns).in_([(k.flow, k.entity_type, k.source_system, k.source_id) for k in keys])
+            )
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            states = {state.key: state for state in map(RecordState.from_row, conn.execute(query))}
+            decisions: list[Decision] = []
+            updates: dict[int, dict[str, Any]] = {}
+            for key, payload_hash, trace_key in items:
+                state = states[key]
+                decision, values = self._decide(conn, state, payload_hash, sync_run_id, now, force=False)
+                decisions.append(decision)
+                if values is None:
+                    continue
+                values.update(
+                    trace_key=trace_key or state.trace_key,
+                    dag_id=context.dag_id,
+                    run_id=context.run_id,
+                    task_id=context.task_id,
+                )
+                updates[state.id] = values
+                states[key] = replace(
+                    state,
+                    status=RecordStatus.IN_PROGRESS,
+                    payload_hash=payload_hash,
+                    idempotency_key=values["idempotency_key"],
+                    attempts=values["attempts"],
+                    trace_key=values["trace_key"],
+                    claimed_by=values["claimed_by"],
                     updated_at=now,
                 )
-            )
-            return Decision(action, state.id, idem, state)
+            if updates:
+                names = next(iter(updates.values())).keys()
+                conn.execute(
+                    sync_record.update()
+                    .where(sync_record.c.id == sa.bindparam("b_id"))
+                    .values({name: sa.bindparam(f"b_{name}") for name in names}),
+                    [
+                        {"b_id": rid, **{f"b_{n}": v for n, v in values.items()}}
+                        for rid, values in updates.items()
+                    ],
+                )
+            return decisions
 
     @staticmethod
     def _select_records(
@@ -473,7 +617,7 @@ class Ledger:
     ) -> None:
         now = utcnow()
         message = _clip(error_message)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             updated = conn.execute(
                 sync_record.update()
                 .where(sync_record.c.id == record_id)

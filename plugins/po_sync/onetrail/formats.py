@@ -37,8 +37,11 @@ Parsing refuses with :class:`OnetrailFormatError` (code ``MALFORMED_XML``, ``HOS
 
 from __future__ import annotations
 
+import re
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -68,9 +71,12 @@ __all__ = [
     "OrderLine",
     "OrderResponse",
     "ResponseLine",
+    "check_xml_names",
     "detect_format",
     "dump",
     "load",
+    "use_xml_names",
+    "xml_names",
 ]
 
 DocumentFormat = Literal["xml", "edifact"]
@@ -81,15 +87,60 @@ ONETRAIL_NS = "http://www.onetrail.net"
 RESPONSE_NS = "OTRSP"
 OK_CODE = "000E"
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
-#: Element names this module had to choose where the reference is silent.
+#: Element names this module had to choose where the reference is silent (rechecked against
+#: ``shared/reference/external-systems.md`` §2 and the public RosettaNet 3A4 message guidelines: the
+#: reference publishes none of them; Onetrail's XSDs, ``OT3A4_PurchaseOrderRequest-V3_2.xsd`` and
+#: kin, were not retrievable). RosettaNet's 3A4 "PurchaseOrderAcceptance" guideline V1.1
+#: (lists.ebxml.org/archives/ebxml-poc/200008/bin00006.bin, lines 11 and 27) does use
+#: ``GlobalPurchaseOrderStatusCode`` for the header status, and for the line status too, where this
+#: module writes ``GlobalLineItemStatusCode``: Onetrail XML is RosettaNet-derived, not RosettaNet, so
+#: both stay here. Each is a knob: the settings' ``xml_names`` renames it (:func:`xml_names`).
 UNVERIFIED_NAMES = {
     "SerialNumber": "per-unit serial numbers inside ShippingContainerItem (reference: unverified)",
     "isPartialShipmentAllowed": "the order's partial-shipment indicator",
     "GlobalPurchaseOrderTypeCode": "Standard / SpecialBid / SpecialDeal",
     "SpecialBidReference": "the special bid / deal reference",
     "GlobalPurchaseOrderStatusCode": "Open / Delete on an order; the response's header code",
-    "GlobalLineItemStatusCode": "line code on orders (Open / Delete) and responses",
+    "GlobalLineItemStatusCode": "line code on orders (Open / Delete) and responses (RosettaNet 3A4: GlobalPurchaseOrderStatusCode)",
 }
+
+#: This context's renames of :data:`UNVERIFIED_NAMES` (see :func:`xml_names`).
+_NAMES: ContextVar[Mapping[str, str] | None] = ContextVar("onetrail_xml_names", default=None)
+_NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]{0,99}$")
+
+
+def check_xml_names(overrides: Mapping[str, str]) -> dict[str, str]:
+    """``overrides`` checked: keys from :data:`UNVERIFIED_NAMES`, values plain XML element names."""
+    unknown = sorted(set(overrides) - set(UNVERIFIED_NAMES))
+    if unknown:
+        raise ValueError(
+            f"xml_names: {unknown} are not renamable; expected some of {sorted(UNVERIFIED_NAMES)}"
+        )
+    bad = sorted(v for v in overrides.values() if not _NCNAME.match(str(v)))
+    if bad:
+        raise ValueError(f"xml_names: {bad} are not XML element names")
+    return {str(k): str(v) for k, v in overrides.items()}
+
+
+@contextmanager
+def xml_names(overrides: Mapping[str, str]) -> Iterator[None]:
+    """Write and read Onetrail XML with the unverified element names renamed, in this context
+    (this thread; a thread started inside starts without them)."""
+    token = _NAMES.set(check_xml_names(overrides))
+    try:
+        yield
+    finally:
+        _NAMES.reset(token)
+
+
+def use_xml_names(overrides: Mapping[str, str]) -> None:
+    """Use ``overrides`` from now on in this context (a task sets its settings' once, at its start)."""
+    _NAMES.set(check_xml_names(overrides))
+
+
+def _n(name: str) -> str:
+    """The element name in use for ``name`` (one of :data:`UNVERIFIED_NAMES`)."""
+    return (_NAMES.get() or {}).get(name, name)
 
 
 class OnetrailFormatError(RecordValidationError):
@@ -430,10 +481,31 @@ class _X:
         return value or None
 
 
+#: Deeper than this an XML file is refused as hostile: Onetrail's documents nest about a dozen levels,
+#: and a tree thousands deep only serves to exhaust a recursive reader.
+MAX_XML_DEPTH = 64
+
+
+def _depth(root: Element) -> int:
+    """How deep ``root``'s tree nests (walked without recursion)."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in node)
+    return deepest
+
+
 def _parse_xml(data: bytes, name: str, max_bytes: int) -> Element:
     _check_bytes(data, name, max_bytes)
     try:
-        return SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        if (depth := _depth(root)) > MAX_XML_DEPTH:
+            raise OnetrailFormatError(
+                f"{name}: refused: elements nested {depth} levels deep, more than the {MAX_XML_DEPTH} allowed",
+                code="HOSTILE_XML",
+            )
+        return root
     except DefusedXmlException as exc:
         raise OnetrailFormatError(
             f"{name}: refused: the XML declares a DTD, entities or external references ({type(exc).__name__})",
@@ -494,11 +566,11 @@ def _order_xml(doc: OrderDocument) -> bytes:
     _role(root, "toRole", doc.seller_gln, "Seller")
     po = _sub(root, "PurchaseOrder")
     _sub(po, "PurchaseOrderIdentifier", doc.po_number)
-    _sub(po, "GlobalPurchaseOrderStatusCode", doc.status)
-    _sub(po, "GlobalPurchaseOrderTypeCode", doc.order_type)
+    _sub(po, _n("GlobalPurchaseOrderStatusCode"), doc.status)
+    _sub(po, _n("GlobalPurchaseOrderTypeCode"), doc.order_type)
     if doc.special_reference:
-        _sub(po, "SpecialBidReference", doc.special_reference)
-    _sub(po, "isPartialShipmentAllowed", "true" if doc.partial_shipments else "false")
+        _sub(po, _n("SpecialBidReference"), doc.special_reference)
+    _sub(po, _n("isPartialShipmentAllowed"), "true" if doc.partial_shipments else "false")
     _sub(po, "isDropShip", "true" if doc.drop_ship else "false")
     _sub(po, "OrderDate", _ts(doc.order_date))
     _sub(po, "GlobalCurrencyCode", doc.currency)
@@ -519,7 +591,7 @@ def _order_xml(doc: OrderDocument) -> bytes:
     for line in doc.lines:
         item = _sub(po, "ProductLineItem")
         _sub(item, "LineNumber", line.line_number)
-        _sub(item, "GlobalLineItemStatusCode", line.status)
+        _sub(item, _n("GlobalLineItemStatusCode"), line.status)
         _product(item, line.mpn, line.vendor_part, line.gtin)
         if line.description:
             _sub(item, "ProductDescription", line.description)
@@ -552,7 +624,7 @@ def _order_from_xml(doc: _X) -> OrderDocument:
                 quantity=item.dec("OrderQuantity") or Decimal(0),
                 unit_price=item.dec("UnitPrice") or Decimal(0),
                 requested_date=item.date("RequestedShipDate", required=False),
-                status=item.text("GlobalLineItemStatusCode", required=False) or "Open",
+                status=item.text(_n("GlobalLineItemStatusCode"), required=False) or "Open",
             )
         )
     address = po.find("ShipTo/PhysicalAddress")
@@ -567,9 +639,9 @@ def _order_from_xml(doc: _X) -> OrderDocument:
         order_date=po.date("OrderDate") or date.min,
         currency=po.req("GlobalCurrencyCode"),
         lines=tuple(lines),
-        order_type=po.text("GlobalPurchaseOrderTypeCode", required=False) or "Standard",
-        special_reference=po.text("SpecialBidReference", required=False),
-        partial_shipments=(po.text("isPartialShipmentAllowed", required=False) or "").lower() == "true",
+        order_type=po.text(_n("GlobalPurchaseOrderTypeCode"), required=False) or "Standard",
+        special_reference=po.text(_n("SpecialBidReference"), required=False),
+        partial_shipments=(po.text(_n("isPartialShipmentAllowed"), required=False) or "").lower() == "true",
         drop_ship=(po.text("isDropShip", required=False) or "").lower() == "true",
         ship_to_address=Address(
             name=address.text("BusinessName", required=False) or "",
@@ -580,7 +652,7 @@ def _order_from_xml(doc: _X) -> OrderDocument:
         )
         if address is not None
         else None,
-        status=po.text("GlobalPurchaseOrderStatusCode", required=False) or "Open",
+        status=po.text(_n("GlobalPurchaseOrderStatusCode"), required=False) or "Open",
         created_at=_parse_ts(doc.req("thisDocumentGenerationDateTime"), f"{doc.name}: generation time"),
     )
 
@@ -638,14 +710,14 @@ def _response_xml(resp: OrderResponse) -> bytes:
     sub(po, "PurchaseOrderIdentifier", resp.po_number)
     if resp.seller_order_number:
         sub(po, "SalesOrderIdentifier", resp.seller_order_number)
-    sub(po, "GlobalPurchaseOrderStatusCode", resp.status)
+    sub(po, _n("GlobalPurchaseOrderStatusCode"), resp.status)
     if resp.currency:
         sub(po, "GlobalCurrencyCode", resp.currency)
     for line in resp.lines:
         item = sub(po, "ProductLineItem")
         if line.line_number:
             sub(item, "LineNumber", line.line_number)
-        sub(item, "GlobalLineItemStatusCode", line.status)
+        sub(item, _n("GlobalLineItemStatusCode"), line.status)
         product = sub(item, "ProductIdentification")
         if line.mpn:
             sub(product, "ManufacturerPartNumber", line.mpn)
@@ -686,7 +758,7 @@ def _response_from_xml(doc: _X) -> OrderResponse:
         lines.append(
             ResponseLine(
                 line_number=item.text("LineNumber", required=False),
-                status=item.req("GlobalLineItemStatusCode"),
+                status=item.req(_n("GlobalLineItemStatusCode")),
                 mpn=mpn,
                 vendor_part=vendor_part,
                 quantity=item.dec("OrderQuantity", required=False),
@@ -698,7 +770,7 @@ def _response_from_xml(doc: _X) -> OrderResponse:
     return OrderResponse(
         document_id=doc.req("thisDocumentIdentifier"),
         po_number=po.req("PurchaseOrderIdentifier"),
-        status=po.req("GlobalPurchaseOrderStatusCode"),
+        status=po.req(_n("GlobalPurchaseOrderStatusCode")),
         buyer_gln=_read_role(doc, "toRole"),
         seller_gln=_read_role(doc, "fromRole"),
         issued_at=_parse_ts(doc.req("thisDocumentGenerationDateTime"), f"{doc.name}: generation time"),
@@ -733,7 +805,7 @@ def _desadv_xml(adv: DespatchAdvice) -> bytes:
             _product(item, line.mpn, line.vendor_part, line.gtin)
             _sub(item, "ShippedQuantity", _dec(line.quantity))
             for serial in line.serial_numbers:
-                _sub(item, "SerialNumber", serial)
+                _sub(item, _n("SerialNumber"), serial)
     _role(root, "fromRole", adv.seller_gln, "Seller")
     _role(root, "toRole", adv.buyer_gln, "Buyer")
     _sub(root, "GlobalDocumentFunctionCode", "Request")
@@ -769,7 +841,7 @@ def _desadv_from_xml(doc: _X) -> DespatchAdvice:
                     gtin=gtin,
                     serial_numbers=tuple(
                         s.el.text.strip()
-                        for s in item.children("SerialNumber")
+                        for s in item.children(_n("SerialNumber"))
                         if s.el.text and s.el.text.strip()
                     ),
                 )
@@ -964,6 +1036,8 @@ ORDRSP_FUNCTION = {"Accept": "29", "Change": "4", "Reject": "27", "Delete": "1"}
 #: ``LIN`` action codes (1229, the UBL line codes of the reference) ⇄ Onetrail XML line codes.
 LINE_ACTION = {"Add": "1", "Change": "3", "Accept": "5", "Reject": "7", "Delete": "9"}
 _FUNCTION_BY_CODE = {v: k for k, v in ORDRSP_FUNCTION.items()}
+#: The reference's UBL header codes (UNCL 4343 response type), read as they come.
+UBL_RESPONSE_CODES = ("AB", "AP", "CA", "RE")
 _ACTION_BY_CODE = {v: k for k, v in LINE_ACTION.items()}
 
 
@@ -1283,7 +1357,12 @@ def _response_from_edifact(edi: _Edi) -> OrderResponse:
     if bgm is None:
         raise edi.fail("BGM segment is missing")
     code = _el(bgm, 2)
-    if code not in _FUNCTION_BY_CODE:
+    if code in _FUNCTION_BY_CODE:
+        status = _FUNCTION_BY_CODE[code]
+    elif code in UBL_RESPONSE_CODES or _el(bgm, 3) in UBL_RESPONSE_CODES:
+        # the UBL header codes (UNCL 4343 response type) in 1225 or in BGM's own 4343 element
+        status = code if code in UBL_RESPONSE_CODES else _el(bgm, 3)
+    else:
         raise edi.fail(f"BGM message function {code!r} is not an order response status", code="BAD_VALUE")
     po_number = _rff(head, "ON")
     if not po_number:
@@ -1310,7 +1389,7 @@ def _response_from_edifact(edi: _Edi) -> OrderResponse:
     return OrderResponse(
         document_id=_el(bgm, 1),
         po_number=po_number,
-        status=_FUNCTION_BY_CODE[code],
+        status=status,
         buyer_gln=_el(parties["BY"], 1, 0) if "BY" in parties else edi.recipient,
         seller_gln=_el(parties["SU"], 1, 0) if "SU" in parties else edi.sender,
         issued_at=datetime(issued.year, issued.month, issued.day),

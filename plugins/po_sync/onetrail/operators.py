@@ -16,8 +16,10 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import posixpath
+import queue
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -49,6 +51,7 @@ from po_sync.onetrail.formats import (
     OrderResponse,
     dump,
     load,
+    use_xml_names,
 )
 from po_sync.onetrail.mapping import (
     ADDED,
@@ -198,6 +201,7 @@ class OnetrailPurchaseOrderSubmitOperator(_OnetrailOperator):
 
     def sync(self, context: Context, run: SyncRun) -> None:
         settings = resolve_settings(self.settings)
+        use_xml_names(settings.xml_names)
         resync = set(self._resync())
         dry_run = as_bool(self.is_dry_run)
         with _netsuite(self.netsuite_conn_id) as netsuite:
@@ -437,10 +441,11 @@ class _InboundFile:
     def error_dir(self) -> str:
         return posixpath.join(self.folder, "error")
 
-    def read(self, max_bytes: int) -> bytes | None:
+    def read(self, max_bytes: int, *, client: SFTPClient | None = None) -> bytes | None:
+        """The file's bytes (None when bigger than ``max_bytes``), through ``client`` if given."""
         if self.entry.size > max_bytes:
             return None
-        data = remote.read(self.client, self.path, max_bytes=max_bytes)
+        data = remote.read(client or self.client, self.path, max_bytes=max_bytes)
         self.checksum = _sha256(data)
         return data
 
@@ -507,6 +512,7 @@ class OnetrailAcknowledgementOperator(_OnetrailOperator):
 
     def sync(self, context: Context, run: SyncRun) -> None:
         settings = resolve_settings(self.settings)
+        use_xml_names(settings.xml_names)
         dry_run = as_bool(self.is_dry_run)
         folder = settings.folder(ACK_DIR)
         sftp = _sftp(self.sftp_conn_id)
@@ -621,6 +627,7 @@ class _InboundOperator(_OnetrailOperator):
 
     def sync(self, context: Context, run: SyncRun) -> None:
         settings = resolve_settings(self.settings)
+        use_xml_names(settings.xml_names)
         dry_run = as_bool(self.is_dry_run)
         folder = settings.folder(self.folder)
         sftp = _sftp(self.sftp_conn_id)
@@ -918,6 +925,7 @@ class OnetrailDespatchAdviceOperator(_InboundOperator):
 
     def sync(self, context: Context, run: SyncRun) -> None:
         settings = resolve_settings(self.settings)
+        use_xml_names(settings.xml_names)
         dry_run = as_bool(self.is_dry_run)
         folder = settings.folder(self.folder)
         sftp = _sftp(self.sftp_conn_id)
@@ -992,9 +1000,28 @@ class _DespatchFile:
 
 
 class _DespatchStream:
-    """Despatch advices as a pipeline: this thread reads, parses and begins files (a group at a time,
-    their POs read in one SuiteQL) while NetSuite's writes run on the hook's threads; each file is
-    archived or sent to ``error/`` as soon as its last write is back. Ledger writes stay on this thread."""
+    """Despatch advices as a pipeline of three stages, so NetSuite's slots never wait on this task:
+
+    - a reader thread (its own sFTP connection) reads and parses files ahead, a group at a time,
+      and reads the group's POs in one SuiteQL;
+    - this thread begins each group's ledger records in one transaction (:meth:`Ledger.batch`),
+      then hands the writes to the hook's threads (:meth:`NetSuiteHook.map_concurrent`, twice as
+      many threads as slots so a slot freed is taken at once);
+    - a finisher thread (its own sFTP connection) records the outcomes in batches of ``_FLUSH``
+      (one commit), then archives (or sends to ``error/``) the files whose last write is back and
+      closes their file records in one more commit.
+
+    A record is ``in_progress`` (committed) before its write; a file is archived only after the
+    outcomes of its writes are committed. A crash between a write and the next batch leaves its
+    record ``in_progress``: the rerun finds the receipt by its external id (``RESUME``).
+    """
+
+    #: outcomes recorded per ledger commit
+    _FLUSH = 25
+    #: files begun per ledger commit
+    _BEGIN = 10
+    #: groups the reader may hold ready
+    _AHEAD = 3
 
     def __init__(
         self,
@@ -1009,6 +1036,8 @@ class _DespatchStream:
         self.netsuite = netsuite
         self.settings = settings
         self.dry_run = dry_run
+        self.outcomes: list[tuple[_DespatchFile, str, Any, Any]] = []
+        self.finished: list[_DespatchFile] = []
 
     def run(self, entries: list[_InboundFile]) -> None:
         def write(item: tuple[_DespatchFile, str, Any, Any]) -> str | None:
@@ -1022,60 +1051,71 @@ class _DespatchStream:
                 decision,
             )
 
-        run = self.run_
-        for (state, _number, _order, decision), outcome in self.netsuite.map_concurrent(
-            write, self._work(entries)
-        ):
-            number = _number
-            if isinstance(outcome, RecordValidationError):
-                run.quarantined(decision, code=outcome.code, message=outcome.message)
-                state.problems.append(outcome.message)
-            elif isinstance(outcome, RecordError):
-                run.failed(decision, code=outcome.code, message=outcome.message)
-                state.retry = True
-            elif isinstance(outcome, ExternalSystemError):
-                run.failed(decision, code=outcome.code or "NETSUITE_ERROR", message=str(outcome))
-                state.retry = True
-            elif isinstance(outcome, BaseException):
-                raise outcome  # a crash or a bug: the task fails, the ledger keeps the records in progress
-            else:
-                run.synced(decision, target_system="netsuite", target_id=outcome)
-                state.done.append(f"{number}:{outcome}")
-            state.waiting -= 1
-            if state.waiting == 0:
-                self._finish(state)
+        reader = _DespatchReader(self, entries)
+        finisher = _DespatchFinisher(self) if entries else None
+        try:
+            work = self._work(reader.groups())
+            for (state, number, _order, decision), outcome in self.netsuite.map_concurrent(
+                write, work, workers=2 * self.netsuite.concurrency
+            ):
+                if isinstance(outcome, BaseException) and not isinstance(
+                    outcome, (RecordError, ExternalSystemError)
+                ):
+                    self._hand(finisher)
+                    raise outcome  # a crash or a bug: the task fails; records of this write stay in progress
+                self.outcomes.append((state, number, decision, outcome))
+                state.waiting -= 1
+                if state.waiting == 0:
+                    self.finished.append(state)
+                if len(self.outcomes) >= self._FLUSH:
+                    self._hand(finisher)
+            self._hand(finisher)
+        finally:
+            reader.close()
+            if finisher is not None:
+                finisher.close()
+        if finisher is not None and finisher.error is not None:
+            raise finisher.error
 
-    def _work(self, entries: list[_InboundFile]) -> Iterator[tuple[_DespatchFile, str, Any, Any]]:
-        group = max(1, self.op.batch_size)
-        for start in range(0, len(entries), group):
-            files = [f for f in (self._begin(e) for e in entries[start : start + group]) if f is not None]
-            if not files:
-                continue
-            numbers = sorted({n for f in files for n in f.advice.po_numbers})
-            orders: dict[str, Any] = {}
-            for chunk in range(0, len(numbers), 500):
-                orders.update(
-                    order_snapshots(
-                        self.netsuite.suiteql(po_lines_query(numbers=numbers[chunk : chunk + 500]))
-                    )
-                )
-            for state in files:
-                items = list(self._records(state, orders))
-                state.waiting = len(items)
-                if not items:
-                    self._finish(state)
+    def _hand(self, finisher: _DespatchFinisher | None) -> None:
+        """Pass the outcomes and finished files so far to stage 3 (or do it here when there is none)."""
+        outcomes, self.outcomes = self.outcomes, []
+        finished, self.finished = self.finished, []
+        if finisher is None:
+            self._record_outcomes(outcomes)
+            self._finish_files(finished)
+        elif outcomes or finished:
+            finisher.hand(outcomes, finished)
+
+    # ---- stage 2: begin a group's records (one commit), then yield its writes
+
+    def _work(
+        self, groups: Iterator[tuple[list[tuple[_InboundFile, bytes | None, Any]], dict[str, Any]]]
+    ) -> Iterator[tuple[_DespatchFile, str, Any, Any]]:
+        for group, orders in groups:
+            # a few files per commit: the writes already under way cover the time a batch takes
+            for start in range(0, len(group), self._BEGIN):
+                with self.run_.ledger.batch():
+                    states = self._begin_files(group[start : start + self._BEGIN])
+                    items = self._begin_records(states, orders)
+                    for state in states:
+                        state.waiting = sum(1 for item in items if item[0] is state)
+                        if not state.waiting:
+                            self.finished.append(state)
                 yield from items
 
-    def _begin(self, file: _InboundFile) -> _DespatchFile | None:
+    def _parsed(self, file: _InboundFile, data: bytes | None, parsed: Any) -> DespatchAdvice | None:
+        """The advice, or None after sending a file too big or unreadable to ``error/``."""
         run, settings = self.run_, self.settings
-        data = file.read(settings.max_file_bytes)
         try:
             if data is None:
                 raise OnetrailFormatError(
                     f"{file.name}: {file.entry.size} bytes, more than the {settings.max_file_bytes}-byte limit; not read",
                     code="FILE_TOO_LARGE",
                 )
-            advice = load(data, "despatch_advice", name=file.name, max_bytes=settings.max_file_bytes)
+            if isinstance(parsed, OnetrailFormatError):
+                raise parsed
+            return parsed  # type: ignore[no-any-return]
         except OnetrailFormatError as exc:
             if self.dry_run:
                 run.counts["quarantined"] += 1
@@ -1083,77 +1123,260 @@ class _DespatchStream:
                 file.to_error(exc.message)
                 run.quarantine_input(file.key(self.op.entity_type), code=exc.code, message=exc.message)
             return None
-        if self.dry_run:
-            run.counts["read"] += 1
-            return None
-        key = file.key(self.op.entity_type)
-        state = run.ledger.get(key)
-        if state is not None and state.status in (
-            RecordStatus.SYNCED,
-            RecordStatus.IGNORED,
-            RecordStatus.RESOLVED,
-        ):
-            message = f"{file.name}: already processed on {state.updated_at:%Y-%m-%d %H:%M} UTC ({state.target_id}); not processed again"
-            file.to_error(message)
-            dup = run.key(f"{self.op.entity_type}_duplicate", "onetrail", key.source_id)
-            run.quarantine_input(dup, code="DUPLICATE_FILE", message=message)
-            return None
-        decision = run.begin(key, payload_hash=file.checksum, trace_key=file.name)
-        return None if decision.action is Action.BUSY else _DespatchFile(file, advice, decision)
 
-    def _records(
-        self, state: _DespatchFile, orders: Mapping[str, Any]
-    ) -> Iterator[tuple[_DespatchFile, str, Any, Any]]:
+    def _begin_files(self, chunk: list[tuple[_InboundFile, bytes | None, Any]]) -> list[_DespatchFile]:
+        """Begin the file records of ``chunk`` (one :meth:`SyncRun.begin_many`); a file done before
+        goes to ``error/`` as a duplicate."""
         run = self.run_
-        for number in state.advice.po_numbers:
-            key = run.key("despatch_advice", "onetrail", f"{state.advice.despatch_number}/{number}"[:200])
-            order = orders.get(number)
-            if order is None:
-                message = f"{state.where}: no purchase order {number} in NetSuite"
-                run.quarantine_input(key, code="UNKNOWN_ORDER", message=message)
-                state.problems.append(message)
-                continue
-            payload = despatch_payload(state.advice, number)
-            previous = run.ledger.get(key)
+        good = [
+            (file, advice) for file, data, parsed in chunk if (advice := self._parsed(file, data, parsed))
+        ]
+        if self.dry_run:
+            run.counts["read"] += len(good)
+            return []
+        keys = [file.key(self.op.entity_type) for file, _ in good]
+        # The key holds the checksum, so a file done before (synced, ignored, resolved) is a SKIP:
+        # begin tells it without a read of its own and leaves that record as it was.
+        decisions = run.begin_many(
+            [(key, file.checksum, file.name) for key, (file, _) in zip(keys, good, strict=True)]
+        )
+        states: list[_DespatchFile] = []
+        for key, (file, advice), decision in zip(keys, good, decisions, strict=True):
+            if decision.action is Action.SKIP:
+                run.forget(decision)
+                state = decision.previous
+                assert state is not None
+                message = f"{file.name}: already processed on {state.updated_at:%Y-%m-%d %H:%M} UTC ({state.target_id}); not processed again"
+                file.to_error(message)
+                dup = run.key(f"{self.op.entity_type}_duplicate", "onetrail", key.source_id)
+                run.quarantine_input(dup, code="DUPLICATE_FILE", message=message)
+            elif decision.action is not Action.BUSY:
+                states.append(_DespatchFile(file, advice, decision))
+        return states
+
+    def _begin_records(
+        self, states: list[_DespatchFile], orders: Mapping[str, Any]
+    ) -> list[tuple[_DespatchFile, str, Any, Any]]:
+        """Begin one record per (advice, PO) of ``states`` (one :meth:`SyncRun.begin_many`); the
+        writes to make. An unknown PO, or one already received from this advice, is a problem of
+        its file."""
+        run = self.run_
+        wanted: list[tuple[_DespatchFile, str, RecordKey, str, Any]] = []
+        for state in states:
+            for number in state.advice.po_numbers:
+                key = run.key("despatch_advice", "onetrail", f"{state.advice.despatch_number}/{number}"[:200])
+                order = orders.get(number)
+                if order is None:
+                    message = f"{state.where}: no purchase order {number} in NetSuite"
+                    run.quarantine_input(key, code="UNKNOWN_ORDER", message=message)
+                    state.problems.append(message)
+                    continue
+                wanted.append((state, number, key, despatch_payload(state.advice, number), order))
+        decisions = run.begin_many([(key, payload, state.file.name) for state, _, key, payload, _ in wanted])
+        items: list[tuple[_DespatchFile, str, Any, Any]] = []
+        for (state, number, key, _payload, order), decision in zip(wanted, decisions, strict=True):
+            previous = decision.previous
             if (
-                previous is not None
+                decision.action is Action.SKIP
+                and previous is not None
                 and previous.status is RecordStatus.SYNCED
-                and previous.payload_hash == payload
             ):
+                run.forget(decision)
                 message = f"{state.where}: PO {number} was already received from this advice ({previous.target_id}); not again"
                 dup = run.key(
                     "despatch_advice_duplicate", "onetrail", f"{key.source_id}@{state.file.checksum[:16]}"
                 )
                 run.quarantine_input(dup, code="ALREADY_RECEIVED", message=message)
                 state.problems.append(message)
-                continue
-            decision = run.begin(key, payload_hash=payload, trace_key=state.file.name)
-            if decision.action is Action.BUSY:
+            elif decision.action is Action.BUSY:
                 state.retry = True
             elif decision.action is Action.SKIP:
                 run.ignored(decision)
             else:
-                yield (state, number, order, decision)
+                items.append((state, number, order, decision))
+        return items
 
-    def _finish(self, state: _DespatchFile) -> None:
+    # ---- stage 3: record outcomes (one commit), then archive the finished files
+
+    def _record_outcomes(self, outcomes: list[tuple[_DespatchFile, str, Any, Any]]) -> None:
+        if not outcomes:
+            return
+        run = self.run_
+        with run.ledger.batch():
+            for state, number, decision, outcome in outcomes:
+                if isinstance(outcome, RecordValidationError):
+                    run.quarantined(decision, code=outcome.code, message=outcome.message)
+                    state.problems.append(outcome.message)
+                elif isinstance(outcome, RecordError):
+                    run.failed(decision, code=outcome.code, message=outcome.message)
+                    state.retry = True
+                elif isinstance(outcome, ExternalSystemError):
+                    run.failed(decision, code=outcome.code or "NETSUITE_ERROR", message=str(outcome))
+                    state.retry = True
+                else:
+                    run.synced(decision, target_system="netsuite", target_id=outcome)
+                    state.done.append(f"{number}:{outcome}")
+
+    def _finish_files(self, finished: list[_DespatchFile]) -> None:
+        if not finished:
+            return
+        closes = [self._finish(state) for state in finished]  # the sFTP moves, one by one
+        with self.run_.ledger.batch():
+            for close in closes:
+                close()
+
+    def _finish(self, state: _DespatchFile) -> Callable[[], None]:
+        """Move the file where it belongs; return the ledger update that says so (run in a batch)."""
         run, file = self.run_, state.file
         if state.retry:
-            run.failed(
-                state.decision,
-                code="RETRY",
-                message=f"{file.name}: a PO could not be written now; the file stays",
-            )
-        elif state.problems:
+            message = f"{file.name}: a PO could not be written now; the file stays"
+            return lambda: run.failed(state.decision, code="RETRY", message=message)
+        if state.problems:
             applied = f" (applied: {', '.join(state.done)})" if state.done else ""
             message = f"{state.where}: " + "; ".join(state.problems) + applied
             file.to_error(message)
-            run.quarantined(state.decision, code="DESPATCH_REFUSED", message=message)
-        else:
-            maybe_crash(run.flow)
-            file.archive()
-            run.synced(
-                state.decision, target_system="netsuite", target_id=", ".join(state.done) or "nothing shipped"
+            return lambda: run.quarantined(state.decision, code="DESPATCH_REFUSED", message=message)
+        maybe_crash(run.flow)
+        file.archive()
+        target = ", ".join(state.done) or "nothing shipped"
+        return lambda: run.synced(state.decision, target_system="netsuite", target_id=target)
+
+
+class _DespatchFinisher:
+    """Stage 3 of :class:`_DespatchStream`, on a thread of its own: record each handed batch of
+    outcomes (one commit), then archive (or send to ``error/``) the files it finished and close
+    their records (one more commit), so neither the ledger's writes nor the sFTP moves hold up
+    the thread that feeds NetSuite. Batches are taken in the order handed; after a failure (a crash
+    drill, the sFTP server gone) the rest is left in progress and the failure is raised by the
+    caller's thread.
+    """
+
+    def __init__(self, stream: _DespatchStream) -> None:
+        self.stream = stream
+        self.todo: queue.Queue[tuple[list[Any], list[_DespatchFile]] | None] = queue.Queue(maxsize=8)
+        self.error: BaseException | None = None
+        self._cm = _sftp(stream.op.sftp_conn_id).get_managed_conn()
+        self.client = self._cm.__enter__()
+        self.thread = threading.Thread(target=self._main, name="onetrail-despatch-finisher", daemon=True)
+        self.thread.start()
+
+    def hand(self, outcomes: list[Any], finished: list[_DespatchFile]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.todo.put((outcomes, finished))
+
+    def _main(self) -> None:
+        while True:
+            item = self.todo.get()
+            if item is None:
+                return
+            if self.error is not None:
+                continue
+            outcomes, finished = item
+            try:
+                self.stream._record_outcomes(outcomes)
+                for state in finished:
+                    state.file.client = self.client  # this thread's sFTP client from now on
+                self.stream._finish_files(finished)
+            except BaseException as exc:  # noqa: BLE001 - raised by the caller's thread
+                self.error = exc
+
+    def close(self) -> None:
+        """Wait for everything handed, then close the sFTP client."""
+        self.todo.put(None)
+        self.thread.join()
+        self._cm.__exit__(None, None, None)
+
+
+class _DespatchReader:
+    """Stage 1 of :class:`_DespatchStream`, on a thread of its own: read and parse the files a group
+    at a time and read the group's POs in one SuiteQL, a few groups ahead of the writes.
+
+    It has its own sFTP client (opened by the caller's thread, where Airflow hands out connections):
+    a paramiko client must not serve two threads' requests at once.
+    """
+
+    def __init__(self, stream: _DespatchStream, entries: list[_InboundFile]) -> None:
+        self.stream = stream
+        self.entries = entries
+        self.ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=stream._AHEAD)
+        self.stop = threading.Event()
+        self._cm: Any = None
+        self.thread: threading.Thread | None = None
+        if entries:
+            self._cm = _sftp(stream.op.sftp_conn_id).get_managed_conn()
+            client = self._cm.__enter__()
+            self.thread = threading.Thread(
+                target=self._main, args=(client,), name="onetrail-despatch-reader", daemon=True
             )
+            self.thread.start()
+
+    def _main(self, client: SFTPClient) -> None:
+        try:
+            stream = self.stream
+            use_xml_names(stream.settings.xml_names)  # a new thread starts without the task's
+            limit = stream.settings.max_file_bytes
+            size = max(1, stream.op.batch_size)
+            for start in range(0, len(self.entries), size):
+                group: list[tuple[_InboundFile, bytes | None, Any]] = []
+                for file in self.entries[start : start + size]:
+                    if self.stop.is_set():
+                        return
+                    data = file.read(limit, client=client)
+                    parsed: Any = None
+                    if data is not None:
+                        try:
+                            parsed = load(data, "despatch_advice", name=file.name, max_bytes=limit)
+                        except OnetrailFormatError as exc:
+                            parsed = exc
+                    group.append((file, data, parsed))
+                orders = {} if stream.dry_run else self._orders(group)
+                if not self._put(("group", (group, orders))):
+                    return
+            self._put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
+            self._put(("error", exc))
+
+    def _orders(self, group: list[tuple[_InboundFile, bytes | None, Any]]) -> dict[str, Any]:
+        numbers = sorted(
+            {n for _, _, parsed in group if isinstance(parsed, DespatchAdvice) for n in parsed.po_numbers}
+        )
+        orders: dict[str, Any] = {}
+        netsuite = self.stream.netsuite
+        for chunk in range(0, len(numbers), 500):
+            orders.update(
+                order_snapshots(netsuite.suiteql(po_lines_query(numbers=numbers[chunk : chunk + 500])))
+            )
+        return orders
+
+    def _put(self, item: tuple[str, Any]) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.ready.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def groups(self) -> Iterator[tuple[list[tuple[_InboundFile, bytes | None, Any]], dict[str, Any]]]:
+        """The groups in file order, as they are ready; the reader's failure is raised here."""
+        if self.thread is None:
+            return
+        while True:
+            kind, value = self.ready.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=30)
+        if self._cm is not None:
+            self._cm.__exit__(None, None, None)
+            self._cm = None
 
 
 class OnetrailInvoiceOperator(_InboundOperator):

@@ -119,6 +119,9 @@ class OnetrailSettings(BaseModel):
         default_factory=lambda: {"USD": "1", "GBP": "2", "CAD": "3", "EUR": "4"}
     )
     max_file_bytes: int = Field(default=5_000_000, ge=1)
+    #: renames of the Onetrail XML element names the reference does not publish
+    #: (:data:`po_sync.onetrail.formats.UNVERIFIED_NAMES`), e.g. ``{"SerialNumber": "SerialIdentifier"}``
+    xml_names: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("buyer_gln", "bill_to_gln", "ship_to_gln", "drop_ship_gln")
     @classmethod
@@ -126,6 +129,13 @@ class OnetrailSettings(BaseModel):
         if value is not None and (problem := gln_problem(value)):
             raise ValueError(problem)
         return value
+
+    @field_validator("xml_names")
+    @classmethod
+    def _xml_names(cls, value: dict[str, str]) -> dict[str, str]:
+        from po_sync.onetrail.formats import check_xml_names
+
+        return check_xml_names(value)
 
     @field_validator("auto_accept")
     @classmethod

@@ -40,6 +40,9 @@ from po_sync.onetrail.formats import (
 )
 from po_sync_sandbox.onetrail.world import BUYER_GLN, DROP_SHIP_GLN, SHIP_TO_GLN, SUPPLIER_EDI_GLN
 
+#: Onetrail XML order-response codes → the reference's UBL codes (header, line).
+UBL_HEADER = {"Accept": "AP", "Change": "CA", "Reject": "RE"}
+UBL_LINE = {"Accept": "5", "Change": "3", "Add": "1", "Reject": "7", "Delete": "9"}
 SCENARIOS = (
     "confirmed",
     "confirmed_with_changes",
@@ -203,10 +206,19 @@ class OnetrailHub:
 
     # ---- the supplier answers
 
-    def answer(self, po_number: str, scenario: str = "confirmed") -> Path:
-        """Write the supplier's order response for ``scenario`` (one of :data:`SCENARIOS`)."""
+    def answer(self, po_number: str, scenario: str = "confirmed", *, codes: str = "onetrail") -> Path:
+        """Write the supplier's order response for ``scenario`` (one of :data:`SCENARIOS`).
+
+        :param codes: ``onetrail`` (Accept / Change / Reject / Delete, lines also Add) or ``ubl``
+            (the reference's UBL codes: header AP / CA / RE, lines 5 / 3 / 1 / 7 / 9); UBL has no
+            header code for a deleted order, so ``order_deleted`` cannot be answered in it.
+        """
         if scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {scenario!r}; expected one of {SCENARIOS}")
+        if codes not in ("onetrail", "ubl"):
+            raise ValueError(f"unknown codes {codes!r}; expected onetrail or ubl")
+        if codes == "ubl" and scenario == "order_deleted":
+            raise ValueError("UBL has no header code for a deleted order")
         order = self.latest(po_number)
         ship = order.order_date + timedelta(days=3)
         lines = [line for line in order.lines if line.status != "Delete"]
@@ -284,6 +296,9 @@ class OnetrailHub:
                 keep = rline.status in ("Accept", "Change") and rline.quantity is not None
                 promised[rline.line_number] = str(rline.quantity) if keep else "0"
         self.state.setdefault("promised", {})[po_number] = promised
+        if codes == "ubl":
+            header = UBL_HEADER[header]
+            out = [replace(rline, status=UBL_LINE[rline.status]) for rline in out]
         response = OrderResponse(
             document_id=self._next("RSP"),
             po_number=po_number,
