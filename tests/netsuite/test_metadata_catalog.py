@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema
 import pytest
 import requests
 from openapi_spec_validator import validate
@@ -328,3 +329,63 @@ def test_bad_header_value_is_refused(netsuite: NetSuiteService) -> None:
     assert response.status_code == 400
     detail = _error(response)["o:errorDetails"][0]
     assert detail["o:errorCode"] == "INVALID_HEADER" and detail["o:errorHeader"] == HEADER
+
+
+def _undescribed(record: dict[str, Any], schema: dict[str, Any]) -> set[str]:
+    """Fields of a rendered record (and of its sublist lines) the schema does not describe."""
+    props = schema["properties"]
+    missing = set(record) - set(props)
+    for name, value in record.items():
+        if (
+            isinstance(value, dict)
+            and "items" in value
+            and name in props
+            and props[name].get("type") == "object"
+        ):
+            line_props = props[name]["properties"]["items"]["items"]["properties"]
+            for line in value["items"]:
+                missing |= {f"{name}.{key}" for key in set(line) - set(line_props)}
+    return missing
+
+
+@pytest.mark.parametrize(
+    "type_name",
+    ["purchaseOrder", "salesOrder", "transferOrder", "vendor", "customer", "inventoryItem", "location"],
+)
+def test_served_records_validate_against_their_schema(netsuite: NetSuiteService, type_name: str) -> None:
+    """What GET returns is what the catalog says: every field described, every value of the described type."""
+    schema = _schema(netsuite, type_name)
+    jsonschema.Draft7Validator.check_schema(schema)
+    validator = jsonschema.Draft7Validator(schema)
+    ids = netsuite.created[type_name][:5]
+    assert ids
+    for record_id in ids:
+        record = _call(
+            netsuite, "GET", f"{type_name}/{record_id}", params={"expandSubResources": "true"}
+        ).json()
+        errors = [(list(e.path), e.message) for e in validator.iter_errors(record)]
+        assert errors == [], (type_name, record_id, errors[:3])
+        assert _undescribed(record, schema) == set(), (type_name, record_id)
+
+
+def test_transformed_records_validate_against_their_schema(netsuite: NetSuiteService) -> None:
+    po_id = (
+        _call(netsuite, "POST", "purchaseOrder", json=_vendor_body(netsuite))
+        .headers["Location"]
+        .rsplit("/", 1)[-1]
+    )
+    for target in ("itemReceipt", "vendorBill"):
+        response = _call(netsuite, "POST", f"purchaseOrder/{po_id}/!transform/{target}", json={})
+        assert response.status_code == 204, response.text
+        new_id = response.headers["Location"].rsplit("/", 1)[-1]
+        record = _call(netsuite, "GET", f"{target}/{new_id}", params={"expandSubResources": "true"}).json()
+        schema = _schema(netsuite, target)
+        assert list(jsonschema.Draft7Validator(schema).iter_errors(record)) == []
+        assert _undescribed(record, schema) == set(), target
+
+
+def test_no_definition_names_a_field_twice() -> None:
+    for definition in DEFINITIONS.values():
+        for f in definition.fields.values():
+            names = [line.key for line in f.lines]
+            assert len(names) == len(set(names)), (definition.name, f.name)

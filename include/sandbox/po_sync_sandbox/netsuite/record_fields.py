@@ -197,8 +197,16 @@ _SO_LINE = (
     _ref("povendor", "vendor", "PO Vendor"),
 )
 _TO_LINE = (*_ORDER_LINE, *_FULFIL_LINE)
+#: what the sandbox renders on every transaction line (the order's counters, zero on receipts and bills)
+_LINE_COUNTERS = (
+    _ro("quantityReceived", NUMBER, "Received"),
+    _ro("quantityBilled", NUMBER, "Billed"),
+    _ro("quantityFulfilled", NUMBER, "Fulfilled"),
+    _ro("isClosed", BOOLEAN, "Closed"),
+)
 _RECEIVING_LINE = (
     *_LINE_BASE,
+    *_LINE_COUNTERS,
     _f("orderLine", INTEGER, "Order Line"),
     _f("itemReceive", BOOLEAN, "Fulfill/Receive"),
     _ro("orderDoc", REF, "Order", ref_type="purchaseOrder"),
@@ -209,9 +217,10 @@ _RECEIVING_LINE = (
 )
 _BILL_LINE = (
     *_LINE_BASE,
+    *_LINE_COUNTERS,
     _f("orderLine", INTEGER, "Order Line"),
     _ro("orderDoc", REF, "Order", ref_type="purchaseOrder"),
-    _f("isClosed", BOOLEAN, "Closed"),
+    _ro("quantityRemaining", NUMBER, "Remaining"),
     _ref("customer", "customer", "Customer"),
 )
 _EXPENSE_LINE = (
@@ -409,6 +418,8 @@ def _build() -> dict[str, RecordDefinition]:
         _f("isInactive", BOOLEAN, "Inactive"),
         _f("mainAddress", SUBRECORD, "Address"),
         _f("locationType", SELECT, "Location Type"),
+        _ro("createdDate", DATETIME, "Date Created"),
+        _ro("lastModifiedDate", DATETIME, "Date Last Modified"),
     )
     defs.append(location)
     defs.append(
