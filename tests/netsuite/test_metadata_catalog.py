@@ -389,3 +389,38 @@ def test_no_definition_names_a_field_twice() -> None:
         for f in definition.fields.values():
             names = [line.key for line in f.lines]
             assert len(names) == len(set(names)), (definition.name, f.name)
+
+
+def test_airbyte_style_catalog_calls(netsuite: NetSuiteService) -> None:
+    """Airbyte lists ``metadata-catalog/`` (trailing slash, ``Accept: */*``) and reads ``items[].name``."""
+    response = _call(netsuite, "GET", "metadata-catalog/", headers={"Accept": "*/*"})
+    assert response.status_code == 200
+    assert "vendor" in {item["name"] for item in response.json()["items"]}
+    one = _call(netsuite, "GET", "metadata-catalog/vendor", headers=SWAGGER)
+    assert one.status_code == 200
+    validate(one.json())
+    assert set(one.json()["paths"]) >= {"/vendor", "/vendor/{id}"}
+
+
+def test_an_async_write_with_an_unknown_field_is_a_job_whose_result_is_the_400(
+    netsuite: NetSuiteService,
+) -> None:
+    accepted = _call(
+        netsuite,
+        "POST",
+        "purchaseOrder",
+        json=_vendor_body(netsuite, nope=1),
+        headers={HEADER: "Error", "Prefer": "respond-async"},
+    )
+    assert accepted.status_code == 202
+    job_id = accepted.headers["Location"].rsplit("/", 1)[-1]
+    job_url = f"{netsuite.base_url}{accepted.headers['Location']}"
+    polls = [requests.get(job_url, auth=_auth(netsuite), timeout=30).json()["completed"] for _ in range(3)]
+    assert polls[-1] is True
+    result = requests.get(
+        f"{netsuite.base_url}/services/rest/async/v1/job/{job_id}/task/{job_id}/result",
+        auth=_auth(netsuite),
+        timeout=30,
+    )
+    assert result.status_code == 400, result.text
+    assert result.json()["o:errorDetails"][0].get("o:errorPath") == "nope", result.text
