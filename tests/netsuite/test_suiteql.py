@@ -102,14 +102,18 @@ def test_custom_body_fields_are_suiteql_columns(hook, netsuite: NetSuiteService)
     po_ids = netsuite.created["purchaseOrder"][:2]
     flagged, unflagged = str(po_ids[0]), str(po_ids[1])
     hook.update_record("purchaseOrder", flagged, {"custbody_hc_order_exported": True})
-    hook.update_record("purchaseOrder", unflagged, {"custbody_po_sync_note": "left alone"})
+    # a text field the account defines; an undefined custbody field is dropped (never a column)
+    hook.update_record(
+        "purchaseOrder", unflagged, {"custbody_vend_error": "left alone", "custbody_po_sync_note": "x"}
+    )
     query = (
-        "SELECT t.id, NVL(t.custbody_hc_order_exported, 'F') AS exported, t.custbody_po_sync_note AS note "
+        "SELECT t.id, NVL(t.custbody_hc_order_exported, 'F') AS exported, t.custbody_vend_error AS note "
         f"FROM transaction t WHERE t.id IN ({flagged}, {unflagged}) ORDER BY t.id"
     )
     rows = {row["id"]: row for row in hook.suiteql(query)}
     assert rows[flagged]["exported"] == "T" and rows[unflagged]["exported"] == "F"
     assert rows[unflagged]["note"] == "left alone"
+    assert "custbody_po_sync_note" not in netsuite.store.get("purchaseOrder", unflagged)
     hook.update_record("purchaseOrder", flagged, {"custbody_hc_order_exported": False})
     (row,) = hook.suiteql(
         f"SELECT t.id, t.custbody_hc_order_exported AS x FROM transaction t WHERE t.id = {flagged} ORDER BY t.id"

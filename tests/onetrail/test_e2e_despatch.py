@@ -66,7 +66,7 @@ def test_receipts_fulfilments_partials_serials_tracking(dagbag, ledger_conn, one
 
     [fulfilment] = [d for d in store.iter_docs("itemFulfillment") if d["createdFrom"]["id"] == so_id]
     assert fulfilment["shipStatus"] == "C"
-    assert fulfilment["packageList"]["package"][0]["packageTrackingNumber"].startswith("1Z")
+    assert fulfilment["package"]["items"][0]["packageTrackingNumber"].startswith("1Z")
     assert fulfilment["item"]["items"][0]["inventoryDetail"]["inventoryAssignment"]["items"][0][
         "issueInventoryNumber"
     ].startswith(f"SN-{pos[drop_id]['tranid']}-")

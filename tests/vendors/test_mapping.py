@@ -263,7 +263,7 @@ def test_drop_ship_waits_for_every_vendor():
     ]
     body = fulfillment_body(f, so_lines, {"PO1": "1", "PO2": "2"}, document="d")
     assert [(i["orderLine"], i["quantity"]) for i in body["item"]["items"]] == [(1, 4), (3, 2)]
-    assert body["packageList"]["package"][0]["packageTrackingNumber"] == "1Z9"
+    assert body["package"]["items"][0]["packageTrackingNumber"] == "1Z9"
     serials = body["item"]["items"][1]["inventoryDetail"]["inventoryAssignment"]["items"]
     assert [(s["issueInventoryNumber"], s["quantity"]) for s in serials] == [("S1", 1), ("S2", 1)]
     with pytest.raises(RecordError) as caught:

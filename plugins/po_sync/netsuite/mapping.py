@@ -467,8 +467,9 @@ def fulfillment_body(
         "shipStatus": "C",
         "memo": fulfillment.memo,
         "externalId": fulfillment.source_id,
-        "packageList": {
-            "package": [
+        # REST's sublist shape (``packageList.package`` is SOAP's; REST drops it as an unknown field)
+        "package": {
+            "items": [
                 {"packageTrackingNumber": p.tracking_number, "packageDescr": p.description}
                 for p in fulfillment.packages
                 if p.tracking_number

@@ -59,6 +59,11 @@ class Knobs:
     :param bill_rate_source: ``body`` = a vendor bill transform line takes the ``rate`` the body gives
         (the vendor's price); ``order`` = it keeps the PO's rate whatever the body says (a form that
         locks the rate; open question), so the bill total can differ from the invoice.
+    :param property_name_validation: what a write does with body fields the record type does not define when
+        it sends no ``X-NetSuite-PropertyNameValidation`` header: ``Warning`` (Oracle's documented default)
+        or ``Ignore`` drop them, ``Error`` answers 400. Unknown fields are never stored.
+    :param unknown_field_code: ``o:errorCode`` of that 400 (open question: ``NONEXISTENT_FIELD``, the code
+        NetSuite gives an unknown field name elsewhere).
     """
 
     latency_ms: float = 0.0
@@ -92,6 +97,8 @@ class Knobs:
     forbidden_record_types: list[str] = field(default_factory=list)
     vend_error_record: bool = False
     bill_rate_source: str = "body"
+    property_name_validation: str = "Warning"
+    unknown_field_code: str = "NONEXISTENT_FIELD"
 
     def as_dict(self) -> dict[str, Any]:
         """The knobs as JSON-able values."""
@@ -112,6 +119,8 @@ def update_knobs(knobs: Knobs, values: dict[str, Any]) -> Knobs:
             from zoneinfo import ZoneInfo
 
             ZoneInfo(value)  # an unknown zone raises here, not on the next query
+        if key == "property_name_validation" and str(value).lower() not in ("error", "warning", "ignore"):
+            raise KeyError(f"property_name_validation={value!r} (use Error, Warning or Ignore)")
         if key == "latency_mode" and value not in LATENCY_MODES:
             raise KeyError(f"latency_mode={value!r} (use one of {LATENCY_MODES})")
         setattr(knobs, key, value)

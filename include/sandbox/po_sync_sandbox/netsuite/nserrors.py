@@ -57,6 +57,9 @@ class NsError(Exception):
     :param query_param: ``o:errorQueryParam``.
     :param title: overrides the title for the status.
     :param headers: extra response headers (e.g. ``Location`` on ``IDEMPOTENCY_ERROR``).
+    :param header: ``o:errorHeader`` (the request header at fault).
+    :param more: further ``(detail, o:errorPath)`` entries of ``o:errorDetails`` with the same code (one
+        request can hold several faults, e.g. several unknown fields).
     """
 
     def __init__(
@@ -69,6 +72,8 @@ class NsError(Exception):
         query_param: str | None = None,
         title: str | None = None,
         headers: dict[str, str] | None = None,
+        header: str | None = None,
+        more: list[tuple[str, str | None]] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -78,6 +83,8 @@ class NsError(Exception):
         self.query_param = query_param
         self.title = title
         self.headers = headers or {}
+        self.header = header
+        self.more = more or []
 
     def body(self, type_style: str = "rfc9110") -> dict[str, Any]:
         """The ``nsError`` JSON."""
@@ -96,11 +103,19 @@ class NsError(Exception):
             detail["o:errorPath"] = self.path
         if self.query_param:
             detail["o:errorQueryParam"] = self.query_param
+        if self.header:
+            detail["o:errorHeader"] = self.header
+        details = [detail]
+        for more_detail, more_path in self.more:
+            extra: dict[str, Any] = {"detail": more_detail, "o:errorCode": self.code}
+            if more_path:
+                extra["o:errorPath"] = more_path
+            details.append(extra)
         return {
             "type": type_uri,
             "title": self.title or TITLES.get(self.status, "Error"),
             "status": self.status,
-            "o:errorDetails": [detail],
+            "o:errorDetails": details,
         }
 
 

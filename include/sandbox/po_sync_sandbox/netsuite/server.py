@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 from po_sync_sandbox.faults import ScriptedFault
+from po_sync_sandbox.netsuite import metadata
 from po_sync_sandbox.netsuite.asyncjobs import job_body, task_body, task_list_body
+from po_sync_sandbox.netsuite.fieldcheck import HEADER as NAME_VALIDATION_HEADER
+from po_sync_sandbox.netsuite.fieldcheck import enforce, validation_mode
 from po_sync_sandbox.netsuite.knobs import update_knobs
 from po_sync_sandbox.netsuite.nserrors import (
     CONCURRENCY_DETAIL,
@@ -30,7 +33,10 @@ from po_sync_sandbox.netsuite.nserrors import (
     user_error,
 )
 from po_sync_sandbox.netsuite.qfilter import parse_q
+from po_sync_sandbox.netsuite.record_fields import definition_for
 from po_sync_sandbox.netsuite.render import Renderer
+from po_sync_sandbox.netsuite.schema import RECORD_TYPES, RecordType
+from po_sync_sandbox.netsuite.tokeninfo import TOKENINFO_PATH, token_info
 
 if TYPE_CHECKING:
     from po_sync_sandbox.faults import FaultPlan
@@ -48,6 +54,7 @@ class ServedAccount(Protocol):
     """
 
     account_host: str
+    realm: str
     authenticator: Authenticator
     engine: SuiteQLEngine
     faults: FaultPlan
@@ -87,6 +94,8 @@ class Stats:
             self.by_route: Counter[str] = Counter()
             self.faults: Counter[str] = Counter()
             self.concurrency_rejected = 0
+            # body fields dropped by X-NetSuite-PropertyNameValidation (Warning/Ignore), by "<type>.<path>"
+            self.unknown_fields: Counter[str] = Counter()
             self.in_flight = 0
             self.peak_in_flight = 0
 
@@ -99,6 +108,7 @@ class Stats:
                 "by_route": dict(self.by_route),
                 "faults": dict(self.faults),
                 "concurrency_rejected": self.concurrency_rejected,
+                "unknown_fields": dict(self.unknown_fields),
                 "in_flight": self.in_flight,
                 "peak_in_flight": self.peak_in_flight,
             }
@@ -309,6 +319,9 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self, raw_path: str, query: str, body: bytes) -> Reply:
         service = self.server.service
+        if raw_path.rstrip("/").lower() == TOKENINFO_PATH and self.command == "GET":
+            self._count("tokeninfo")
+            return self._token_info(raw_path, query, body)
         if not raw_path.startswith(REST_PREFIX + "/"):
             raise NsError(404, "INVALID_REQUEST", f"The request could not be found: {raw_path}")
         segments = [unquote(s) for s in raw_path[len(REST_PREFIX) + 1 :].split("/")]
@@ -418,6 +431,22 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
             service.authenticator.issue_token(form, urls, service.knobs.token_lifetime_seconds),
             content_type="application/json",
         )
+
+    def _token_info(self, raw_path: str, query: str, body: bytes) -> Reply:
+        """``GET /rest/tokeninfo`` (the RESTlet domain's token endpoint): who the credentials act as."""
+        service = self.server.service
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        mode = service.authenticator.check(
+            method=self.command,
+            host=self.headers.get("Host", ""),
+            raw_path=raw_path,
+            query=query,
+            headers=headers,
+            body=body,
+            max_skew=service.knobs.tba_max_skew_seconds,
+            reject_replay=service.knobs.reject_nonce_replay,
+        )
+        return Reply(200, token_info(service.realm, mode), content_type="application/json")
 
     def _governance(self) -> Reply:
         knobs = self.server.service.knobs
@@ -530,7 +559,7 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
         store = service.store
         if segs[0].lower() == "metadata-catalog":
             self._count("metadata")
-            return self._metadata(segs[1:], renderer)
+            return self._metadata(segs[1:], params, headers, renderer)
         rtype = store.record_type(segs[0])
         if rtype.key == "customrecord_vend_po_sync" and not service.knobs.vend_error_record:
             raise NsError(404, "NONEXISTENT_ID", f"Record type '{segs[0]}' does not exist.")
@@ -542,14 +571,14 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
             )
         method = self.command
 
-        def json_body() -> dict[str, Any]:
+        def json_body(target: RecordType = rtype) -> dict[str, Any]:
             try:
                 value = json.loads(body or b"{}")
             except ValueError:
                 raise invalid_content("Invalid content in the request body") from None
             if not isinstance(value, dict):
                 raise invalid_content("Invalid content in the request body")
-            return value
+            return self._known_fields(target, value, headers)
 
         if len(segs) == 1:
             if method == "GET":
@@ -596,7 +625,9 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
             return self._idempotent(
                 headers,
                 lambda: self._created(
-                    renderer, target.name, store.transform(rtype.key, record_id, target.key, json_body())
+                    renderer,
+                    target.name,
+                    store.transform(rtype.key, record_id, target.key, json_body(target)),
                 ),
             )
         if method == "GET" and segs[2] in rtype.sublists and len(segs) in (3, 4):
@@ -667,37 +698,52 @@ class NetSuiteHandler(BaseHTTPRequestHandler):
         extra = f"q={quote(q)}&" if q else ""
         return Reply(200, self._envelope(url, extra, items, limit, offset, total), content_type=COLLECTION)
 
-    def _metadata(self, segs: list[str], renderer: Renderer) -> Reply:
-        from po_sync_sandbox.netsuite.schema import RECORD_TYPES
+    def _known_fields(
+        self, target: RecordType, value: dict[str, Any], headers: dict[str, str]
+    ) -> dict[str, Any]:
+        """A write body checked against the target type's definition (``X-NetSuite-PropertyNameValidation``):
+        400 on unknown fields in ``Error`` mode, else the body without them (counted, never stored)."""
+        service = self.server.service
+        knobs = service.knobs
+        mode = validation_mode(headers.get(NAME_VALIDATION_HEADER.lower()), knobs.property_name_validation)
+        result = enforce(definition_for(target.name), value, mode, knobs.unknown_field_code)
+        if result.unknown:
+            with service.stats.lock:
+                for path in result.unknown:
+                    service.stats.unknown_fields[f"{target.name}.{path}"] += 1
+            if mode == "warning":
+                log.warning(
+                    "netsuite sandbox: %s %s dropped unknown fields %s",
+                    self.command,
+                    target.name,
+                    result.unknown,
+                )
+        return result.body
 
+    def _metadata(
+        self, segs: list[str], params: dict[str, str], headers: dict[str, str], renderer: Renderer
+    ) -> Reply:
+        """The metadata catalog (see :mod:`.metadata`): the list, one type's JSON Schema, or OpenAPI 3."""
         store = self.server.service.store
         names = [t.name for t in RECORD_TYPES.values()] + list(store.custom_types)
-        root = f"{renderer.rest_root}/record/v1/metadata-catalog"
-        if not segs or not segs[0]:
-            return Reply(
-                200,
-                {
-                    "items": [
-                        {"name": n, "links": [{"rel": "canonical", "href": f"{root}/{n.lower()}"}]}
-                        for n in names
-                    ]
-                },
-            )
-        rtype = store.record_type(segs[0])
-        sample = next(store.iter_docs(rtype.key), {})
-        props = {
-            k: {"type": "object" if isinstance(v, dict) else "string", "x-ns-filterable": True}
-            for k, v in sample.items()
-            if not k.startswith("_")
-        }
-        props.setdefault(
-            "lastModifiedDate", {"type": "string", "format": "date-time", "x-ns-filterable": True}
-        )
-        return Reply(
-            200,
-            {"type": "object", "title": rtype.name, "properties": props},
-            content_type="application/schema+json",
-        )
+        catalog_url = f"{renderer.rest_root}/record/v1/metadata-catalog"
+        accept = headers.get("accept", "").lower()
+        wants_openapi = metadata.SWAGGER_JSON in accept
+        segs = [s for s in segs if s]
+        if segs:
+            selected = [store.record_type(segs[0]).name]
+        elif params.get("select"):
+            selected = [store.record_type(n.strip()).name for n in params["select"].split(",") if n.strip()]
+        else:
+            selected = names
+        if wants_openapi:
+            transforms = [(RECORD_TYPES[a].name, RECORD_TYPES[b].name) for a, b in store.TRANSFORMS]
+            document = metadata.openapi(selected, f"{renderer.rest_root}/record/v1", transforms)
+            return Reply(200, document, content_type=metadata.SWAGGER_JSON)
+        if segs:
+            schema = metadata.json_schema(definition_for(selected[0]), catalog_url)
+            return Reply(200, schema, content_type=metadata.SCHEMA_JSON)
+        return Reply(200, metadata.catalog_list(selected, catalog_url), content_type="application/json")
 
     # -- admin ------------------------------------------------------------------------------------
 

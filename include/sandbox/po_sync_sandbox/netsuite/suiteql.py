@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from po_sync_sandbox.netsuite.nserrors import NsError, invalid_parameter
 from po_sync_sandbox.netsuite.schema import ENTITY, ITEM, LOCATION, STATUS_TEXT, SUITEQL_TABLES, TRANSACTION
 from po_sync_sandbox.netsuite.store import Store
+from po_sync_sandbox.netsuite.suiteql_rows import RownumCounters, rewrite_row_limits
 
 _STRING_RE = re.compile(r"('(?:[^']|'')*')")
 _DF_RE = re.compile(
@@ -290,6 +291,8 @@ class SuiteQLEngine:
         db.create_function("trunc", 1, lambda v: _trunc(clock.local(v)))
         db.create_function("trunc", 2, lambda v, u: _trunc(clock.local(v), u))
         db.create_function("add_months", 2, _add_months)
+        self.rownum = RownumCounters()
+        db.create_function("ns_rownum_test", 3, self.rownum.test)
         db.create_function("ns_sysdate", 0, lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"))
 
     def _df(self, column: str, value: Any) -> Any:
@@ -328,7 +331,13 @@ class SuiteQLEngine:
             part = _SYSDATE_RE.sub("ns_sysdate()", part)
             part = _TRANSACTION_RE.sub('"transaction"', part)
             out.append(part)
-        return "".join(out)
+        try:
+            return rewrite_row_limits("".join(out))
+        except ValueError as exc:
+            raise invalid_parameter(
+                f"Invalid search query. Detailed unprocessed description follows. Search error occurred: {exc}.",
+                "q",
+            ) from None
 
     def _authorizer(
         self, action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None
@@ -409,6 +418,7 @@ class SuiteQLEngine:
         db = self.store.db
         db.set_authorizer(self._authorizer)
         try:  # compiling under the authorizer is what checks the query: only reads of SuiteQL tables
+            self.rownum.reset()
             cur = db.execute(f"SELECT * FROM ({sql}) LIMIT 0")
             columns = [d[0] for d in cur.description or ()]
             cur.fetchall()
@@ -426,10 +436,12 @@ class SuiteQLEngine:
             )
         table = f"suiteql_result_{next(self._result_ids)}"
         try:
+            self.rownum.reset()
             db.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM ({sql}) LIMIT ?", (max(cap, 1),))
             stored = int(db.execute(f"SELECT COUNT(*) FROM temp.{table}").fetchone()[0])
             total = stored
             if stored >= cap:  # only a capped result needs counting past what was stored
+                self.rownum.reset()
                 total = int(db.execute(f"SELECT COUNT(*) FROM ({sql})").fetchone()[0])
         except sqlite3.Error as exc:
             db.execute(f"DROP TABLE IF EXISTS temp.{table}")
