@@ -46,6 +46,7 @@ from airflow.sdk import DAG, TaskGroup
 
 from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks
 from po_sync.netsuite.connection import NETSUITE_POOL
+from po_sync.timeouts import task_timeout
 from po_sync.onetrail.operators import (
     OnetrailDespatchAdviceOperator,
     OnetrailInvoiceOperator,
@@ -101,6 +102,7 @@ with DAG(
                 netsuite_conn_id="netsuite_default",
                 sftp_conn_id="onetrail_sftp",
                 dry_run="{{ params.dry_run }}",
+                execution_timeout=task_timeout("onetrail_inbound"),
             )
             wait >> process
         if previous is not None:
