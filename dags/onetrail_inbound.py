@@ -46,13 +46,13 @@ from airflow.sdk import DAG, TaskGroup
 
 from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks
 from po_sync.netsuite.connection import NETSUITE_POOL
-from po_sync.timeouts import task_timeout
 from po_sync.onetrail.operators import (
     OnetrailDespatchAdviceOperator,
     OnetrailInvoiceOperator,
     OnetrailOrderResponseOperator,
 )
 from po_sync.onetrail.settings import remote_folder
+from po_sync.timeouts import task_timeout
 
 #: finished files only: a hidden name is an upload in progress; archive/ and error/ have no dot
 FILE_PATTERN = "[!.]*.*"

@@ -45,7 +45,9 @@ def test_timeouts_are_configurable_per_flow_and_for_all(monkeypatch):
     assert _dag("vendor_fulfillment_merge").get_task("merge_vendor_files").execution_timeout == timedelta(
         minutes=7.5
     )
-    assert _dag("hotwax_receipt_import").get_task("import_receipts").execution_timeout == timedelta(minutes=20)
+    assert _dag("hotwax_receipt_import").get_task("import_receipts").execution_timeout == timedelta(
+        minutes=20
+    )
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "soon"])

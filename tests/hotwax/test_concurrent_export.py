@@ -29,7 +29,9 @@ FLOW = "hotwax_po_export"
 
 
 def _context(run_id: str, run_after: datetime) -> dict[str, Any]:
-    ti = SimpleNamespace(dag_id=FLOW, run_id=run_id, task_id="export_purchase_orders", map_index=-1, try_number=1)
+    ti = SimpleNamespace(
+        dag_id=FLOW, run_id=run_id, task_id="export_purchase_orders", map_index=-1, try_number=1
+    )
     return {"ti": ti, "dag_run": SimpleNamespace(run_after=run_after, logical_date=run_after)}
 
 
@@ -67,7 +69,9 @@ def _flagged(store: Any) -> set[str]:
     return {d["id"] for d in store.iter_docs("purchaseOrder") if d.get(EXPORTED_FIELD)}
 
 
-def test_two_runs_at_once_put_every_po_in_exactly_one_file(ledger_conn, actor, netsuite_store, hotwax_sandbox):
+def test_two_runs_at_once_put_every_po_in_exactly_one_file(
+    ledger_conn, actor, netsuite_store, hotwax_sandbox
+):
     for _ in range(15):
         new_po(netsuite_store)
     for round_no in range(3):

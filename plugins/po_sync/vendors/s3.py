@@ -69,7 +69,9 @@ def _names(source_key: str) -> Iterator[str]:
         yield f"{stem}.{tag}-{n}{dot}{ext}"
 
 
-def kept_key(client: Any, bucket: str, source_key: str, folder: str, *, to_bucket: str | None = None) -> str | None:
+def kept_key(
+    client: Any, bucket: str, source_key: str, folder: str, *, to_bucket: str | None = None
+) -> str | None:
     """The key to keep ``source_key`` under in ``folder`` (a prefix ending in ``/``), never another file's.
 
     The first of: the file's own name (unless it ends in :data:`NOTE_SUFFIX`), ``<stem>.<tag>.<ext>``

@@ -277,7 +277,12 @@ def test_no_api_description_is_served_and_anonymous_callers_learn_nothing(ledger
     """FastAPI's /docs, /redoc and /openapi.json sit outside the app's auth dependency: they are off."""
     for role in (None, "admin"):
         client = client_as(auth_manager, role)
-        for path in ("/po-sync/docs", "/po-sync/redoc", "/po-sync/openapi.json", "/po-sync/docs/oauth2-redirect"):
+        for path in (
+            "/po-sync/docs",
+            "/po-sync/redoc",
+            "/po-sync/openapi.json",
+            "/po-sync/docs/oauth2-redirect",
+        ):
             response = client.get(path)
             assert response.status_code in (401, 404), (role, path, response.status_code)
             assert "swagger" not in response.text.lower() and '"openapi"' not in response.text, path

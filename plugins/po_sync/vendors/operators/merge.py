@@ -126,7 +126,9 @@ class VendorMerger:
                 self.client, item_vendor.bucket, key, item_vendor.quarantine_prefix, message, code
             )
             if moved is None:  # another merge quarantined (or archived) it first: not recorded twice
-                self.log.info("s3://%s/%s was taken by another run; not quarantined again", item_vendor.bucket, key)
+                self.log.info(
+                    "s3://%s/%s was taken by another run; not quarantined again", item_vendor.bucket, key
+                )
                 return
         except Exception as exc:  # noqa: BLE001 - the record still says what is wrong
             message += f" (moving the file to quarantine failed: {s3_error(exc, action='MOVE', key=key)})"
@@ -144,7 +146,9 @@ class VendorMerger:
         except Exception as exc:  # noqa: BLE001
             raise s3_error(exc, action="ARCHIVE", key=key) from exc
         if moved is None:  # a merge running beside this one archived it first: nothing lost, nothing twice
-            self.log.info("s3://%s/%s was already taken by another run; not archived again", vendor.bucket, key)
+            self.log.info(
+                "s3://%s/%s was already taken by another run; not archived again", vendor.bucket, key
+            )
             self.stats["taken_by_other_run"] = self.stats.get("taken_by_other_run", 0) + 1
             return f"taken by another run: {key}"
         self.stats["archived"] += 1
@@ -172,7 +176,9 @@ class VendorMerger:
             )
         except Exception as exc:  # noqa: BLE001
             if is_missing(exc):  # listed, then archived by a merge running beside this one
-                self.log.info("s3://%s/%s was taken by another run since listing; skipped", vendor.bucket, key)
+                self.log.info(
+                    "s3://%s/%s was taken by another run since listing; skipped", vendor.bucket, key
+                )
                 return None
             raise s3_error(exc, action="GET", key=key) from exc
         try:
