@@ -111,7 +111,9 @@ def test_two_merges_at_once_each_file_archived_once_and_no_failure(dagbag, ledge
                 NetSuiteHook("netsuite_default") as ns,
                 SyncRun(ledger=ledger_conn, flow=MERGE, context=RunContext(task_id=f"merge{index}")) as run,
             ):
-                merger = VendorMerger(run=run, config=config, client=s3_client("aws_default"), netsuite=ns, log=LOG)
+                merger = VendorMerger(
+                    run=run, config=config, client=s3_client("aws_default"), netsuite=ns, log=LOG
+                )
                 barrier.wait()
                 results[index] = merger.merge(config.active(None))
         except BaseException as exc:  # noqa: BLE001 - reported by the test
