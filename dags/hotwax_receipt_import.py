@@ -39,6 +39,7 @@ from airflow.sdk import DAG, Param
 from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks
 from po_sync.hotwax.operators import DEFAULT_RECEIPT_DIR, HotWaxReceiptImportOperator
 from po_sync.netsuite.connection import NETSUITE_POOL
+from po_sync.timeouts import task_timeout
 
 with DAG(
     dag_id="hotwax_receipt_import",
@@ -89,5 +90,6 @@ with DAG(
         max_file_bytes="{{ params.max_file_bytes }}",
         min_file_age_seconds="{{ params.min_file_age_seconds }}",
         dry_run="{{ params.dry_run }}",
+        execution_timeout=task_timeout("hotwax_receipt_import"),
     )
     wait >> receive

@@ -52,6 +52,7 @@ from po_sync.onetrail.operators import (
     OnetrailOrderResponseOperator,
 )
 from po_sync.onetrail.settings import remote_folder
+from po_sync.timeouts import task_timeout
 
 #: finished files only: a hidden name is an upload in progress; archive/ and error/ have no dot
 FILE_PATTERN = "[!.]*.*"
@@ -101,6 +102,7 @@ with DAG(
                 netsuite_conn_id="netsuite_default",
                 sftp_conn_id="onetrail_sftp",
                 dry_run="{{ params.dry_run }}",
+                execution_timeout=task_timeout("onetrail_inbound"),
             )
             wait >> process
         if previous is not None:

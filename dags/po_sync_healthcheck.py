@@ -14,6 +14,12 @@ Opens every connection the bundle's flows use and records the result in the po-s
    succeeds and its counts (XCom `return_value`) say how many failed. Tick *fail_on_unhealthy* to
    make any failure fail the task instead (useful as an alerting DAG).
 
+**Only po-sync's own connections** are tested: the ids its flows use, or a connection of a type
+po-sync registers (`netsuite`, `servicenow`, `xseries`, `po_sync_ledger`). Any other id is recorded
+`quarantined` (`CONNECTION_NOT_ALLOWED`) and never opened. When Airflow's `[core] test_connection` is
+not `Enabled` (Airflow's default is `Disabled`), nothing is tested: each connection is recorded
+`ignored` (`TEST_CONNECTION_DISABLED`).
+
 **Trigger with conf** (REST: `POST /api/v2/dags/po_sync_healthcheck/dagRuns`):
 `{"logical_date": null, "conf": {"connections": ["po_sync_db", "aws_default"]}}`
 

@@ -40,6 +40,7 @@ from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, P
 
 from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks
 from po_sync.netsuite.connection import NETSUITE_POOL
+from po_sync.timeouts import task_timeout
 from po_sync.vendors.operators.fulfillment_import import VendorImportCheckOperator, VendorImportOperator
 from po_sync.vendors.settings import MERGE_ASSET_URI
 
@@ -79,6 +80,7 @@ with DAG(
         merged_ids="{{ params.merged_ids }}",
         dry_run="{{ params.dry_run }}",
         max_attempts=5,
+        execution_timeout=task_timeout("vendor_fulfillment_import"),
     )
     check = VendorImportCheckOperator(task_id="check_netsuite", trigger_rule="all_done", pool=NETSUITE_POOL)
     imported >> check

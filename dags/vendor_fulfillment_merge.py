@@ -33,6 +33,7 @@ from airflow.sdk import DAG, Asset, Param
 
 from po_sync.dag_defaults import default_args, flow_callbacks
 from po_sync.netsuite.connection import NETSUITE_POOL
+from po_sync.timeouts import task_timeout
 from po_sync.vendors.operators.merge import VendorMergeOperator
 from po_sync.vendors.sensors import VendorFilesSensor
 from po_sync.vendors.settings import MERGE_ASSET_URI
@@ -79,5 +80,6 @@ with DAG(
         pool=NETSUITE_POOL,  # shares the account's concurrency with every other DAG
         vendor_id="{{ params.vendor }}",
         outlets=[MERGED_DOCUMENTS],
+        execution_timeout=task_timeout("vendor_fulfillment_merge"),
     )
     wait >> merge

@@ -25,6 +25,8 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["AIRFLOW__PO_SYNC__DEV_MODE"] = "True"
 # Always our own SQLite: the DAG tests reset this database, so it must never be one from the environment.
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{AIRFLOW_HOME}/airflow.db"
+# po_sync_healthcheck tests connections only when Airflow allows it (a test sets Disabled to check that).
+os.environ["AIRFLOW__CORE__TEST_CONNECTION"] = "Enabled"
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,24 @@
 ``SFTPHook`` has no rename, so :func:`move` uses ``posix_rename`` (OpenSSH's
 ``posix-rename@openssh.com``, which replaces the target atomically) on the client from
 ``SFTPHook.get_managed_conn()``. Paths are POSIX, relative to the login directory unless absolute.
+
+Files we keep (``archive/``, ``error/``) are never overwritten (DESIGN.md, ledger rule 4):
+:func:`keep` moves with the plain SFTP ``rename``, which refuses an existing target, under the
+first free name of :func:`kept_names` (the name itself when it is safe, then the name tagged with a
+hash of the original name and content). Our own notes end in one of :data:`NOTE_SUFFIXES`, and a
+kept partner file never does (such a name is tagged), so a partner's file named ``x.json.error.txt``
+cannot replace the note about ``x.json``, nor a note replace a partner's file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import posixpath
+import re
 import stat
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,7 +29,28 @@ from po_sync.exceptions import RetriableError
 if TYPE_CHECKING:
     from paramiko import SFTPClient
 
-__all__ = ["RemoteFile", "ensure_dir", "exists", "list_files", "move", "read", "size_of", "write_atomic"]
+__all__ = [
+    "NOTE_SUFFIXES",
+    "RemoteFile",
+    "ensure_dir",
+    "exists",
+    "keep",
+    "kept_names",
+    "list_files",
+    "move",
+    "name_tag",
+    "read",
+    "safe_name",
+    "size_of",
+    "write_atomic",
+    "write_new",
+]
+
+#: The endings of the notes we write beside kept files; a kept partner file never ends in one.
+NOTE_SUFFIXES = (".errors.csv", ".error.txt", ".failed.json")
+_SAFE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
+#: How many differently numbered names :func:`keep` tries before giving up (a storm of identical files).
+_MAX_TRIES = 50
 
 
 @dataclass(frozen=True)
@@ -106,3 +138,92 @@ def write_atomic(client: SFTPClient, path: str, data: bytes) -> None:
 def move(client: SFTPClient, source: str, target: str) -> None:
     """Rename ``source`` to ``target`` on the server (replacing ``target``)."""
     client.posix_rename(source, target)
+
+
+def safe_name(name: str) -> str:
+    """``name`` with every character outside ``[A-Za-z0-9._-]`` replaced, no leading dot, at most 120."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")[:120]
+    return cleaned or "unnamed"
+
+
+def name_tag(name: str, checksum: str | None) -> str:
+    """12 hex characters from the original ``name`` (every byte of it) and the content's ``checksum``:
+    two files whose safe names collapse to one (``a?b.json``, ``a\nb.json``) get different tags."""
+    raw = name.encode("utf-8", "surrogateescape") + b"\0" + (checksum or "").encode()
+    return hashlib.sha256(raw).hexdigest()[:12]
+
+
+def kept_names(name: str, checksum: str | None) -> Iterator[str]:
+    """Names to keep a partner's file under, best first: the name itself when it is safe and not one
+    of our note endings, then ``<stem>.<tag><ext>``, then ``<stem>.<tag>-<n><ext>``."""
+    safe = safe_name(name)
+    if safe == name and _SAFE_RE.fullmatch(name) and not name.endswith(NOTE_SUFFIXES):
+        yield name
+    stem, ext = posixpath.splitext(safe)
+    if not stem or len(ext) > 16:
+        stem, ext = safe, ""
+    tag = name_tag(name, checksum)
+    yield f"{stem}.{tag}{ext}"
+    for n in range(2, _MAX_TRIES):
+        yield f"{stem}.{tag}-{n}{ext}"
+
+
+def _rename_new(client: SFTPClient, source: str, target: str) -> bool:
+    """Rename without replacing (plain SFTP ``rename``); False when ``target`` already exists."""
+    try:
+        client.rename(source, target)
+    except OSError:
+        if exists(client, target):
+            return False
+        raise
+    return True
+
+
+def keep(
+    client: SFTPClient,
+    source: str,
+    folder: str,
+    name: str,
+    *,
+    checksum: str | None,
+    note: tuple[str, bytes] | None = None,
+) -> str:
+    """Move ``source`` into ``folder`` under the first free name of :func:`kept_names`; return the path.
+
+    :param name: the partner's file name (any characters).
+    :param checksum: the content's SHA-256 (or None when unread): part of the tag.
+    :param note: ``(suffix, data)`` written beside the kept file first (``<kept>.errors.csv``), so a
+        crash between the two leaves the file where it was, never a kept file without its note.
+    :raises RetriableError: no free name (after :data:`_MAX_TRIES`).
+    """
+    for candidate in kept_names(name, checksum):
+        target = posixpath.join(folder, candidate)
+        if exists(client, target):
+            continue
+        if note is not None:
+            suffix, data = note
+            if not suffix.endswith(NOTE_SUFFIXES):
+                raise ValueError(f"note suffix {suffix!r} is not one of {NOTE_SUFFIXES}")
+            write_atomic(client, target + suffix, data)
+        if _rename_new(client, source, target):
+            return target
+    raise RetriableError(f"no free name to keep {safe_name(name)} in {folder}", system="sftp", path=folder)
+
+
+def write_new(client: SFTPClient, path: str, data: bytes) -> bool:
+    """Upload ``data`` to a temporary name of its own, then rename it to ``path`` only if ``path`` is free.
+
+    Two writers never replace each other's file: the second one's rename fails and it is told so.
+
+    :returns: True when the file was written, False when ``path`` already existed (nothing changed).
+    :raises RetriableError: the server holds a different size than was sent.
+    """
+    folder, name = posixpath.split(path)
+    temp = posixpath.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.part")
+    client.putfo(io.BytesIO(data), temp, file_size=len(data), confirm=True)
+    if size_of(client, temp) != len(data):
+        raise RetriableError(f"upload of {name} incomplete on the server", system="sftp", path=temp)
+    if _rename_new(client, temp, path):
+        return True
+    client.remove(temp)
+    return False

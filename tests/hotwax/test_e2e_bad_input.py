@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -25,6 +26,20 @@ ONE_ORDER = {
     "negative": "must not be negative",
     "non_numeric": "is not a number",
 }
+
+
+def kept(names: set[str], safe: str) -> str:
+    """The one name in ``names`` keeping a file whose safe name is ``safe`` (``<stem>.<tag><ext>``)."""
+    stem, ext = os.path.splitext(safe)
+    (found,) = [n for n in names if re.fullmatch(re.escape(stem) + r"\.[0-9a-f]{12}" + re.escape(ext), n)]
+    return found
+
+
+def failed_name(names: set[str], feed: str) -> str:
+    """The failed orders of ``feed``: ``<stem>.<tag>.failed.json`` (the tag from its name and content)."""
+    stem = feed.removesuffix(".json")
+    (found,) = [n for n in names if re.fullmatch(re.escape(stem) + r"\.[0-9a-f]{12}\.failed\.json", n)]
+    return found
 
 
 def quarantined(ledger) -> dict[str, str]:
@@ -67,14 +82,17 @@ def test_every_bad_input_goes_to_error_with_a_report_and_the_good_file_is_receiv
 
     errors = set(actor.files(RECEIPT_DIR / "error"))
     for kind, words in WHOLE_FILE.items():
-        name = bad[kind] if kind != "path_separator" else bad[kind].replace("\\", "_").lstrip(".")
+        # an unsafe name is kept under its safe form tagged with a hash of the original name
+        name = (
+            bad[kind] if kind != "path_separator" else kept(errors, bad[kind].replace("\\", "_").lstrip("."))
+        )
         assert name in errors and f"{name}.errors.csv" in errors, kind
         assert words in report(actor, name)[0]["errorMessage"], (kind, report(actor, name))
     for kind, words in ONE_ORDER.items():
-        failed = bad[kind].removesuffix(".json") + ".failed.json"
+        failed = failed_name(errors, bad[kind])
         assert failed in errors and f"{failed}.errors.csv" in errors, kind
         assert words in report(actor, failed)[0]["errorMessage"], (kind, report(actor, failed))
-    mixed_failed = mixed.removesuffix(".json") + ".failed.json"
+    mixed_failed = failed_name(errors, mixed)
     assert report(actor, mixed_failed)[0]["orderId"] == "4"
     assert '"order_id": "4"' in actor.path(RECEIPT_DIR / "error" / mixed_failed).read_text()
 

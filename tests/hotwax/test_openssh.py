@@ -78,3 +78,26 @@ def test_export_and_import_against_openssh(dagbag, ledger_conn, openssh, monkeyp
     assert "already imported" in report(actor, partial)[0]["errorMessage"]
     state = ledger_conn.get(RecordKey("hotwax_po_export", "purchase_order", "netsuite", "1"))
     assert state.status is RecordStatus.SYNCED
+
+
+def test_kept_files_and_new_uploads_never_replace_a_file_on_openssh(openssh):
+    """OpenSSH's plain ``rename`` refuses an existing target: ``keep`` and ``write_new`` rely on it."""
+    from airflow.providers.sftp.hooks.sftp import SFTPHook
+
+    from po_sync import sftp as remote
+
+    actor, _ = openssh
+    error = str(RECEIPT_DIR / "error")
+    with SFTPHook(ssh_conn_id="sftp_default").get_managed_conn() as client:
+        kept = []
+        for body in (b"one", b"two"):
+            source = str(RECEIPT_DIR / "same.json")
+            remote.write_atomic(client, source, body)
+            kept.append(remote.keep(client, source, error, "same.json", checksum=body.hex()))
+        assert kept[0] != kept[1]
+        target = str(PO_DIR / "new.csv")
+        assert remote.write_new(client, target, b"first") is True
+        assert remote.write_new(client, target, b"second") is False
+    assert sorted(actor.path(p).read_bytes() for p in kept) == [b"one", b"two"]
+    assert actor.path(PO_DIR / "new.csv").read_bytes() == b"first"
+    assert not [n for n in actor.files(PO_DIR) if n.startswith(".")], "the refused upload left no temp file"

@@ -118,3 +118,29 @@ def test_oversized_file_is_refused_before_parsing():
 def test_utf8_bom_is_accepted():
     data = "\ufeff".encode() + dump_document(NOTICE, "json")
     assert load_document(data, "json")["document_id"] == "SN-1"
+
+
+def test_a_wide_header_with_duplicates_names_a_few_and_counts_the_rest():
+    """10,000 columns, 5,000 of them repeated: the error names the first duplicates (sorted) and says
+    how many more, instead of carrying every name into the ledger and the quarantine note."""
+    names = [f"c{i:05d}" for i in range(5000)]
+    header = ",".join(["document_type", *names, *names])
+    data = f"{header}\n{','.join(['ship_notice'] + ['1'] * 10000)}\n".encode()
+    with pytest.raises(DocumentFormatError) as caught:
+        load_document(data, "csv", source="inbound/wide.csv")
+    message = caught.value.message
+    assert caught.value.code == "MALFORMED_CSV"
+    assert "duplicate CSV columns" in message and "'c00000'" in message and "'c00009'" in message
+    assert "'c00010'" not in message and "and 4990 more" in message
+    assert len(message) < 500
+
+
+def test_a_header_wider_than_any_vendor_document_is_refused():
+    from po_sync.vendors.formats import MAX_CSV_COLUMNS
+
+    header = ",".join(["document_type", "po_number", *(f"x{i}" for i in range(MAX_CSV_COLUMNS))])
+    data = f"{header}\n{','.join(['ship_notice', 'PO1'] + [''] * MAX_CSV_COLUMNS)}\n".encode()
+    with pytest.raises(DocumentFormatError) as caught:
+        load_document(data, "csv", source="inbound/wide.csv")
+    assert caught.value.code == "MALFORMED_CSV"
+    assert f"{MAX_CSV_COLUMNS + 2} columns" in caught.value.message

@@ -259,7 +259,12 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
                 return
             sftp = _sftp(self.sftp_conn_id)
             with sftp.get_managed_conn() as client:
-                self._export(context, run, netsuite, client, pos)
+                resend = {
+                    po_id
+                    for po_id in pos
+                    if po_id in resync or str(grouped[po_id][0].get("tranid") or "") in resync
+                }
+                self._export(context, run, netsuite, client, pos, resend)
 
     def _skip_not_owned(
         self,
@@ -304,6 +309,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
         netsuite: NetSuiteHook,
         client: SFTPClient,
         pos: dict[str, tuple[list[HotWaxPoRow], str]],
+        resend: set[str],
     ) -> None:
         remote.ensure_dir(client, self.remote_dir)
         delivered: dict[str, Decision] = {}
@@ -319,30 +325,40 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
                 and state.payload_hash == digest
                 and self._delivered(client, state.trace_key)
             ):
-                decision = run.begin(key, payload_hash=digest, force=True)
+                decision = run.begin(key, payload_hash=digest)
                 if decision.action is not Action.BUSY:
                     delivered[po_id] = decision
             else:
                 batch[po_id] = rows
         file_name: str | None = None
         decisions: dict[str, Decision] = {}
-        if batch:
-            content_digest = _sha256(write_po_csv([r for rows in batch.values() for r in rows]))
-            file_name = self._file_name(context, content_digest)
-            for po_id in list(batch):
-                key = run.key("purchase_order", "netsuite", po_id)
-                decision = run.begin(key, payload_hash=pos[po_id][1], trace_key=file_name, force=True)
-                if decision.action is Action.BUSY:
-                    batch.pop(po_id)
-                else:
-                    decisions[po_id] = decision
-        if batch and file_name:
-            data = write_po_csv([r for rows in batch.values() for r in rows])
-            path = posixpath.join(self.remote_dir, file_name)
-            if remote.size_of(client, path) == len(data):
-                self.log.info("%s is already complete on the server (a retry of this run)", path)
+        for po_id in list(batch):
+            # Claim without force: a PO another run holds is BUSY, and one another run has just
+            # exported (synced, same content) is SKIP, so two overlapping runs never send a PO twice.
+            # Only a PO a person asked to resend is sent again unchanged.
+            key = run.key("purchase_order", "netsuite", po_id)
+            decision = run.begin(key, payload_hash=pos[po_id][1], force=po_id in resend)
+            if decision.action is Action.BUSY:
+                batch.pop(po_id)
+            elif decision.action is Action.SKIP:
+                batch.pop(po_id)
+                previous = decision.previous.trace_key if decision.previous else None
+                run.ignored(decision, code="ALREADY_EXPORTED", reason=f"already exported in {previous}")
             else:
-                remote.write_atomic(client, path, data)
+                decisions[po_id] = decision
+        if batch:
+            # The name comes from what the file holds (after busy and done POs left the batch): two
+            # runs in the same second write different names, and a retry of this run the same one.
+            data = write_po_csv([r for rows in batch.values() for r in rows])
+            file_name = self._file_name(context, _sha256(data))
+            run.ledger.set_trace_key([d.record_id for d in decisions.values()], file_name, sync_run_id=run.id)
+            path = posixpath.join(self.remote_dir, file_name)
+            if remote.write_new(client, path, data):
+                pass
+            elif remote.size_of(client, path) == len(data):
+                self.log.info("%s is already complete on the server (a retry of this run)", path)
+            else:  # pragma: no cover - a name from a content hash holding other content
+                raise RetriableError(f"{path} exists with other content", system="sftp", path=path)
             run.notes["file"] = file_name
             self.log.info(
                 "wrote %s: %d PO(s), %d line(s)", path, len(batch), sum(len(r) for r in batch.values())
@@ -558,29 +574,32 @@ class _FileImport:
     # ---- moves
 
     def _safe_name(self) -> str:
-        cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", self.name).lstrip(".")[:120]
-        return cleaned or "unnamed"
+        return remote.safe_name(self.name)
 
-    def _to_error(self, messages: list[tuple[str, str]]) -> str:
-        target_name = self.name if _SAFE_NAME_RE.fullmatch(self.name) else self._safe_name()
-        target = posixpath.join(self.op.error_dir, target_name)
-        remote.write_atomic(self.client, target + ".errors.csv", error_report_csv(messages))
-        remote.move(self.client, self.path, target)
+    def _to_error(self, messages: list[tuple[str, str]], checksum: str | None) -> str:
+        # never over a file kept before (a repeated or collapsing name), the report beside it
+        target = remote.keep(
+            self.client,
+            self.path,
+            self.op.error_dir,
+            self.name,
+            checksum=checksum or f"size-{self.entry.size}",
+            note=(".errors.csv", error_report_csv(messages)),
+        )
         self.log.warning("%s -> %s: %s", self.name, target, "; ".join(m for _, m in messages))
         return target
 
     def _to_archive(self, checksum: str) -> str:
-        target = posixpath.join(self.op.archive_dir, self.name)
-        if remote.exists(self.client, target):
-            stem, ext = posixpath.splitext(self.name)
-            target = posixpath.join(self.op.archive_dir, f"{stem}.{checksum[:12]}{ext}")
-        remote.move(self.client, self.path, target)
-        return target
+        return remote.keep(self.client, self.path, self.op.archive_dir, self.name, checksum=checksum)
 
     # ---- the file
 
     def _file_key(self, checksum: str | None) -> RecordKey:
-        label = self.name if _SAFE_NAME_RE.fullmatch(self.name) else self._safe_name()
+        label = (
+            self.name
+            if _SAFE_NAME_RE.fullmatch(self.name)
+            else f"{self._safe_name()}#{remote.name_tag(self.name, None)}"  # names that collapse stay apart
+        )
         suffix = checksum if checksum else f"size-{self.entry.size}"
         return self.run_.key("receipt_file", "hotwax", f"{label}@{suffix}")
 
@@ -589,7 +608,7 @@ class _FileImport:
             self.run_.counts["quarantined"] += 1
             self.log.warning("dry run: %s would go to error/: %s", self.name, message)
             return
-        self._to_error([("*", message)])
+        self._to_error([("*", message)], checksum)
         self.run_.quarantine_input(
             self._file_key(checksum), code=code, message=f"file {self.name}: {message}"
         )
@@ -625,7 +644,7 @@ class _FileImport:
             if self.dry_run:
                 self.run_.counts["quarantined"] += 1
                 return
-            self._to_error([("*", message)])
+            self._to_error([("*", message)], checksum)
             dup = self.run_.key("receipt_file_duplicate", "hotwax", key.source_id)
             self.run_.quarantine_input(dup, code="DUPLICATE_FILE", message=f"file {self.name}: {message}")
             return
@@ -696,8 +715,13 @@ class _FileImport:
             return
         crash_point("before_archive")
         if failed:
-            stem, _ = posixpath.splitext(self.name)
-            part = posixpath.join(self.op.error_dir, f"{stem}.failed.json")
+            # Named from this file's name and content: a partner file called "<stem>.failed.json" is
+            # kept under another name (po_sync.sftp.kept_names), and two files sharing a name never
+            # share their failed orders' file; a rerun of this file writes the same name again.
+            stem, _ = posixpath.splitext(remote.safe_name(self.name))
+            part = posixpath.join(
+                self.op.error_dir, f"{stem}.{remote.name_tag(self.name, checksum)}.failed.json"
+            )
             remote.write_atomic(
                 self.client, part + ".errors.csv", error_report_csv([(oid, msg) for _, oid, msg in failed])
             )
@@ -805,8 +829,10 @@ class _FileImport:
 
 
 def _in_progress(name: str) -> bool:
-    """A hidden name (``.x.json``) is an upload in progress; one holding a path separator is not."""
-    return name.startswith(".") and not any(sep in name for sep in ("/", "\\"))
+    """A hidden name (``.x.json``) is an upload in progress of the file it names (``x.json``, a safe
+    name); any other name starting with a dot (``..json``, ``.\n.json``) is no upload of ours or
+    HotWax's: it is read and refused (error/, with a report), never left unreported forever."""
+    return name.startswith(".") and bool(_SAFE_NAME_RE.fullmatch(name[1:]))
 
 
 def _file_date(name: str, mtime: int) -> date:

@@ -721,6 +721,24 @@ class Ledger:
                 .values(status=status.value, claimed_by=None, claimed_at=None, updated_at=utcnow())
             )
 
+    def set_trace_key(self, record_ids: Iterable[int], trace_key: str, *, sync_run_id: int) -> None:
+        """Name where the records this run holds are going (a file named after its content, known only
+        once the claims are made), so a rerun after a crash finds it; records not held by the run
+        are left alone."""
+        ids = list(record_ids)
+        if not ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                sync_record.update()
+                .where(
+                    sync_record.c.id.in_(ids),
+                    sync_record.c.status == RecordStatus.IN_PROGRESS.value,
+                    sync_record.c.claimed_by == str(sync_run_id),
+                )
+                .values(trace_key=trace_key, updated_at=utcnow())
+            )
+
     def errors(self, record_id: int) -> list[dict[str, Any]]:
         """The error history of one record, oldest first."""
         with self.engine.connect() as conn:

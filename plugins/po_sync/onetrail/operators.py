@@ -455,13 +455,6 @@ class _InboundFile:
         )
         return self.run.key(entity_type, "onetrail", f"{label}@{self.checksum or f'size-{self.entry.size}'}")
 
-    def _unique(self, folder: str) -> str:
-        target = posixpath.join(folder, self.name)
-        if remote.exists(self.client, target):
-            stem, ext = posixpath.splitext(self.name)
-            target = posixpath.join(folder, f"{stem}.{(self.checksum or 'x')[:12]}{ext}")
-        return target
-
     def _ensure(self, folder: str) -> None:
         made = _ENSURED.setdefault(id(self.client), set())
         if folder not in made:
@@ -470,15 +463,21 @@ class _InboundFile:
 
     def archive(self) -> str:
         self._ensure(self.archive_dir)
-        target = self._unique(self.archive_dir)
-        remote.move(self.client, self.path, target)
-        return target
+        return remote.keep(
+            self.client, self.path, self.archive_dir, self.name, checksum=self.checksum or None
+        )
 
     def to_error(self, message: str) -> str:
+        # never over a file kept before; the note in our own namespace (po_sync.sftp.NOTE_SUFFIXES)
         self._ensure(self.error_dir)
-        target = self._unique(self.error_dir)
-        remote.write_atomic(self.client, target + ".error.txt", (message + "\n").encode())
-        remote.move(self.client, self.path, target)
+        target = remote.keep(
+            self.client,
+            self.path,
+            self.error_dir,
+            self.name,
+            checksum=self.checksum or f"size-{self.entry.size}",
+            note=(".error.txt", (message + "\n").encode()),
+        )
         self.log.warning("%s -> %s: %s", self.name, target, message)
         return target
 

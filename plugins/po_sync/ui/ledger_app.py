@@ -42,6 +42,7 @@ from po_sync.ledger.queue import (
 from po_sync.ledger.reports import flow_summary, recent_runs, records_needing_attention
 from po_sync.ledger.store import Ledger
 from po_sync.ui import access, airflow_state, links
+from po_sync.ui.headers import add_security_headers
 
 #: the logged-in Airflow user (the UI's cookie or a Bearer token)
 UserDep = Annotated[Any, Depends(get_user)]
@@ -275,7 +276,16 @@ def create_app(auth_dependency: Any = None, routers: Sequence[APIRouter] = ()) -
         from airflow.api_fastapi.core_api.security import requires_authenticated
 
         auth_dependency = requires_authenticated()
-    app = FastAPI(title="po-sync ledger", dependencies=[Depends(auth_dependency)])
+    # No /docs, /redoc or /openapi.json: FastAPI serves them outside the app's auth dependency, so
+    # they would describe the API to anyone; the JSON API is documented in the README instead.
+    app = FastAPI(
+        title="po-sync ledger",
+        dependencies=[Depends(auth_dependency)],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    add_security_headers(app)
     for router in routers:
         app.include_router(router)
 

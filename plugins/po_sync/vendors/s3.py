@@ -2,17 +2,92 @@
 
 S3 has no rename: :func:`move` copies then deletes, so a rerun after a crash between the two finds
 the copy already made.
+
+Files we keep (archive, quarantine, dead-letter) are never overwritten (DESIGN.md, ledger rule 4):
+:func:`kept_key` picks the first free name in the target folder (the file's own name, then the name
+tagged with a hash of its whole source key, then numbered), where "free" also means "already holding
+this very content" (the copy a crashed run made). Our notes end in :data:`NOTE_SUFFIX` and a kept
+file never does, so a vendor file named ``x.json.error.txt`` cannot replace the note about ``x.json``.
+A source another run has already moved (``NoSuchKey``) is "taken", not an error: :func:`move` says so
+by returning None.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from po_sync.exceptions import ExternalSystemError, FatalError, RetriableError
 
-__all__ = ["list_keys", "move", "quarantine_file", "first_files", "s3_client", "s3_error"]
+__all__ = [
+    "NOTE_SUFFIX",
+    "first_files",
+    "is_missing",
+    "kept_key",
+    "list_keys",
+    "move",
+    "quarantine_file",
+    "s3_client",
+    "s3_error",
+]
+
+#: The ending of our notes beside kept files; a kept vendor file never ends with it.
+NOTE_SUFFIX = ".error.txt"
+_MAX_TRIES = 50
+
+
+def is_missing(exc: Exception) -> bool:
+    """Whether a boto error says the object (or its source) does not exist (any more)."""
+    response = getattr(exc, "response", None) or {}
+    code = str((response.get("Error") or {}).get("Code") or "")
+    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+    return code in ("NoSuchKey", "404", "NotFound") or status == 404
+
+
+def _etag(client: Any, bucket: str, key: str) -> str | None:
+    """The object's ETag, or None when it does not exist."""
+    try:
+        return str(client.head_object(Bucket=bucket, Key=key).get("ETag") or "")
+    except Exception as exc:
+        if is_missing(exc):
+            return None
+        raise
+
+
+def _names(source_key: str) -> Iterator[str]:
+    name = source_key.rsplit("/", 1)[-1] or "unnamed"
+    if not name.endswith(NOTE_SUFFIX):
+        yield name
+    stem, dot, ext = name.rpartition(".")
+    if not stem or len(ext) > 16:
+        stem, dot, ext = name, "", ""
+    tag = hashlib.sha256(source_key.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    yield f"{stem}.{tag}{dot}{ext}"
+    for n in range(2, _MAX_TRIES):
+        yield f"{stem}.{tag}-{n}{dot}{ext}"
+
+
+def kept_key(
+    client: Any, bucket: str, source_key: str, folder: str, *, to_bucket: str | None = None
+) -> str | None:
+    """The key to keep ``source_key`` under in ``folder`` (a prefix ending in ``/``), never another file's.
+
+    The first of: the file's own name (unless it ends in :data:`NOTE_SUFFIX`), ``<stem>.<tag>.<ext>``
+    with ``tag`` from the whole source key (``inbound/sub/X`` and ``inbound/X`` differ), then numbered
+    ones; a name is taken unless it is free or already holds the source's content (same ETag: the
+    copy of a run that crashed before deleting the source). None when the source is gone.
+    """
+    source_tag = _etag(client, bucket, source_key)
+    if source_tag is None:
+        return None
+    for name in _names(source_key):
+        key = f"{folder}{name}"
+        held = _etag(client, to_bucket or bucket, key)
+        if held is None or held == source_tag:
+            return key
+    raise RetriableError(f"no free name to keep {source_key} in {folder}", system="s3", path=folder)
 
 
 def s3_error(exc: Exception, *, action: str, key: str) -> ExternalSystemError:
@@ -45,25 +120,38 @@ def list_keys(client: Any, bucket: str, prefix: str, *, limit: int | None = None
     return sorted(out, key=lambda o: o["Key"])
 
 
-def move(client: Any, bucket: str, key: str, new_key: str, *, to_bucket: str | None = None) -> str:
-    """Copy then delete (S3 has no rename); a rerun after a crash between the two finds the copy done."""
+def move(client: Any, bucket: str, key: str, new_key: str, *, to_bucket: str | None = None) -> str | None:
+    """Copy then delete (S3 has no rename); a rerun after a crash between the two finds the copy done.
+
+    :returns: ``new_key``, or None when ``key`` no longer exists (another run took it first).
+    """
     target = to_bucket or bucket
-    client.copy_object(Bucket=target, Key=new_key, CopySource={"Bucket": bucket, "Key": key})
+    try:
+        client.copy_object(Bucket=target, Key=new_key, CopySource={"Bucket": bucket, "Key": key})
+    except Exception as exc:
+        if is_missing(exc):
+            return None
+        raise
     client.delete_object(Bucket=bucket, Key=key)
     return new_key
 
 
 def quarantine_file(
     client: Any, bucket: str, key: str, quarantine_prefix: str, message: str, code: str
-) -> str:
-    """Move a bad file to ``quarantine_prefix`` with ``<name>.error.txt`` (code + message) beside it."""
-    name = key.rsplit("/", 1)[-1]
-    new_key = f"{quarantine_prefix}{name}"
+) -> str | None:
+    """Move a bad file to ``quarantine_prefix`` (under :func:`kept_key`'s name) with ``<name>.error.txt``
+    (code + message) beside it; None when another run took the file first (no note is left then)."""
+    new_key = kept_key(client, bucket, key, quarantine_prefix)
+    if new_key is None:
+        return None
     note = f"{code}: {message}\nfile: s3://{bucket}/{key}\nquarantined at: {datetime.now(UTC).isoformat()}\n"
     client.put_object(
-        Bucket=bucket, Key=f"{new_key}.error.txt", Body=note.encode("utf-8"), ContentType="text/plain"
+        Bucket=bucket, Key=f"{new_key}{NOTE_SUFFIX}", Body=note.encode("utf-8"), ContentType="text/plain"
     )
-    return move(client, bucket, key, new_key)
+    moved = move(client, bucket, key, new_key)
+    if moved is None:
+        client.delete_object(Bucket=bucket, Key=f"{new_key}{NOTE_SUFFIX}")
+    return moved
 
 
 def first_files(aws_conn_id: str, locations: Sequence[Sequence[str]]) -> list[str]:

@@ -271,3 +271,39 @@ def test_callers_the_auth_dependency_refuses_get_nothing(ledger):
     client = TestClient(create_app(auth_dependency=refuse))
     assert client.get("/").status_code == 401
     assert client.get("/api/summary").status_code == 401
+
+
+def test_no_api_description_is_served_and_anonymous_callers_learn_nothing(ledger, auth_manager):
+    """FastAPI's /docs, /redoc and /openapi.json sit outside the app's auth dependency: they are off."""
+    for role in (None, "admin"):
+        client = client_as(auth_manager, role)
+        for path in (
+            "/po-sync/docs",
+            "/po-sync/redoc",
+            "/po-sync/openapi.json",
+            "/po-sync/docs/oauth2-redirect",
+        ):
+            response = client.get(path)
+            assert response.status_code in (401, 404), (role, path, response.status_code)
+            assert "swagger" not in response.text.lower() and '"openapi"' not in response.text, path
+
+
+def test_every_response_carries_the_security_headers(ledger, auth_manager):
+    admin = client_as(auth_manager, "admin")
+    rid = record_id(ledger, FLOW, "R-2")
+    responses = [
+        admin.get("/po-sync/"),
+        admin.get(f"/po-sync/records/{rid}"),
+        admin.get("/po-sync/api/records"),
+        admin.get("/po-sync/api/records/999999"),
+        client_as(auth_manager, None).get("/po-sync/", headers={"accept": "text/html"}),
+        client_as(auth_manager, None).get("/po-sync/api/records"),
+    ]
+    assert [r.status_code for r in responses] == [200, 200, 200, 404, 401, 401]
+    for response in responses:
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "script-src" not in csp, csp
+        # Airflow's UI frames the page (external view): same origin only, no other site
+        assert "frame-ancestors 'self'" in csp
+        assert response.headers["x-frame-options"] == "SAMEORIGIN"
+        assert response.headers["x-content-type-options"] == "nosniff"

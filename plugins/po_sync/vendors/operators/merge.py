@@ -44,7 +44,7 @@ from po_sync.vendors.mapping import (
     parse_vendor_document,
     vendor_bill_from_invoice,
 )
-from po_sync.vendors.s3 import list_keys, move, quarantine_file, s3_client, s3_error
+from po_sync.vendors.s3 import is_missing, kept_key, list_keys, move, quarantine_file, s3_client, s3_error
 from po_sync.vendors.settings import VARIABLE_KEY, VendorsConfig, VendorSettings, load_vendors_config
 
 if TYPE_CHECKING:
@@ -123,9 +123,14 @@ class VendorMerger:
     def _quarantine(self, item_vendor: VendorSettings, key: str, code: str, message: str) -> None:
         self.log.warning("quarantining s3://%s/%s: %s", item_vendor.bucket, key, message)
         try:
-            quarantine_file(
+            moved = quarantine_file(
                 self.client, item_vendor.bucket, key, item_vendor.quarantine_prefix, message, code
             )
+            if moved is None:  # another merge quarantined (or archived) it first: not recorded twice
+                self.log.info(
+                    "s3://%s/%s was taken by another run; not quarantined again", item_vendor.bucket, key
+                )
+                return
         except Exception as exc:  # noqa: BLE001 - the record still says what is wrong
             message += f" (moving the file to quarantine failed: {s3_error(exc, action='MOVE', key=key)})"
         self.run.quarantine_input(
@@ -135,13 +140,20 @@ class VendorMerger:
 
     def _archive(self, vendor: VendorSettings, key: str) -> str:
         day = datetime.now(UTC).strftime("%Y/%m/%d")
-        new_key = f"{vendor.archive_prefix}{day}/{key.rsplit('/', 1)[-1]}"
         try:
-            move(self.client, vendor.bucket, key, new_key)
+            # never over another archived file (the same name again, or inbound/sub/X beside inbound/X)
+            new_key = kept_key(self.client, vendor.bucket, key, f"{vendor.archive_prefix}{day}/")
+            moved = move(self.client, vendor.bucket, key, new_key) if new_key else None
         except Exception as exc:  # noqa: BLE001
             raise s3_error(exc, action="ARCHIVE", key=key) from exc
+        if moved is None:  # a merge running beside this one archived it first: nothing lost, nothing twice
+            self.log.info(
+                "s3://%s/%s was already taken by another run; not archived again", vendor.bucket, key
+            )
+            self.stats["taken_by_other_run"] = self.stats.get("taken_by_other_run", 0) + 1
+            return f"taken by another run: {key}"
         self.stats["archived"] += 1
-        return new_key
+        return moved
 
     def _read(self, vendor: VendorSettings, obj: dict[str, Any]) -> _Inbound | None:
         key = obj["Key"]
@@ -164,6 +176,11 @@ class VendorMerger:
                 self.config.max_file_bytes + 1
             )
         except Exception as exc:  # noqa: BLE001
+            if is_missing(exc):  # listed, then archived by a merge running beside this one
+                self.log.info(
+                    "s3://%s/%s was taken by another run since listing; skipped", vendor.bucket, key
+                )
+                return None
             raise s3_error(exc, action="GET", key=key) from exc
         try:
             raw = load_document(data, fmt, source=key, max_bytes=self.config.max_file_bytes)

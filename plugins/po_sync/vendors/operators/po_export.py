@@ -8,7 +8,10 @@ named in ``resync_po_numbers``) the operator:
    document, whose hash is the ledger's payload hash (an unchanged PO is ``ignored``);
 2. marks the record ``in_progress`` in the ledger, writes ``<prefix>PurchaseOrder/<tranid>.<ext>``
    (a deterministic key: a rerun overwrites, never duplicates; bucket versioning keeps old
-   revisions), then the optional SQS notice, then marks it ``synced``;
+   revisions), then the optional SQS notice, then marks it ``synced``. The notice is sent once per
+   send: it is a ledger record of its own (flow ``<flow>.sqs_notice``), due before the S3 write and
+   ``synced`` after SQS took it, so a rerun after a crash sends it only if it never went out
+   (FIFO queues also get the send's idempotency key as ``MessageDeduplicationId``);
 3. retries the vendor's ``failed`` POs (bounded, longest-waiting first), whatever the window;
 4. after a *completed* run that met no ``busy`` PO, moves the vendor's cursor (``sync_cursor``, key =
    vendor id) to the end of the window. Manual runs without a data interval start from it, and a
@@ -29,7 +32,7 @@ from po_sync.exceptions import (
     RecordValidationError,
 )
 from po_sync.faults import maybe_crash
-from po_sync.ledger import Decision
+from po_sync.ledger import Action, Decision, RecordKey
 from po_sync.netsuite.mapping import (
     SAFE_IDENTIFIER_RULE,
     document_numbers_param,
@@ -213,24 +216,60 @@ class VendorExporter:
         except Exception as exc:  # noqa: BLE001 - botocore errors are mapped
             raise s3_error(exc, action="HEAD bucket", key=self.settings.bucket) from exc
 
-    def _notice(self, po_number: str, key: str, decision: Decision) -> None:
+    def _notice_due(self, po_number: str, decision: Decision) -> Decision | None:
+        """Claim the SQS notice of this send in the ledger; None when it must not be sent (again).
+
+        A fresh send (``SEND``) always owes a notice. A resumed one (``RESUME``: the run before
+        crashed after claiming the PO) owes it only if the crashed run did not get it out: the notice
+        record is then still ``in_progress`` (sent again: SQS is at-least-once anyway), or ``synced``
+        with this send's idempotency key (not sent again).
+        """
+        if not self.settings.sqs_queue:
+            return None
+        run = self.run
+        # Under a flow of their own, so the flow's counts stay one record per PO.
+        key = RecordKey(f"{run.flow}.sqs_notice", "sqs_notice", self.settings.vendor_id, po_number)
+        notice = run.ledger.begin(
+            key,
+            payload_hash=decision.idempotency_key,
+            sync_run_id=run.id,
+            context=run.context,
+            trace_key=self.settings.sqs_queue,
+            force=decision.action is not Action.RESUME,
+        )
+        if notice.action in (Action.SKIP, Action.BUSY):
+            self.log.info("SQS notice for PO %s already sent (%s); not sent again", po_number, notice.action)
+            return None
+        return notice
+
+    def _notice(self, po_number: str, key: str, decision: Decision, notice: Decision | None) -> None:
         queue = self.settings.sqs_queue
-        if not queue:
+        if not queue or notice is None:
             return
         from airflow.providers.amazon.aws.hooks.sqs import SqsHook
 
-        if self._sqs is None:
-            self._sqs = SqsHook(aws_conn_id=self.aws_conn_id).get_conn()
-            self._queue_url = self._sqs.get_queue_url(QueueName=queue)["QueueUrl"]
         body = json.dumps(
             {"event": "purchase_order", "po_number": po_number, "bucket": self.settings.bucket, "key": key}
         )
-        kwargs: dict[str, Any] = {"QueueUrl": self._queue_url, "MessageBody": body}
-        if queue.endswith(".fifo"):
-            kwargs.update(
-                MessageGroupId=self.settings.vendor_id, MessageDeduplicationId=decision.idempotency_key
+        try:
+            if self._sqs is None:
+                self._sqs = SqsHook(aws_conn_id=self.aws_conn_id).get_conn()
+                self._queue_url = self._sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+            kwargs: dict[str, Any] = {"QueueUrl": self._queue_url, "MessageBody": body}
+            if queue.endswith(".fifo"):
+                kwargs.update(
+                    MessageGroupId=self.settings.vendor_id, MessageDeduplicationId=decision.idempotency_key
+                )
+            sent = self._sqs.send_message(**kwargs)
+        except Exception as exc:
+            # not sent: the PO fails with it, and its retry owes the notice again
+            self.run.ledger.mark_failed(
+                notice.record_id, sync_run_id=self.run.id, code="SQS_SEND", message=type(exc).__name__
             )
-        self._sqs.send_message(**kwargs)
+            raise
+        self.run.ledger.mark_synced(
+            notice.record_id, sync_run_id=self.run.id, target_system="sqs", target_id=sent.get("MessageId")
+        )
 
     def export(self, rows: Any, *, force: bool, dry_run: bool, zone: tzinfo = UTC) -> dict[str, Any]:
         """Map ``rows`` (SuiteQL PO lines) and send each PO; returns small counts for XCom.
@@ -277,6 +316,7 @@ class VendorExporter:
             def send(
                 decision: Decision, body: bytes = body, s3_key: str = s3_key, number: str = po.number
             ) -> str:
+                notice = self._notice_due(number, decision)
                 try:
                     self.client.put_object(
                         Bucket=settings.bucket,
@@ -287,7 +327,7 @@ class VendorExporter:
                         ],
                         Metadata={"po-number": number, "idempotency-key": decision.idempotency_key},
                     )
-                    self._notice(number, s3_key, decision)
+                    self._notice(number, s3_key, decision, notice)
                 except ExternalSystemError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - botocore errors are mapped
