@@ -52,7 +52,6 @@ with DAG(
     VendItemReceiptSyncOperator(
         task_id="receive_purchase_orders",
         pool=NETSUITE_POOL,
-        record_type="purchaseOrder",
         netsuite_conn_id="netsuite_default",
         xseries_conn_id="xseries_default",
         dry_run="{{ params.dry_run }}",

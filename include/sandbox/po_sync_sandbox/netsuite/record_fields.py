@@ -437,6 +437,14 @@ def _build() -> dict[str, RecordDefinition]:
     )
     defs.append(
         _custom_record(
+            "customrecord_vend_po_sync",
+            _custom("custrecord_vend_sync_order", REF, ref_type="purchaseOrder"),
+            _custom("custrecord_vend_sync_flow"),
+            _custom("custrecord_vend_sync_error"),
+        )
+    )
+    defs.append(
+        _custom_record(
             "customrecord_po_sync_vendor_config",
             _custom("custrecord_vendor", REF, ref_type="vendor"),
             _custom("custrecord_po_format", enum=("XML", "JSON", "CSV")),
