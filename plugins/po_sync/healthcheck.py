@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
+from po_sync import faults
 from po_sync.exceptions import ConfigurationError, FatalError
 from po_sync.ledger import Decision
 from po_sync.sync import SyncOperator, SyncRun, as_bool
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
 
 #: Longest test message kept: provider messages can carry whole tracebacks.
 MAX_MESSAGE = 500
+
+
+faults.declare_ledger_points("po_sync_healthcheck")  # its only side effects are ledger commits
 
 
 class ConnectionCheckOperator(SyncOperator):

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from po_sync.exceptions import RetriableError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from paramiko import SFTPClient
 
 __all__ = ["RemoteFile", "ensure_dir", "exists", "list_files", "move", "read", "size_of", "write_atomic"]
@@ -85,7 +87,9 @@ def read(client: SFTPClient, path: str, *, max_bytes: int) -> bytes:
         return handle.read(max_bytes + 1)
 
 
-def write_atomic(client: SFTPClient, path: str, data: bytes) -> None:
+def write_atomic(
+    client: SFTPClient, path: str, data: bytes, *, after_temp: Callable[[], None] | None = None
+) -> None:
     """Upload ``data`` to a hidden temporary name beside ``path``, check its size, then rename it.
 
     A reader polling the folder never sees a partial file under the final name.
@@ -93,6 +97,7 @@ def write_atomic(client: SFTPClient, path: str, data: bytes) -> None:
     :param client: an open SFTP client.
     :param path: the final name.
     :param data: the content.
+    :param after_temp: called between the upload and the rename (a crash point, :mod:`po_sync.faults`).
     :raises RetriableError: the server holds a different size than was sent.
     """
     folder, name = posixpath.split(path)
@@ -100,6 +105,8 @@ def write_atomic(client: SFTPClient, path: str, data: bytes) -> None:
     client.putfo(io.BytesIO(data), temp, file_size=len(data), confirm=True)
     if size_of(client, temp) != len(data):
         raise RetriableError(f"upload of {name} incomplete on the server", system="sftp", path=temp)
+    if after_temp is not None:
+        after_temp()
     client.posix_rename(temp, path)
 
 

@@ -6,7 +6,7 @@ the copy already made.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,25 +45,49 @@ def list_keys(client: Any, bucket: str, prefix: str, *, limit: int | None = None
     return sorted(out, key=lambda o: o["Key"])
 
 
-def move(client: Any, bucket: str, key: str, new_key: str, *, to_bucket: str | None = None) -> str:
-    """Copy then delete (S3 has no rename); a rerun after a crash between the two finds the copy done."""
+def move(
+    client: Any,
+    bucket: str,
+    key: str,
+    new_key: str,
+    *,
+    to_bucket: str | None = None,
+    after_copy: Callable[[], None] | None = None,
+) -> str:
+    """Copy then delete (S3 has no rename); a rerun after a crash between the two finds the copy done.
+
+    ``after_copy`` runs between the two (a crash point, :mod:`po_sync.faults`)."""
     target = to_bucket or bucket
     client.copy_object(Bucket=target, Key=new_key, CopySource={"Bucket": bucket, "Key": key})
+    if after_copy is not None:
+        after_copy()
     client.delete_object(Bucket=bucket, Key=key)
     return new_key
 
 
 def quarantine_file(
-    client: Any, bucket: str, key: str, quarantine_prefix: str, message: str, code: str
+    client: Any,
+    bucket: str,
+    key: str,
+    quarantine_prefix: str,
+    message: str,
+    code: str,
+    *,
+    after_note: Callable[[], None] | None = None,
+    after_copy: Callable[[], None] | None = None,
 ) -> str:
-    """Move a bad file to ``quarantine_prefix`` with ``<name>.error.txt`` (code + message) beside it."""
+    """Move a bad file to ``quarantine_prefix`` with ``<name>.error.txt`` (code + message) beside it.
+
+    ``after_note`` / ``after_copy`` run after the note and after the copy (crash points)."""
     name = key.rsplit("/", 1)[-1]
     new_key = f"{quarantine_prefix}{name}"
     note = f"{code}: {message}\nfile: s3://{bucket}/{key}\nquarantined at: {datetime.now(UTC).isoformat()}\n"
     client.put_object(
         Bucket=bucket, Key=f"{new_key}.error.txt", Body=note.encode("utf-8"), ContentType="text/plain"
     )
-    return move(client, bucket, key, new_key)
+    if after_note is not None:
+        after_note()
+    return move(client, bucket, key, new_key, after_copy=after_copy)
 
 
 def first_files(aws_conn_id: str, locations: Sequence[Sequence[str]]) -> list[str]:

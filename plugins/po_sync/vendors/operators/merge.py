@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from po_sync import faults
 from po_sync.exceptions import RecordValidationError
-from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.netsuite.mapping import SAFE_IDENTIFIER_RULE, is_safe_identifier, order_snapshots, po_lines_query
 from po_sync.sync import SyncOperator, SyncRun
@@ -106,6 +106,16 @@ class VendorMergeOperator(SyncOperator):
             run.notes.update(merger.merge(config.active(str(self.vendor_id or "") or None)))
 
 
+FLOW = "vendor_fulfillment_merge"
+CRASH_MERGED_WRITE = faults.declare(FLOW, "after_merged_write", "a merged document written", legacy=True)
+CRASH_ARCHIVE_COPY = faults.declare(FLOW, "after_archive_copy", "an inbound file copied to archive/")
+CRASH_ARCHIVE = faults.declare(FLOW, "after_archive", "an inbound file deleted from inbound/ (archived)")
+CRASH_QUARANTINE_NOTE = faults.declare(FLOW, "after_quarantine_note", "a bad file's .error.txt written")
+CRASH_QUARANTINE_COPY = faults.declare(FLOW, "after_quarantine_copy", "a bad file copied to quarantine/")
+CRASH_QUARANTINE = faults.declare(FLOW, "after_quarantine", "a bad file deleted from inbound/")
+faults.declare_ledger_points(FLOW)
+
+
 class VendorMerger:
     """The merge itself, independent of Airflow (tests and benchmarks can drive it)."""
 
@@ -123,8 +133,16 @@ class VendorMerger:
         self.log.warning("quarantining s3://%s/%s: %s", item_vendor.bucket, key, message)
         try:
             quarantine_file(
-                self.client, item_vendor.bucket, key, item_vendor.quarantine_prefix, message, code
+                self.client,
+                item_vendor.bucket,
+                key,
+                item_vendor.quarantine_prefix,
+                message,
+                code,
+                after_note=CRASH_QUARANTINE_NOTE.hit,
+                after_copy=CRASH_QUARANTINE_COPY.hit,
             )
+            CRASH_QUARANTINE.hit()
         except Exception as exc:  # noqa: BLE001 - the record still says what is wrong
             message += f" (moving the file to quarantine failed: {s3_error(exc, action='MOVE', key=key)})"
         self.run.quarantine_input(
@@ -136,9 +154,10 @@ class VendorMerger:
         day = datetime.now(UTC).strftime("%Y/%m/%d")
         new_key = f"{vendor.archive_prefix}{day}/{key.rsplit('/', 1)[-1]}"
         try:
-            move(self.client, vendor.bucket, key, new_key)
+            move(self.client, vendor.bucket, key, new_key, after_copy=CRASH_ARCHIVE_COPY.hit)
         except Exception as exc:  # noqa: BLE001
             raise s3_error(exc, action="ARCHIVE", key=key) from exc
+        CRASH_ARCHIVE.hit()
         self.stats["archived"] += 1
         return new_key
 
@@ -375,7 +394,7 @@ class VendorMerger:
                 )
             except Exception as exc:  # noqa: BLE001
                 raise s3_error(exc, action="PUT", key=key) from exc
-            maybe_crash(run.flow)
+            CRASH_MERGED_WRITE.hit()
             return f"s3://{bucket}/{key}"
 
         record = run.key(kind, "vendor_files", merged)
