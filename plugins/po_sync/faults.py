@@ -7,7 +7,8 @@ message, an X-Series / ServiceNow / Onetrail write, a ledger commit), and calls
 so a test can enumerate every point of every flow (:func:`declared`) and crash at each in turn.
 
 Which points fire is chosen by one environment variable, :data:`CRASH_ENV`: a comma-separated list of
-point names or ``fnmatch`` patterns (``hotwax_po_export.*``, ``*``), each optionally ``@N`` = fire
+point names or ``fnmatch`` patterns (``hotwax_po_export.*``, ``*``; a bare flow name selects the points
+it declared ``legacy=True``), each optionally ``@N`` = fire
 only at the N-th hit of that pattern in this process (``@1``: once, so an in-process Airflow retry of
 the same task gets past it). When the variable is unset and ``[po_sync] dev_mode`` is on, the Airflow
 Variable :data:`CRASH_VARIABLE` is read instead, once per task (:func:`arm_for_task`), never per hit.
@@ -191,7 +192,10 @@ def reset() -> None:
 def _fire_if_selected(point: CrashPoint, spec: str) -> None:
     for item in spec.split(","):
         pattern, _, nth = item.strip().partition("@")
-        if not pattern or not fnmatch.fnmatchcase(point.name, pattern):
+        if "." not in pattern and "*" not in pattern:  # older style: a flow (its legacy points)
+            if not (pattern == f"{point.flow}:{point.point}" or (point.legacy and pattern == point.flow)):
+                continue
+        elif not pattern or not fnmatch.fnmatchcase(point.name, pattern):
             continue
         if not nth:
             _crash(point, CRASH_ENV)
