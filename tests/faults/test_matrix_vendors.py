@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.faults.matrix import Outcome, Scenario, cells, check, duplicates, run_cell
-from tests.vendors.conftest import netsuite, world  # noqa: F401 - fixtures
-from tests.dags.conftest import airflow_db, dagbag, ledger_conn  # noqa: F401 - fixtures
+from tests.faults.matrix import Outcome, Scenario, cells, check, duplicates, records, run_cell
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
@@ -52,7 +50,7 @@ class VendorExport(_Vendors):
         mine = set(self.actor.purchase_orders())
         out.lost += [f"no SQS notice for {n}" for n in sorted(mine - set(notices))]
         out.duplicated += [f"SQS notice {d}" for d in duplicates(notices)]
-        synced = {s.key.source_id for s in self.ledger.find(self.flow, limit=1000) if s.status.value == "synced"}
+        synced = {s.key.source_id for s in records(self.ledger, self.flow) if s.status.value == "synced"}
         out.disagreements += [f"ledger: {n} not synced" for n in sorted(set(files) - synced)]
         return out
 
@@ -110,7 +108,7 @@ class VendorMerge(_Vendors):
             out.lost += [] if name in quarantined else [f"{name} not in quarantine/"]
         out.duplicated += duplicates(quarantined)
         keys = self.world.keys(self.world.config["merge_bucket"])
-        for state in self.ledger.find(self.flow, limit=1000):
+        for state in records(self.ledger, self.flow):
             if state.status.value == "synced" and state.key.entity_type == "item_receipt":
                 if f"ready/item_receipt/{state.key.source_id}.json" not in keys:
                     out.disagreements.append(f"ledger: {state.key.source_id} synced, not in the bucket")
@@ -138,9 +136,7 @@ class VendorImport(_Vendors):
 
     def measure(self) -> Outcome:
         out = Outcome()
-        rows = self.netsuite.store.query(
-            "SELECT id, externalid FROM \"transaction\" WHERE type = 'ItemRcpt'"
-        )
+        rows = self.netsuite.store.query("SELECT id, externalid FROM \"transaction\" WHERE type = 'ItemRcpt'")
         mine = [str(r["id"]) for r in rows if r["externalid"] == self.merged_id]
         out.lost += [] if mine else [f"no NetSuite receipt for {self.merged_id}"]
         out.duplicated += [f"{len(mine)} receipts for {self.merged_id}"] if len(mine) > 1 else []
@@ -154,9 +150,13 @@ class VendorImport(_Vendors):
         out.duplicated += duplicates(done) + duplicates(quarantined)
         for q in ("BAD-1.json", "BAD-1.json.error.txt"):
             out.lost += [] if q in quarantined else [f"{q} not in quarantine/"]
-        for state in self.ledger.find(self.flow, limit=1000):
-            if state.key.source_id == self.merged_id and (state.status.value != "synced" or state.target_id not in mine):
-                out.disagreements.append(f"ledger: {self.merged_id} {state.status.value} -> {state.target_id}")
+        for state in records(self.ledger, self.flow):
+            if state.key.source_id == self.merged_id and (
+                state.status.value != "synced" or state.target_id not in mine
+            ):
+                out.disagreements.append(
+                    f"ledger: {self.merged_id} {state.status.value} -> {state.target_id}"
+                )
         return out
 
 
