@@ -97,7 +97,7 @@ class CrashPoint:
                     _crash(self, LEGACY_CRASH_ENV)
         if self.flow.startswith("hotwax_"):
             wanted = os.environ.get(LEGACY_HOTWAX_ENV)
-            if wanted and wanted == self.point:
+            if wanted and self.point in {w.strip() for w in wanted.split(",")}:
                 _crash(self, LEGACY_HOTWAX_ENV)
 
 

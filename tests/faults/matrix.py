@@ -231,6 +231,7 @@ def bench_lines(point: str, mode: str, outcome: Outcome) -> list[dict[str, Any]]
                 "unit": "records",
                 "limit": 0,
                 "ratio": 1.0 if value == 0 else 0.0,
+                **({"items": items[:5]} if items else {}),
             }
         )
     return out

@@ -73,6 +73,8 @@ def table(results: dict[str, dict[str, dict[str, int]]]) -> str:
         "targets themselves (NetSuite, S3, SFTP, X-Series, ServiceNow), ✓ when both are 0 and the "
         "ledger agrees.",
         "",
+        "Crash points per flow: " + ", ".join(f"`{f}` {len(ps)}" for f, ps in sorted(flows.items())) + ".",
+        "",
         "| flow | crash point | right after | task retry | new DAG run |",
         "|---|---|---|---|---|",
     ]
