@@ -50,8 +50,13 @@ class VendorExport(_Vendors):
         mine = set(self.actor.purchase_orders())
         out.lost += [f"no SQS notice for {n}" for n in sorted(mine - set(notices))]
         out.duplicated += [f"SQS notice {d}" for d in duplicates(notices)]
-        synced = {s.key.source_id for s in records(self.ledger, self.flow) if s.status.value == "synced"}
-        out.disagreements += [f"ledger: {n} not synced" for n in sorted(set(files) - synced)]
+        # synced, or ignored = unchanged since it was sent (what a rerun records for a PO already out)
+        done = {
+            s.key.source_id
+            for s in records(self.ledger, self.flow)
+            if s.status.value in ("synced", "ignored")
+        }
+        out.disagreements += [f"ledger: {n} neither synced nor ignored" for n in sorted(set(files) - done)]
         return out
 
     def notices(self) -> list[str]:
