@@ -36,7 +36,35 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 #: Cells that fail today because of a defect another branch fixes: (point name, mode) -> reason.
 #: ``xfail(strict=True)``: once the fix lands the cell passes, the strict xfail fails, and the entry
 #: must be removed.
-KNOWN_DEFECTS: dict[str, str] = {}
+_INPUT_GONE = (
+    "the input file is moved (archive/, error/, quarantine/) before the ledger records its outcome: a "
+    "crash in between leaves the record in_progress for good, because no rerun sees the file again "
+    "(targets are right; the ledger disagrees)"
+)
+KNOWN_DEFECTS: dict[str, str] = {
+    "hotwax_po_export.after_temp_upload:new_run": (
+        "the hidden .part upload stays on HotWax's server: the new run writes under a new file name "
+        "and never removes it (HotWax ignores hidden files; nothing lost or doubled)"
+    ),
+    "hotwax_po_export.after_flag": (
+        "a PO flagged exported before the crash drops out of the 'not yet exported' query, so its "
+        "ledger record stays in_progress"
+    ),
+    "hotwax_receipt_import.after_archive": _INPUT_GONE,
+    "vendor_fulfillment_merge.after_archive": _INPUT_GONE,
+    "vendor_fulfillment_merge.ledger_claimed": _INPUT_GONE + " (a bad file quarantined, then claimed)",
+    "onetrail_po_submit.after_archive": _INPUT_GONE,
+    "onetrail_inbound.after_archive": _INPUT_GONE,
+    "onetrail_inbound.ledger_claimed": _INPUT_GONE + " (a bad file moved to error/, then claimed)",
+    "onetrail_inbound.after_despatch_applied": (
+        "every record of the despatch advice committed, file not yet archived: the rerun finds the "
+        "file 'already processed' and moves it to error/ with a note instead of archive/"
+    ),
+    "vend_purchase_order_sync.after_netsuite_po:new_run": (
+        "the POS-made consignment's NetSuite PO exists; the new run no longer picks the consignment up, "
+        "so its ledger record stays in_progress"
+    ),
+}
 
 
 def full_matrix() -> bool:

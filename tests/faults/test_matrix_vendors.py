@@ -157,7 +157,7 @@ class VendorImport(_Vendors):
             out.lost += [] if q in quarantined else [f"{q} not in quarantine/"]
         for state in records(self.ledger, self.flow):
             if state.key.source_id == self.merged_id and (
-                state.status.value != "synced" or state.target_id not in mine
+                state.status.value not in ("synced", "ignored") or state.target_id not in mine
             ):
                 out.disagreements.append(
                     f"ledger: {self.merged_id} {state.status.value} -> {state.target_id}"
