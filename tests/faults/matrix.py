@@ -42,6 +42,11 @@ _INPUT_GONE = (
     "(targets are right; the ledger disagrees)"
 )
 KNOWN_DEFECTS: dict[str, str] = {
+    "netsuite_vendor_po_export.after_notice": (
+        "the rerun sends the PO's SQS notice a second time (standard queue, no ledger record of the "
+        "notice): the audit's 'notice idempotency' defect"
+    ),
+    "vendor_fulfillment_import.ledger_claimed": _INPUT_GONE + " (a bad document quarantined, then claimed)",
     "hotwax_po_export.after_temp_upload:new_run": (
         "the hidden .part upload stays on HotWax's server: the new run writes under a new file name "
         "and never removes it (HotWax ignores hidden files; nothing lost or doubled)"

@@ -171,8 +171,14 @@ class VendReceipts(_XSeries):
                     out.lost.append(f"{cid}/{line['product_sku']}: received {got} of {want}")
                 elif got > want:
                     out.duplicated.append(f"{cid}/{line['product_sku']}: received {got}, ordered {want}")
-        synced = {s.key.source_id for s in records(self.ledger, self.flow) if s.status.value == "synced"}
-        out.disagreements += [f"ledger: PO {p} not synced" for p in self.received if p not in synced]
+        done = {
+            s.key.source_id
+            for s in records(self.ledger, self.flow)
+            if s.status.value in ("synced", "ignored")
+        }
+        out.disagreements += [
+            f"ledger: PO {p} neither synced nor ignored" for p in self.received if p not in done
+        ]
         return out
 
 
