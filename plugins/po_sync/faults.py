@@ -8,9 +8,8 @@ so a test can enumerate every point of every flow (:func:`declared`) and crash a
 
 Which points fire is chosen by one environment variable, :data:`CRASH_ENV`: a comma-separated list of
 point names or ``fnmatch`` patterns (``hotwax_po_export.*``, ``*``; a bare flow name selects the points
-it declared ``legacy=True``), each optionally ``@N`` = fire
-only at the N-th hit of that pattern in this process (``@1``: once, so an in-process Airflow retry of
-the same task gets past it). When the variable is unset and ``[po_sync] dev_mode`` is on, the Airflow
+it declared ``legacy=True``), each optionally ``@N`` = fire only at the N-th hit of that pattern in
+this process (``@1``: once, so an in-process Airflow retry of the same task gets past it). When the variable is unset and ``[po_sync] dev_mode`` is on, the Airflow
 Variable :data:`CRASH_VARIABLE` is read instead, once per task (:func:`arm_for_task`), never per hit.
 Off, a hit costs a few dictionary lookups: no database, no Variable.
 
