@@ -95,8 +95,8 @@ class CrashPoint:
                 if wanted == f"{self.flow}:{self.point}" or (self.legacy and wanted in ("*", self.flow)):
                     _crash(self, LEGACY_CRASH_ENV)
         if self.flow.startswith("hotwax_"):
-            wanted = os.environ.get(LEGACY_HOTWAX_ENV)
-            if wanted and self.point in {w.strip() for w in wanted.split(",")}:
+            points = os.environ.get(LEGACY_HOTWAX_ENV)
+            if points and self.point in {p.strip() for p in points.split(",")}:
                 _crash(self, LEGACY_HOTWAX_ENV)
 
 

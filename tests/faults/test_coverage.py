@@ -132,3 +132,15 @@ def test_generic_hit_only_fires_declared_points(point, monkeypatch) -> None:
 def test_declaring_one_name_with_two_meanings_is_refused(point) -> None:
     with pytest.raises(ValueError, match="twice"):
         faults.declare("fault_unit_flow", "after_write", "something else")
+
+
+def test_the_airflow_variable_arms_a_task_only_in_dev_mode(point, monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW_VAR_PO_SYNC_CRASH", "fault_unit_flow.after_write")
+    faults.arm_for_task()  # dev mode (the tests' setting): read once, here
+    monkeypatch.delenv("AIRFLOW_VAR_PO_SYNC_CRASH")
+    with pytest.raises(faults.InjectedCrash):
+        point.hit()  # no lookup per hit: the value read at the task's start holds
+    monkeypatch.setenv("AIRFLOW_VAR_PO_SYNC_CRASH", "fault_unit_flow.after_write")
+    monkeypatch.setenv("AIRFLOW__PO_SYNC__DEV_MODE", "False")
+    faults.arm_for_task()  # production: never read
+    point.hit()
