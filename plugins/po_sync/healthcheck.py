@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
+from po_sync import faults
 from po_sync.exceptions import ConfigurationError, FatalError
 from po_sync.ledger import Action, Decision
 from po_sync.sync import SyncOperator, SyncRun, as_bool
@@ -56,6 +57,9 @@ def connection_testing_enabled() -> bool:
         from airflow.configuration import conf
     value = conf.get("core", "test_connection", fallback="Disabled")
     return str(value).strip().lower() == "enabled"
+
+
+faults.declare_ledger_points("po_sync_healthcheck")  # its only side effects are ledger commits
 
 
 class ConnectionCheckOperator(SyncOperator):

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 from po_sync.exceptions import RetriableError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from paramiko import SFTPClient
 
 __all__ = [
@@ -117,7 +119,9 @@ def read(client: SFTPClient, path: str, *, max_bytes: int) -> bytes:
         return handle.read(max_bytes + 1)
 
 
-def write_atomic(client: SFTPClient, path: str, data: bytes) -> None:
+def write_atomic(
+    client: SFTPClient, path: str, data: bytes, *, after_temp: Callable[[], None] | None = None
+) -> None:
     """Upload ``data`` to a hidden temporary name beside ``path``, check its size, then rename it.
 
     A reader polling the folder never sees a partial file under the final name.
@@ -125,6 +129,7 @@ def write_atomic(client: SFTPClient, path: str, data: bytes) -> None:
     :param client: an open SFTP client.
     :param path: the final name.
     :param data: the content.
+    :param after_temp: called between the upload and the rename (a crash point, :mod:`po_sync.faults`).
     :raises RetriableError: the server holds a different size than was sent.
     """
     folder, name = posixpath.split(path)
@@ -132,6 +137,8 @@ def write_atomic(client: SFTPClient, path: str, data: bytes) -> None:
     client.putfo(io.BytesIO(data), temp, file_size=len(data), confirm=True)
     if size_of(client, temp) != len(data):
         raise RetriableError(f"upload of {name} incomplete on the server", system="sftp", path=temp)
+    if after_temp is not None:
+        after_temp()
     client.posix_rename(temp, path)
 
 
@@ -187,6 +194,7 @@ def keep(
     *,
     checksum: str | None,
     note: tuple[str, bytes] | None = None,
+    after_note: Callable[[], None] | None = None,
 ) -> str:
     """Move ``source`` into ``folder`` under the first free name of :func:`kept_names`; return the path.
 
@@ -194,6 +202,7 @@ def keep(
     :param checksum: the content's SHA-256 (or None when unread): part of the tag.
     :param note: ``(suffix, data)`` written beside the kept file first (``<kept>.errors.csv``), so a
         crash between the two leaves the file where it was, never a kept file without its note.
+    :param after_note: called between the note and the move (a crash point, :mod:`po_sync.faults`).
     :raises RetriableError: no free name (after :data:`_MAX_TRIES`).
     """
     for candidate in kept_names(name, checksum):
@@ -205,16 +214,21 @@ def keep(
             if not suffix.endswith(NOTE_SUFFIXES):
                 raise ValueError(f"note suffix {suffix!r} is not one of {NOTE_SUFFIXES}")
             write_atomic(client, target + suffix, data)
+            if after_note is not None:
+                after_note()
         if _rename_new(client, source, target):
             return target
     raise RetriableError(f"no free name to keep {safe_name(name)} in {folder}", system="sftp", path=folder)
 
 
-def write_new(client: SFTPClient, path: str, data: bytes) -> bool:
+def write_new(
+    client: SFTPClient, path: str, data: bytes, *, after_temp: Callable[[], None] | None = None
+) -> bool:
     """Upload ``data`` to a temporary name of its own, then rename it to ``path`` only if ``path`` is free.
 
     Two writers never replace each other's file: the second one's rename fails and it is told so.
 
+    :param after_temp: called between the upload and the rename (a crash point, :mod:`po_sync.faults`).
     :returns: True when the file was written, False when ``path`` already existed (nothing changed).
     :raises RetriableError: the server holds a different size than was sent.
     """
@@ -223,6 +237,8 @@ def write_new(client: SFTPClient, path: str, data: bytes) -> bool:
     client.putfo(io.BytesIO(data), temp, file_size=len(data), confirm=True)
     if size_of(client, temp) != len(data):
         raise RetriableError(f"upload of {name} incomplete on the server", system="sftp", path=temp)
+    if after_temp is not None:
+        after_temp()
     if _rename_new(client, temp, path):
         return True
     client.remove(temp)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from po_sync import faults
 from po_sync.exceptions import SYSTEM_FAULTS as _SYSTEM_FAULTS
 from po_sync.exceptions import (
     ConfigurationError,
@@ -222,6 +223,7 @@ class SyncRun:
                 self._open_records.add(decision.record_id)
         if decision.action is not Action.BUSY:
             maybe_exit_at_claim(self.flow)
+            faults.hit(self.flow, "ledger_claimed")
         return decision
 
     def synced(self, decision: Decision, *, target_system: str, target_id: str | None) -> None:
@@ -281,6 +283,7 @@ class SyncRun:
         with self._lock:
             self._open_records.discard(decision.record_id)
             self.counts[outcome] += 1
+        faults.hit(self.flow, "ledger_recorded")
 
     def process(
         self,
@@ -379,6 +382,7 @@ class SyncOperator(BaseOperator):
     @fail_fast_on_fatal()  # a ConfigurationError / FatalError fails without Airflow retries
     def execute(self, context: Context) -> dict[str, Any]:
         ti = context["ti"]
+        faults.arm_for_task()  # the crash-drill Variable, read once per task (dev mode only)
         run_context = RunContext(
             dag_id=ti.dag_id,
             run_id=ti.run_id,

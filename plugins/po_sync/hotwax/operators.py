@@ -6,17 +6,15 @@ flag is set only after the file is complete on the server, an inbound file is ke
 checksum and archived only after NetSuite committed what it caused, and bad input goes to ``error/``
 with a report beside it.
 
-Crash points for tests and drills: set ``PO_SYNC_HOTWAX_CRASH`` to ``after_upload`` (export: file
-renamed, no flag set yet), ``after_receipt`` (import: NetSuite receipt created, ledger not updated)
-or ``before_archive`` (import: every order committed, file not moved yet) and the task dies there
-with :class:`SimulatedCrash`.
+Crash points for tests and drills (:mod:`po_sync.faults`), declared below: one after every side
+effect (``PO_SYNC_CRASH=hotwax_po_export.after_upload``...); the older ``PO_SYNC_HOTWAX_CRASH=<point>``
+still works.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
-import os
 import posixpath
 import re
 import time
@@ -26,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from po_sync import faults
 from po_sync.exceptions import (
     SYSTEM_FAULTS,
     ConfigurationError,
@@ -91,14 +90,30 @@ NOT_OWNER_CODE = "RECEIVED_BY_OTHER_FLOW"
 _SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 
 
-class SimulatedCrash(RuntimeError):  # noqa: N818 - it is a crash, not an error to handle
-    """Raised at a crash point named in ``PO_SYNC_HOTWAX_CRASH`` (tests and drills only)."""
+#: Older name of the crash a crash point raises.
+SimulatedCrash = faults.InjectedCrash
 
-
-def crash_point(name: str) -> None:
-    """Die here when ``PO_SYNC_HOTWAX_CRASH`` names this point."""
-    if name in {p.strip() for p in os.environ.get(CRASH_ENV, "").split(",")}:
-        raise SimulatedCrash(f"simulated crash at {name} ({CRASH_ENV})")
+EXPORT_FLOW, IMPORT_FLOW = "hotwax_po_export", "hotwax_receipt_import"
+CRASH_EXPORT_TEMP = faults.declare(EXPORT_FLOW, "after_temp_upload", "the CSV uploaded under its temp name")
+CRASH_EXPORT_UPLOAD = faults.declare(
+    EXPORT_FLOW, "after_upload", "the CSV renamed to its final name, no flag set", legacy=True
+)
+CRASH_EXPORT_FLAG = faults.declare(EXPORT_FLOW, "after_flag", "a PO's exported flag set in NetSuite")
+CRASH_IMPORT_RECEIPT = faults.declare(
+    IMPORT_FLOW, "after_receipt", "an item receipt created in NetSuite", legacy=True
+)
+CRASH_IMPORT_BEFORE_ARCHIVE = faults.declare(
+    IMPORT_FLOW, "before_archive", "every order of the file committed in the ledger"
+)
+CRASH_IMPORT_ERROR_NOTE = faults.declare(IMPORT_FLOW, "after_error_report", "a bad file's errors.csv written")
+CRASH_IMPORT_ERROR_MOVE = faults.declare(IMPORT_FLOW, "after_error_move", "a bad file moved to error/")
+CRASH_IMPORT_FAILED_REPORT = faults.declare(
+    IMPORT_FLOW, "after_failed_report", "the failed orders' errors.csv written"
+)
+CRASH_IMPORT_FAILED_JSON = faults.declare(IMPORT_FLOW, "after_failed_json", "the failed orders' .failed.json")
+CRASH_IMPORT_ARCHIVE = faults.declare(IMPORT_FLOW, "after_archive", "the file moved to archive/, not synced")
+faults.declare_ledger_points(EXPORT_FLOW)
+faults.declare_ledger_points(IMPORT_FLOW)
 
 
 def _sha256(data: bytes) -> str:
@@ -353,7 +368,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
             file_name = self._file_name(context, _sha256(data))
             run.ledger.set_trace_key([d.record_id for d in decisions.values()], file_name, sync_run_id=run.id)
             path = posixpath.join(self.remote_dir, file_name)
-            if remote.write_new(client, path, data):
+            if remote.write_new(client, path, data, after_temp=CRASH_EXPORT_TEMP.hit):
                 pass
             elif remote.size_of(client, path) == len(data):
                 self.log.info("%s is already complete on the server (a retry of this run)", path)
@@ -363,7 +378,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
             self.log.info(
                 "wrote %s: %d PO(s), %d line(s)", path, len(batch), sum(len(r) for r in batch.values())
             )
-            crash_point("after_upload")
+            CRASH_EXPORT_UPLOAD.hit()
         for po_id, decision in [*delivered.items(), *decisions.items()]:
             target = (
                 file_name
@@ -372,6 +387,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
             )
             try:
                 netsuite.update_record("purchaseOrder", po_id, {self.exported_field: True}, idempotent=True)
+                CRASH_EXPORT_FLAG.hit()
             except SYSTEM_FAULTS:
                 raise  # login refused or token endpoint down: stop; the rerun finds the file and sets the flag
             except ExternalSystemError as exc:
@@ -585,12 +601,16 @@ class _FileImport:
             self.name,
             checksum=checksum or f"size-{self.entry.size}",
             note=(".errors.csv", error_report_csv(messages)),
+            after_note=CRASH_IMPORT_ERROR_NOTE.hit,
         )
+        CRASH_IMPORT_ERROR_MOVE.hit()
         self.log.warning("%s -> %s: %s", self.name, target, "; ".join(m for _, m in messages))
         return target
 
     def _to_archive(self, checksum: str) -> str:
-        return remote.keep(self.client, self.path, self.op.archive_dir, self.name, checksum=checksum)
+        target = remote.keep(self.client, self.path, self.op.archive_dir, self.name, checksum=checksum)
+        CRASH_IMPORT_ARCHIVE.hit()
+        return target
 
     # ---- the file
 
@@ -713,7 +733,7 @@ class _FileImport:
                 message=f"{retry_later} order(s) hit transient errors; the file stays for the next run",
             )
             return
-        crash_point("before_archive")
+        CRASH_IMPORT_BEFORE_ARCHIVE.hit()
         if failed:
             # Named from this file's name and content: a partner file called "<stem>.failed.json" is
             # kept under another name (po_sync.sftp.kept_names), and two files sharing a name never
@@ -725,7 +745,9 @@ class _FileImport:
             remote.write_atomic(
                 self.client, part + ".errors.csv", error_report_csv([(oid, msg) for _, oid, msg in failed])
             )
+            CRASH_IMPORT_FAILED_REPORT.hit()
             remote.write_atomic(self.client, part, receipt_feed_json([raw for raw, _, _ in failed]))
+            CRASH_IMPORT_FAILED_JSON.hit()
         target = self._to_archive(checksum)
         self.run_.synced(decision, target_system="sftp", target_id=target)
 
@@ -813,7 +835,7 @@ class _FileImport:
                 transform_body(receipt),
                 idempotency_key=decision.idempotency_key,
             )
-            crash_point("after_receipt")
+            CRASH_IMPORT_RECEIPT.hit()
             return result.id
 
         def guarded(decision: Decision) -> str | None:

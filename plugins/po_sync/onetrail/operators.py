@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from po_sync import faults
 from po_sync import sftp as remote
 from po_sync.exceptions import (
     ConfigurationError,
@@ -32,7 +33,6 @@ from po_sync.exceptions import (
     RecordValidationError,
     RetriableError,
 )
-from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, RecordKey, RecordStatus
 from po_sync.netsuite.mapping import (
     document_numbers_param,
@@ -95,6 +95,34 @@ ORDERS_DIR = "In/Orders"
 ACK_DIR = "Out/RC"
 _SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._%-]{0,119}$")
 F = CUSTOM_FIELDS
+
+
+SUBMIT_FLOW, INBOUND_FLOW = "onetrail_po_submit", "onetrail_inbound"
+CRASH_SUBMITTING = faults.declare(
+    SUBMIT_FLOW, "after_status_submitting", "the PO marked Submitting in NetSuite"
+)
+CRASH_ORDER_TEMP = faults.declare(SUBMIT_FLOW, "after_temp_upload", "the order uploaded under its temp name")
+CRASH_ORDER_UPLOAD = faults.declare(
+    SUBMIT_FLOW, "after_order_upload", "the order renamed into In/Orders", legacy=True
+)
+CRASH_SUBMITTED = faults.declare(SUBMIT_FLOW, "after_status_submitted", "the PO marked Submitted in NetSuite")
+CRASH_ACK = faults.declare(SUBMIT_FLOW, "after_ack_applied", "an (N)ACK applied to NetSuite", legacy=True)
+CRASH_DOCUMENT = faults.declare(
+    INBOUND_FLOW, "after_document_applied", "an order response or invoice applied to NetSuite", legacy=True
+)
+CRASH_PO_UPDATE = faults.declare(INBOUND_FLOW, "after_po_update", "a PO's accept statuses written")
+CRASH_DESPATCH_WRITE = faults.declare(
+    INBOUND_FLOW, "after_despatch_write", "a receipt or drop-ship fulfilment written", legacy=True
+)
+CRASH_DESPATCH = faults.declare(
+    INBOUND_FLOW, "after_despatch_applied", "every record of a despatch advice committed", legacy=True
+)
+CRASH_BILL = faults.declare(INBOUND_FLOW, "after_bill_write", "a vendor bill written", legacy=True)
+for _flow in (SUBMIT_FLOW, INBOUND_FLOW):
+    faults.declare(_flow, "after_archive", "an inbound file moved to archive/")
+    faults.declare(_flow, "after_error_note", "a bad file's .error.txt written")
+    faults.declare(_flow, "after_error_move", "a bad file moved to error/")
+    faults.declare_ledger_points(_flow)
 
 
 def _sha256(data: bytes) -> str:
@@ -361,12 +389,14 @@ class _Submission:
             else:
                 if order.submit_status != SubmitStatus.SUBMITTING:
                     self._set_status(po_id, SubmitStatus.SUBMITTING)
-                remote.write_atomic(self.client(), path, data)
+                    CRASH_SUBMITTING.hit()
+                remote.write_atomic(self.client(), path, data, after_temp=CRASH_ORDER_TEMP.hit)
                 self.log.info(
                     "PO %s: %s (%s) written to %s", order.number, document.function, partner.format, path
                 )
-                maybe_crash(run.flow)
+                CRASH_ORDER_UPLOAD.hit()
             self._set_status(po_id, SubmitStatus.SUBMITTED)
+            CRASH_SUBMITTED.hit()
         except ExternalSystemError as exc:
             run.failed(decision, code=exc.code or "NETSUITE_ERROR", message=f"PO {order.number}: {exc}")
             return
@@ -463,9 +493,11 @@ class _InboundFile:
 
     def archive(self) -> str:
         self._ensure(self.archive_dir)
-        return remote.keep(
+        target = remote.keep(
             self.client, self.path, self.archive_dir, self.name, checksum=self.checksum or None
         )
+        faults.hit(self.run.flow, "after_archive")
+        return target
 
     def to_error(self, message: str) -> str:
         # never over a file kept before; the note in our own namespace (po_sync.sftp.NOTE_SUFFIXES)
@@ -477,7 +509,9 @@ class _InboundFile:
             self.name,
             checksum=self.checksum or f"size-{self.entry.size}",
             note=(".error.txt", (message + "\n").encode()),
+            after_note=lambda: faults.hit(self.run.flow, "after_error_note"),
         )
+        faults.hit(self.run.flow, "after_error_move")
         self.log.warning("%s -> %s: %s", self.name, target, message)
         return target
 
@@ -559,7 +593,7 @@ class OnetrailAcknowledgementOperator(_OnetrailOperator):
         except ExternalSystemError as exc:
             run.failed(decision, code=exc.code or "NETSUITE_ERROR", message=f"{file.name}: {exc}")
             return
-        maybe_crash(run.flow)
+        CRASH_ACK.hit()
         target = file.archive()
         run.synced(decision, target_system="netsuite", target_id=f"{outcome}:{target}")
 
@@ -688,7 +722,7 @@ class _InboundOperator(_OnetrailOperator):
             # NetSuite's fault or a business rule it refused: the file stays for the next run.
             run.failed(decision, code=exc.code or "NETSUITE_ERROR", message=f"{file.name}: {exc}")
             return
-        maybe_crash(run.flow)
+        CRASH_DOCUMENT.hit()
         file.archive()
         run.synced(decision, target_system="netsuite", target_id=target)
 
@@ -832,6 +866,7 @@ class OnetrailOrderResponseOperator(_InboundOperator):
             "item": {"items": items},
         }
         netsuite.update_record("purchaseOrder", po_id, body)
+        CRASH_PO_UPDATE.hit()
         agree_version(run, netsuite, po_id, settings)
         return f"purchaseOrder/{po_id}:{effects.header_status}:{len(effects.amendments)} amendment(s)"
 
@@ -977,7 +1012,7 @@ class OnetrailDespatchAdviceOperator(_InboundOperator):
             if isinstance(exc, RecordValidationError):
                 raise
             raise RecordValidationError(exc.message, code=exc.code) from None
-        maybe_crash(self.flow or "onetrail_inbound")
+        CRASH_DESPATCH_WRITE.hit()
         return str(result.id)
 
 
@@ -1235,7 +1270,7 @@ class _DespatchStream:
             message = f"{state.where}: " + "; ".join(state.problems) + applied
             file.to_error(message)
             return lambda: run.quarantined(state.decision, code="DESPATCH_REFUSED", message=message)
-        maybe_crash(run.flow)
+        CRASH_DESPATCH.hit()
         file.archive()
         target = ", ".join(state.done) or "nothing shipped"
         return lambda: run.synced(state.decision, target_system="netsuite", target_id=target)
@@ -1447,7 +1482,7 @@ class OnetrailInvoiceOperator(_InboundOperator):
                 result = netsuite.transform_record(
                     "purchaseOrder", order.id, "vendorBill", body, idempotency_key=decision.idempotency_key
                 )
-                maybe_crash(run.flow)
+                CRASH_BILL.hit()
                 return str(result.id)
 
             run.process(key, payload_hash=payload, send=send, target_system="netsuite", trace_key=file.name)

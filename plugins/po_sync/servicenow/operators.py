@@ -23,10 +23,10 @@ The ``s2p_purchase_order_sync`` task, one run:
 5. Staging lines that arrive without their PO are retried by the next runs (the flow's own "retrigger
    failed order line import set records") and failed after ``max_retriggers`` runs.
 
-Crash points (tests and drills, see :mod:`po_sync.faults`): ``PO_SYNC_CRASH_AFTER_WRITE`` naming
-``s2p_purchase_order_sync:after_mark`` (staging at 20, NetSuite untouched), ``s2p_purchase_order_sync``
-(NetSuite written, ledger not updated) or ``s2p_purchase_order_sync:after_ledger`` (ledger synced, S2P not
-written back).
+Crash points (tests and drills, see :mod:`po_sync.faults`), declared below: ``PO_SYNC_CRASH`` naming
+``s2p_purchase_order_sync.after_mark`` (staging at 20, NetSuite untouched), ``.after_netsuite_write``
+(NetSuite written, ledger not updated), ``.after_ledger`` (ledger synced, S2P not written back) or
+``.after_write_back``; the older ``PO_SYNC_CRASH_AFTER_WRITE=s2p_purchase_order_sync[:<point>]`` works.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from po_sync import faults
 from po_sync.exceptions import (
     AuthenticationError,
     ConfigurationError,
@@ -45,7 +46,7 @@ from po_sync.exceptions import (
     RecordValidationError,
     RetriableError,
 )
-from po_sync.faults import InjectedCrash, maybe_crash
+from po_sync.faults import InjectedCrash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.servicenow.mapping import ErpMappings, Plan, asset_parts, mappings_from_rows, plan_purchase_order
 from po_sync.servicenow.settings import (
@@ -95,6 +96,14 @@ LINE_FIELDS = (
     "sys_created_on",
 )
 MAX_MESSAGE = 3900  # processing_message / task description kept readable and under the column size
+
+
+FLOW = "s2p_purchase_order_sync"
+CRASH_MARK = faults.declare(FLOW, "after_mark", "a wave's staging rows marked In process (20)")
+CRASH_WRITE = faults.declare(FLOW, "after_netsuite_write", "a PO upserted or closed in NetSuite", legacy=True)
+CRASH_LEDGER = faults.declare(FLOW, "after_ledger", "a wave's outcomes in the ledger, S2P not written back")
+CRASH_WRITE_BACK = faults.declare(FLOW, "after_write_back", "a wave's write-back batch sent to S2P")
+faults.declare_ledger_points(FLOW)
 
 
 def _netsuite(conn_id: str) -> NetSuiteHook:
@@ -337,7 +346,7 @@ class S2PFlow:
                         break
                     self._begin(staged)
                     self._mark_in_process(marker, [po for po in staged if po.outcome == "" and po.plan])
-                    maybe_crash(f"{self.flow}:after_mark")
+                    faults.hit(self.flow, "after_mark")
                     ready.put(staged)
             except BaseException as exc:  # noqa: BLE001 - handed to the main thread
                 ready.put(exc)
@@ -451,8 +460,9 @@ class S2PFlow:
         self._read_erp_numbers(
             [po for po in staged if po.netsuite_id and po.plan and po.plan.action == "upsert"]
         )
-        maybe_crash(f"{self.flow}:after_ledger")
+        faults.hit(self.flow, "after_ledger")
         self._write_back(staged)
+        faults.hit(self.flow, "after_write_back")
 
     def _mark_in_process(self, sn: ServiceNowHook, pos: list[StagedPO]) -> None:
         ops: list[BatchOp] = []
@@ -479,7 +489,7 @@ class S2PFlow:
                 netsuite_id = self.ns.upsert_record("purchaseOrder", plan.external_id, plan.body).id
             else:
                 netsuite_id = self._cancel(plan)
-            maybe_crash(self.flow)
+            faults.hit(self.flow, "after_netsuite_write")
         except (AuthenticationError, ConfigurationError, InjectedCrash):
             raise
         except RetriableError as exc:

@@ -15,7 +15,7 @@ by returning None.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -120,8 +120,18 @@ def list_keys(client: Any, bucket: str, prefix: str, *, limit: int | None = None
     return sorted(out, key=lambda o: o["Key"])
 
 
-def move(client: Any, bucket: str, key: str, new_key: str, *, to_bucket: str | None = None) -> str | None:
+def move(
+    client: Any,
+    bucket: str,
+    key: str,
+    new_key: str,
+    *,
+    to_bucket: str | None = None,
+    after_copy: Callable[[], None] | None = None,
+) -> str | None:
     """Copy then delete (S3 has no rename); a rerun after a crash between the two finds the copy done.
+
+    ``after_copy`` runs between the two (a crash point, :mod:`po_sync.faults`).
 
     :returns: ``new_key``, or None when ``key`` no longer exists (another run took it first).
     """
@@ -132,15 +142,27 @@ def move(client: Any, bucket: str, key: str, new_key: str, *, to_bucket: str | N
         if is_missing(exc):
             return None
         raise
+    if after_copy is not None:
+        after_copy()
     client.delete_object(Bucket=bucket, Key=key)
     return new_key
 
 
 def quarantine_file(
-    client: Any, bucket: str, key: str, quarantine_prefix: str, message: str, code: str
+    client: Any,
+    bucket: str,
+    key: str,
+    quarantine_prefix: str,
+    message: str,
+    code: str,
+    *,
+    after_note: Callable[[], None] | None = None,
+    after_copy: Callable[[], None] | None = None,
 ) -> str | None:
     """Move a bad file to ``quarantine_prefix`` (under :func:`kept_key`'s name) with ``<name>.error.txt``
-    (code + message) beside it; None when another run took the file first (no note is left then)."""
+    (code + message) beside it; None when another run took the file first (no note is left then).
+
+    ``after_note`` / ``after_copy`` run after the note and after the copy (crash points)."""
     new_key = kept_key(client, bucket, key, quarantine_prefix)
     if new_key is None:
         return None
@@ -148,7 +170,9 @@ def quarantine_file(
     client.put_object(
         Bucket=bucket, Key=f"{new_key}{NOTE_SUFFIX}", Body=note.encode("utf-8"), ContentType="text/plain"
     )
-    moved = move(client, bucket, key, new_key)
+    if after_note is not None:
+        after_note()
+    moved = move(client, bucket, key, new_key, after_copy=after_copy)
     if moved is None:
         client.delete_object(Bucket=bucket, Key=f"{new_key}{NOTE_SUFFIX}")
     return moved

@@ -15,8 +15,8 @@ Ledger rules (``DESIGN.md``) as they apply to X-Series:
 - bad input (unknown SKU, unmapped outlet, non-positive counts) quarantines the order with a message
   naming it, the line and the field; system faults (401, token endpoint down, 429 storms) stop the run.
 
-Crash points for tests and drills: :func:`po_sync.faults.maybe_crash` with the flow name, right after
-each X-Series or NetSuite write and before the ledger records it.
+Crash points for tests and drills (:mod:`po_sync.faults`), declared below: right after each X-Series
+or NetSuite write and before the ledger records it.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from po_sync import faults
 from po_sync.exceptions import ConfigurationError, RecordError
-from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.ledger.schema import sync_record
 from po_sync.sync import SyncOperator, SyncRun, as_bool
@@ -95,6 +95,29 @@ def targets_of(run: SyncRun, *, flow: str, entity_type: str) -> dict[str, str]:
 # ==================================================================================================
 
 
+PO_FLOW, RECEIPT_FLOW, TOKEN_FLOW = "vend_purchase_order_sync", "vend_item_receipt_sync", "vend_token_refresh"
+CRASH_CREATE = faults.declare(PO_FLOW, "after_consignment_create", "a consignment created", legacy=True)
+CRASH_LINES = faults.declare(PO_FLOW, "after_consignment_lines", "a consignment's lines added", legacy=True)
+CRASH_LINE_COUNT = faults.declare(PO_FLOW, "after_line_count", "a consignment line's count changed")
+CRASH_LINE_REMOVE = faults.declare(PO_FLOW, "after_line_remove", "a consignment line removed")
+CRASH_PO_FIELD = faults.declare(
+    PO_FLOW, "after_consignment_field", "the consignment id written on the NetSuite PO", legacy=True
+)
+CRASH_DELETE = faults.declare(PO_FLOW, "after_consignment_delete", "a consignment deleted", legacy=True)
+CRASH_PULL = faults.declare(
+    PO_FLOW, "after_netsuite_po", "a NetSuite PO made from a consignment", legacy=True
+)
+CRASH_RECEIVED = faults.declare(
+    RECEIPT_FLOW, "after_received_counts", "a consignment's received counts sent", legacy=True
+)
+CRASH_RECEIVED_STATUS = faults.declare(
+    RECEIPT_FLOW, "after_received_status", "a consignment set RECEIVED", legacy=True
+)
+CRASH_TOKEN = faults.declare(TOKEN_FLOW, "after_refresh", "the token pair rotated and stored")
+for _flow in (PO_FLOW, RECEIPT_FLOW):
+    faults.declare_ledger_points(_flow)
+
+
 class XSeriesTokenRefreshOperator(SyncOperator):
     """Rotate the OAuth token pair of an X-Series connection (the proposal refreshes every 12 hours).
 
@@ -117,6 +140,7 @@ class XSeriesTokenRefreshOperator(SyncOperator):
     def sync(self, context: Context, run: SyncRun) -> None:
         with _xseries(self.xseries_conn_id) as hook:
             pair = hook.refresh_tokens(force=True)
+            CRASH_TOKEN.hit()
         run.notes.update(generation=pair.generation, expires_at=int(pair.expires_at))
 
 
@@ -267,7 +291,7 @@ class VendPurchaseOrderPushOperator(_XSeriesOrderOperator):
         fresh = cons is None
         if cons is None:
             cons = xs.create_consignment(consignment_body(plan, outlet_id=outlet_id, kind="SUPPLIER"))
-            maybe_crash(run.flow)
+            CRASH_CREATE.hit()
         current = [] if fresh else xs.consignment_products(cons.id)
         changes = line_changes(wanted, current)
         if changes and cons.status not in ("OPEN", "SENT"):
@@ -279,16 +303,18 @@ class VendPurchaseOrderPushOperator(_XSeriesOrderOperator):
             )
         if changes.bulk:
             xs.bulk_products(cons.id, changes.bulk)
-            maybe_crash(run.flow)
+            CRASH_LINES.hit()
         for pid, values in changes.set_counts.items():
             xs.request("PUT", f"/consignments/{cons.id}/products/{pid}", json_body={"data": values})
+            CRASH_LINE_COUNT.hit()
         for pid in changes.remove:
             xs.delete_consignment_product(cons.id, pid)
+            CRASH_LINE_REMOVE.hit()
         if plan.consignment_id != cons.id:
             ns.update_record(
                 "purchaseOrder", plan.order_id, {self.consignment_field: cons.id}, idempotent=True
             )
-            maybe_crash(run.flow)
+            CRASH_PO_FIELD.hit()
         return cons.id
 
     def _deletions(self, xs: XSeriesHook, ns: NetSuiteHook, run: SyncRun, present: set[str]) -> None:
@@ -314,7 +340,7 @@ class VendPurchaseOrderPushOperator(_XSeriesOrderOperator):
 
             def delete(decision: Decision, cid: str = cid) -> str:
                 xs.delete_consignment(cid)
-                maybe_crash(run.flow)
+                CRASH_DELETE.hit()
                 return cid
 
             run.process(
@@ -435,7 +461,7 @@ class VendSupplierOrderPullOperator(_XSeriesOrderOperator):
             if existing is not None:
                 return existing.id
         result = ns.upsert_record("purchaseOrder", external_id(cons.id), body)
-        maybe_crash(run.flow)
+        CRASH_PULL.hit()
         return result.id
 
 
@@ -569,7 +595,7 @@ class VendItemReceiptSyncOperator(_XSeriesOrderOperator):
             raise RecordValidationError(f"{tran_id}: nothing was received", code="NOTHING_RECEIVED")
         if items:
             xs.bulk_products(cid, items)
-            maybe_crash(run.flow)
+            CRASH_RECEIVED.hit()
         xs.update_consignment(cid, {"status": "RECEIVED"})
-        maybe_crash(run.flow)
+        CRASH_RECEIVED_STATUS.hit()
         return cid

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from airflow.sdk import BaseOperator
 from pydantic import ValidationError
 
+from po_sync import faults
 from po_sync.exceptions import (
     SYSTEM_FAULTS,
     ConfigurationError,
@@ -38,7 +39,6 @@ from po_sync.exceptions import (
     RecordSkipped,
     RetriableError,
 )
-from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.ledger.hook import LedgerHook
 from po_sync.models import (
@@ -98,6 +98,18 @@ DEAD_LETTER_PREFIX = "dead-letter/"
 DEAD_LETTER_CODE = "DEAD_LETTER"
 #: Goods first, bills after: a bill can only bill what was received.
 _ORDER = {"item_receipt": 0, "item_fulfillment": 0, "vendor_bill": 1}
+
+
+FLOW = "vendor_fulfillment_import"
+CRASH_WRITE = faults.declare(
+    FLOW, "after_netsuite_write", "a receipt, fulfilment or bill written", legacy=True
+)
+CRASH_DONE_COPY = faults.declare(FLOW, "after_done_copy", "a merged document copied to done/")
+CRASH_DONE = faults.declare(FLOW, "after_done", "a merged document deleted from ready/ (moved to done/)")
+CRASH_QUARANTINE_NOTE = faults.declare(FLOW, "after_quarantine_note", "a bad document's .error.txt written")
+CRASH_QUARANTINE_COPY = faults.declare(FLOW, "after_quarantine_copy", "a bad document copied to quarantine/")
+CRASH_QUARANTINE = faults.declare(FLOW, "after_quarantine", "a bad document deleted from ready/")
+faults.declare_ledger_points(FLOW)
 
 
 class VendorImportOperator(SyncOperator):
@@ -204,7 +216,17 @@ class VendorImporter:
 
     def _quarantine(self, key: str, merged: str, kind: str, code: str, message: str) -> None:
         try:
-            quarantine_file(self.client, self.bucket, key, "quarantine/", message, code)
+            quarantine_file(
+                self.client,
+                self.bucket,
+                key,
+                "quarantine/",
+                message,
+                code,
+                after_note=CRASH_QUARANTINE_NOTE.hit,
+                after_copy=CRASH_QUARANTINE_COPY.hit,
+            )
+            CRASH_QUARANTINE.hit()
         except Exception as exc:  # noqa: BLE001
             message += f" (moving it to quarantine failed: {s3_error(exc, action='MOVE', key=key)})"
         self.run.quarantine_input(
@@ -305,7 +327,7 @@ class VendorImporter:
                 raise RecordError(
                     f"{document_name}: NetSuite refused it{detail}: {exc}", code=exc.code or "NETSUITE_ERROR"
                 ) from exc
-            maybe_crash(run.flow)
+            CRASH_WRITE.hit()
             if kind == "vendor_bill":
                 self._check_bill_total(result, model, document_name)
             return result
@@ -314,7 +336,14 @@ class VendorImporter:
         state = run.ledger.get(record)
         if state is not None and state.status in (RecordStatus.SYNCED, RecordStatus.IGNORED):
             try:
-                move(self.client, self.bucket, key, "done/" + key.removeprefix("ready/"))
+                move(
+                    self.client,
+                    self.bucket,
+                    key,
+                    "done/" + key.removeprefix("ready/"),
+                    after_copy=CRASH_DONE_COPY.hit,
+                )
+                CRASH_DONE.hit()
             except Exception as exc:  # noqa: BLE001 - the next run finds it synced and moves it then
                 self.log.warning("could not move %s to done/: %s", key, s3_error(exc, action="MOVE", key=key))
             self.stats["done"] += 1

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from po_sync import faults
 from po_sync.exceptions import RecordValidationError
-from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.netsuite.mapping import SAFE_IDENTIFIER_RULE, is_safe_identifier, order_snapshots, po_lines_query
 from po_sync.sync import SyncOperator, SyncRun
@@ -107,6 +107,16 @@ class VendorMergeOperator(SyncOperator):
             run.notes.update(merger.merge(config.active(str(self.vendor_id or "") or None)))
 
 
+FLOW = "vendor_fulfillment_merge"
+CRASH_MERGED_WRITE = faults.declare(FLOW, "after_merged_write", "a merged document written", legacy=True)
+CRASH_ARCHIVE_COPY = faults.declare(FLOW, "after_archive_copy", "an inbound file copied to archive/")
+CRASH_ARCHIVE = faults.declare(FLOW, "after_archive", "an inbound file deleted from inbound/ (archived)")
+CRASH_QUARANTINE_NOTE = faults.declare(FLOW, "after_quarantine_note", "a bad file's .error.txt written")
+CRASH_QUARANTINE_COPY = faults.declare(FLOW, "after_quarantine_copy", "a bad file copied to quarantine/")
+CRASH_QUARANTINE = faults.declare(FLOW, "after_quarantine", "a bad file deleted from inbound/")
+faults.declare_ledger_points(FLOW)
+
+
 class VendorMerger:
     """The merge itself, independent of Airflow (tests and benchmarks can drive it)."""
 
@@ -124,13 +134,21 @@ class VendorMerger:
         self.log.warning("quarantining s3://%s/%s: %s", item_vendor.bucket, key, message)
         try:
             moved = quarantine_file(
-                self.client, item_vendor.bucket, key, item_vendor.quarantine_prefix, message, code
+                self.client,
+                item_vendor.bucket,
+                key,
+                item_vendor.quarantine_prefix,
+                message,
+                code,
+                after_note=CRASH_QUARANTINE_NOTE.hit,
+                after_copy=CRASH_QUARANTINE_COPY.hit,
             )
             if moved is None:  # another merge quarantined (or archived) it first: not recorded twice
                 self.log.info(
                     "s3://%s/%s was taken by another run; not quarantined again", item_vendor.bucket, key
                 )
                 return
+            CRASH_QUARANTINE.hit()
         except Exception as exc:  # noqa: BLE001 - the record still says what is wrong
             message += f" (moving the file to quarantine failed: {s3_error(exc, action='MOVE', key=key)})"
         self.run.quarantine_input(
@@ -143,7 +161,11 @@ class VendorMerger:
         try:
             # never over another archived file (the same name again, or inbound/sub/X beside inbound/X)
             new_key = kept_key(self.client, vendor.bucket, key, f"{vendor.archive_prefix}{day}/")
-            moved = move(self.client, vendor.bucket, key, new_key) if new_key else None
+            moved = (
+                move(self.client, vendor.bucket, key, new_key, after_copy=CRASH_ARCHIVE_COPY.hit)
+                if new_key
+                else None
+            )
         except Exception as exc:  # noqa: BLE001
             raise s3_error(exc, action="ARCHIVE", key=key) from exc
         if moved is None:  # a merge running beside this one archived it first: nothing lost, nothing twice
@@ -152,6 +174,7 @@ class VendorMerger:
             )
             self.stats["taken_by_other_run"] = self.stats.get("taken_by_other_run", 0) + 1
             return f"taken by another run: {key}"
+        CRASH_ARCHIVE.hit()
         self.stats["archived"] += 1
         return moved
 
@@ -400,7 +423,7 @@ class VendorMerger:
                 )
             except Exception as exc:  # noqa: BLE001
                 raise s3_error(exc, action="PUT", key=key) from exc
-            maybe_crash(run.flow)
+            CRASH_MERGED_WRITE.hit()
             return f"s3://{bucket}/{key}"
 
         record = run.key(kind, "vendor_files", merged)

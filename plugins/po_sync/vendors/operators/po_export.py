@@ -25,13 +25,13 @@ from collections.abc import Sequence
 from datetime import UTC, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
+from po_sync import faults
 from po_sync.exceptions import (
     ConfigurationError,
     ExternalSystemError,
     RecordError,
     RecordValidationError,
 )
-from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordKey
 from po_sync.netsuite.mapping import (
     SAFE_IDENTIFIER_RULE,
@@ -51,6 +51,12 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 __all__ = ["VendorPOExportOperator"]
+
+
+FLOW = "netsuite_vendor_po_export"
+CRASH_S3_PUT = faults.declare(FLOW, "after_s3_put", "a PO document written to the vendor's bucket")
+CRASH_NOTICE = faults.declare(FLOW, "after_notice", "the PO's SQS notice sent (if any)", legacy=True)
+faults.declare_ledger_points(FLOW)
 
 
 class VendorPOExportOperator(SyncOperator):
@@ -327,12 +333,13 @@ class VendorExporter:
                         ],
                         Metadata={"po-number": number, "idempotency-key": decision.idempotency_key},
                     )
+                    CRASH_S3_PUT.hit()
                     self._notice(number, s3_key, decision, notice)
                 except ExternalSystemError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - botocore errors are mapped
                     raise s3_error(exc, action="PUT", key=s3_key) from exc
-                maybe_crash(run.flow)
+                CRASH_NOTICE.hit()
                 return f"s3://{settings.bucket}/{s3_key}"
 
             before = run.counts["synced"]
