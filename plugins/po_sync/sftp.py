@@ -239,7 +239,19 @@ def write_new(
         raise RetriableError(f"upload of {name} incomplete on the server", system="sftp", path=temp)
     if after_temp is not None:
         after_temp()
-    if _rename_new(client, temp, path):
-        return True
-    client.remove(temp)
-    return False
+    written = _rename_new(client, temp, path)
+    _remove_parts(client, folder, name)
+    return written
+
+
+def _remove_parts(client: SFTPClient, folder: str, name: str) -> None:
+    """Remove every temporary upload of ``name`` (``.<name>.<id>.part``): ours when the rename was
+    refused, and one a crashed try of the same write left behind. Another writer's part may go too;
+    its rename then fails and its retry finds ``name`` complete. Already gone is fine."""
+    prefix = f".{name}."
+    for entry in client.listdir(folder or "."):
+        if entry.startswith(prefix) and entry.endswith(".part"):
+            try:
+                client.remove(posixpath.join(folder, entry))
+            except FileNotFoundError:
+                pass
