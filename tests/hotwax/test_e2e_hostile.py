@@ -8,6 +8,7 @@ import pytest
 from po_sync.hotwax.formats import parse_po_csv
 from po_sync_sandbox.hotwax import PO_DIR
 from tests.hotwax.conftest import run_dag
+from tests.hotwax.test_e2e_bad_input import failed_name
 from tests.hotwax.test_e2e_export import FLOW, csv_files, flagged
 
 pytestmark = pytest.mark.e2e
@@ -79,7 +80,8 @@ def test_hostile_receipt_json_is_kept_in_error_with_a_report_and_the_good_file_i
         assert words in report(actor, name)[0]["errorMessage"], (name, report(actor, name))
     # a huge number is one bad order: the file is archived, the order kept with its reason
     assert "Hostile_huge.json" in actor.files(RECEIPT_DIR / "archive")
-    assert "implausibly large" in report(actor, "Hostile_huge.failed.json")[0]["errorMessage"]
+    failed = failed_name(actor.files(RECEIPT_DIR / "error"), "Hostile_huge.json")
+    assert "implausibly large" in report(actor, failed)[0]["errorMessage"]
     assert good in actor.files(RECEIPT_DIR / "archive")
     import sqlalchemy as sa
 
