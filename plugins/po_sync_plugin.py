@@ -12,6 +12,26 @@ from airflow.plugins_manager import AirflowPlugin
 from po_sync.ui.ledger_app import create_app
 
 
+def _register_file_links() -> None:
+    """Let the queue link the file-based flows' inbound and quarantine files (``po_sync.ui.files``)."""
+    import functools
+
+    from po_sync.hotwax import retries as hotwax_retries
+    from po_sync.hotwax.operators import DEFAULT_RECEIPT_DIR
+    from po_sync.ui import files
+
+    # the connection and folder dags/hotwax_receipt_import.py wires
+    where = {"conn_id": "sftp_default", "folder": DEFAULT_RECEIPT_DIR}
+    files.register(
+        "hotwax_receipt_import",
+        functools.partial(hotwax_retries.files_of, **where),
+        hotwax_retries.roots(**where),
+    )
+
+
+_register_file_links()
+
+
 class PoSyncPlugin(AirflowPlugin):
     """Adds *Browse → po-sync ledger* to the UI (served at ``/po-sync/``)."""
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from po_sync import retry
 from po_sync.exceptions import (
     SYSTEM_FAULTS,
     ConfigurationError,
@@ -34,6 +35,7 @@ from po_sync.exceptions import (
     RecordValidationError,
     RetriableError,
 )
+from po_sync.hotwax import retries
 from po_sync.hotwax import sftp as remote
 from po_sync.hotwax.formats import (
     FormatError,
@@ -435,6 +437,11 @@ class HotWaxReceiptImportOperator(SyncOperator):
         with _netsuite(self.netsuite_conn_id) as netsuite, sftp.get_managed_conn() as client:
             for folder in (self.archive_dir, self.error_dir):
                 remote.ensure_dir(client, folder)
+            put_back: set[str] = set()
+            if not dry_run:  # the queue's Retry: files back from error/ before the folder is listed
+                put_back = retries.requeue(
+                    run, client, conn_id=self.sftp_conn_id, folder=self.remote_dir, error_dir=self.error_dir
+                )
             files = [
                 f
                 for f in remote.list_files(client, self.remote_dir)
@@ -445,7 +452,8 @@ class HotWaxReceiptImportOperator(SyncOperator):
                 if index >= self.max_files:
                     self.log.info("%d more file(s) left for the next run", len(files) - index)
                     break
-                if now - entry.mtime < min_age:
+                ours = posixpath.join(self.remote_dir, entry.name) in put_back
+                if now - entry.mtime < min_age and not ours:
                     self.log.info(
                         "%s changed %.0f s ago; it may still be being written, next run",
                         entry.name,
@@ -574,15 +582,21 @@ class _FileImport:
         suffix = checksum if checksum else f"size-{self.entry.size}"
         return self.run_.key("receipt_file", "hotwax", f"{label}@{suffix}")
 
+    def _location(self, order_id: str | None = None) -> str:
+        if order_id is None:
+            return retries.location(self.op.sftp_conn_id, self.path)
+        return retries.order_location(self.op.sftp_conn_id, self.path, order_id)
+
     def _reject(self, checksum: str | None, code: str, message: str) -> None:
         if self.dry_run:
             self.run_.counts["quarantined"] += 1
             self.log.warning("dry run: %s would go to error/: %s", self.name, message)
             return
-        self._to_error([("*", message)])
+        target = self._to_error([("*", message)])
         self.run_.quarantine_input(
             self._file_key(checksum), code=code, message=f"file {self.name}: {message}"
         )
+        retry.settle(self.run_, self._location(), error=(code, f"file {self.name} (now {target}): {message}"))
 
     def run(self) -> None:
         if self.entry.size > self.max_bytes:
@@ -650,6 +664,11 @@ class _FileImport:
             self.run_.quarantine_input(
                 key, code="VALIDATION_ERROR", message=f"{problem.message} (file {self.name})"
             )
+            retry.settle(
+                self.run_,
+                self._location(problem.order_id),
+                error=("VALIDATION_ERROR", f"{problem.message} (file {self.name})"),
+            )
             failed.append((problem.raw, problem.order_id, problem.message))
         retry_later = 0
         self._prefetch_po_lines(orders)
@@ -669,7 +688,12 @@ class _FileImport:
                 raise outcome  # the run stops (a system fault, a crash drill); the file stays
             key = outcome
             state = self.run_.ledger.get(key)
+            if state is not None and state.status is RecordStatus.QUARANTINED:
+                error = (state.last_error_code or "QUARANTINED", state.last_error_message or "")
+                retry.settle(self.run_, self._location(order.order_id), error=error)
             if state is None or state.status in (RecordStatus.SYNCED, RecordStatus.IGNORED):
+                if state is not None:
+                    retry.settle(self.run_, self._location(order.order_id), target_id=state.target_id)
                 continue
             if state.status is RecordStatus.IN_PROGRESS or order.order_id in self.transient:
                 retry_later += 1  # transient NetSuite failure, or busy in another run
@@ -694,6 +718,7 @@ class _FileImport:
             remote.write_atomic(self.client, part, receipt_feed_json([raw for raw, _, _ in failed]))
         target = self._to_archive(checksum)
         self.run_.synced(decision, target_system="sftp", target_id=target)
+        retry.settle(self.run_, self._location(), target_id=target, target_system="sftp")
 
     def _prefetch_po_lines(self, orders: Sequence[ReceiptOrder]) -> None:
         """Read the lines of every PO this file receives with a few SuiteQL queries, not one call each.

@@ -24,11 +24,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from po_sync import retry
 from po_sync.exceptions import RecordValidationError
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.netsuite.mapping import SAFE_IDENTIFIER_RULE, is_safe_identifier, order_snapshots, po_lines_query
 from po_sync.sync import SyncOperator, SyncRun
+from po_sync.vendors import retries
 from po_sync.vendors.formats import format_from_key, load_document
 from po_sync.vendors.mapping import (
     OrderSnapshot,
@@ -130,6 +132,7 @@ class VendorMerger:
         self.run.quarantine_input(
             self.run.key("vendor_file", item_vendor.vendor_id, key), code=code, message=message
         )
+        retry.settle(self.run, retries.location(item_vendor.bucket, key), error=(code, message))
         self.stats["quarantined_files"] += 1
 
     def _archive(self, vendor: VendorSettings, key: str) -> str:
@@ -140,6 +143,12 @@ class VendorMerger:
         except Exception as exc:  # noqa: BLE001
             raise s3_error(exc, action="ARCHIVE", key=key) from exc
         self.stats["archived"] += 1
+        retry.settle(
+            self.run,
+            retries.location(vendor.bucket, key),
+            target_id=retries.location(vendor.bucket, new_key),
+            target_system="s3",
+        )
         return new_key
 
     def _read(self, vendor: VendorSettings, obj: dict[str, Any]) -> _Inbound | None:
@@ -182,6 +191,8 @@ class VendorMerger:
     def merge(self, vendors: list[VendorSettings]) -> dict[str, Any]:
         items: list[_Inbound] = []
         seen: dict[tuple[str, str], str] = {}
+        # the queue's Retry: quarantined files back into inbound/ before the folders are listed
+        self.stats["requeued"] = retries.requeue_merge(self.run, self.client, vendors)
         for vendor in vendors:
             for obj in list_keys(self.client, vendor.bucket, vendor.inbound_prefix):
                 self.stats["files"] += 1
