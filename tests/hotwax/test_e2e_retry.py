@@ -25,13 +25,12 @@ def test_retry_of_a_refused_order_and_of_a_refused_file_after_the_cause_is_fixed
 ):
     assert run_dag(dagbag, EXPORT).state == "success"
     actor.import_purchase_orders()
-    po = netsuite_store.get("purchaseOrder", "4")
-    line = po["item"]["items"][0]
-    ordered = int(float(line["quantity"]))
+    line_id, line = sorted(actor.orders["4"].items(), key=lambda kv: int(kv[0]))[0]
+    ordered = int(line.quantity)
     # One order receives more than PO 4's first line holds (refused: over-receipt), next to a good one.
     mixed = actor.write_feed(
         [
-            {"order_id": "4", "items": [{"line_id": str(line["line"]), "quantity": str(ordered + 3)}]},
+            {"order_id": "4", "items": [{"line_id": line_id, "quantity": str(ordered + 3)}]},
             {"order_id": "5", "items": [{"line_id": "1", "quantity": "1"}]},
         ]
     )
@@ -51,7 +50,7 @@ def test_retry_of_a_refused_order_and_of_a_refused_file_after_the_cause_is_fixed
     netsuite_store.update(
         "purchaseOrder",
         "4",
-        {"item": {"items": [{"line": line["line"], "quantity": ordered + 3}]}},
+        {"item": {"items": [{"line": int(line_id), "quantity": ordered + 3}]}},
         replace=set(),
     )
     body = queue_action("retry", [order["id"], whole["id"]], client=client)
