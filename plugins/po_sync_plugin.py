@@ -27,6 +27,18 @@ def _register_file_links() -> None:
         functools.partial(hotwax_retries.files_of, **where),
         hotwax_retries.roots(**where),
     )
+    # the vendor flows' buckets and Onetrail's folders come from their Variables, read per request
+    from po_sync.onetrail import retries as onetrail_retries
+    from po_sync.vendors import retries as vendor_retries
+
+    files.register("vendor_fulfillment_merge", vendor_retries.merge_files_of, vendor_retries.merge_roots)
+    files.register("vendor_fulfillment_import", vendor_retries.import_files_of, vendor_retries.import_roots)
+    onetrail = {"conn_id": "onetrail_sftp"}  # the connection dags/onetrail_inbound.py wires
+    files.register(
+        "onetrail_inbound",
+        functools.partial(onetrail_retries.files_of, **onetrail),
+        functools.partial(onetrail_retries.roots, **onetrail),
+    )
 
 
 _register_file_links()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -142,3 +142,35 @@ def requeue(
         remote.move(client, source, target)
         back.add(target)
     return back
+
+
+#: file entity -> the ``Out`` folder it comes from
+FOLDERS = {
+    "order_response": "Out/OrdRsp",
+    "despatch_advice_file": "Out/Desadv",
+    "invoice_file": "Out/Invoice",
+}
+
+
+def files_of(record: dict[str, Any], *, conn_id: str) -> list[tuple[str, str]]:
+    """The queue's links for an Onetrail file record: the file in ``error/`` and its note."""
+    from po_sync.onetrail.settings import resolve_settings
+
+    entity = str(record.get("entity_type") or "").removesuffix("_duplicate")
+    folder = FOLDERS.get(entity)
+    name = str(record.get("source_id") or "").rpartition("@")[0]
+    if folder is None or not name:
+        return []
+    error_dir = posixpath.join(resolve_settings(None).folder(folder), "error")
+    return [
+        ("quarantined file", location(conn_id, posixpath.join(error_dir, name))),
+        ("quarantine note", location(conn_id, posixpath.join(error_dir, name + ".error.txt"))),
+    ]
+
+
+def roots(*, conn_id: str) -> list[str]:
+    """Onetrail's ``Out`` folders: what the queue may serve."""
+    from po_sync.onetrail.settings import resolve_settings
+
+    settings = resolve_settings(None)
+    return [location(conn_id, settings.folder(f).rstrip("/") + "/") for f in FOLDERS.values()]

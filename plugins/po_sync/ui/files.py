@@ -27,7 +27,7 @@ Locator = Callable[[dict[str, Any]], list[tuple[str, str]]]
 #: flow -> how to find a record's files
 _LOCATORS: dict[str, Locator] = {}
 #: flow -> locations (prefixes) its files may be served from
-_ROOTS: dict[str, list[str]] = {}
+_ROOTS: dict[str, list[str] | Callable[[], list[str]]] = {}
 #: the most bytes one download streams
 MAX_BYTES = 50_000_000
 _UNSAFE = re.compile(r"[\x00-\x1f\\]")
@@ -46,10 +46,11 @@ class FileRef:
         return posixpath.basename(self.path)
 
 
-def register(flow: str, locator: Locator, roots: list[str]) -> None:
-    """Let the queue link ``flow``'s files: ``locator`` names them, ``roots`` bound what is served."""
+def register(flow: str, locator: Locator, roots: list[str] | Callable[[], list[str]]) -> None:
+    """Let the queue link ``flow``'s files: ``locator`` names them, ``roots`` (or a function giving
+    them, for roots read from a setting) bound what is served."""
     _LOCATORS[flow] = locator
-    _ROOTS[flow] = list(roots)
+    _ROOTS[flow] = roots if callable(roots) else list(roots)
 
 
 def parse(location: str) -> FileRef | None:
@@ -62,15 +63,24 @@ def parse(location: str) -> FileRef | None:
         ref = FileRef("sftp", conn_id, path)
     else:
         return None
-    if not ref.where or not ref.path or _UNSAFE.search(location) or ref.path.startswith("/"):
+    if not ref.where or not ref.path or _UNSAFE.search(location):
         return None
-    if any(part in ("", ".", "..") for part in ref.path.split("/")):
+    if ref.scheme == "s3" and ref.path.startswith("/"):
+        return None
+    # an SFTP path may be absolute (Onetrail's home); the flow's roots bound it either way
+    if any(part in ("", ".", "..") for part in ref.path.removeprefix("/").split("/")):
         return None
     return ref
 
 
 def _under_roots(flow: str, location: str) -> bool:
-    return any(location.startswith(root) for root in _ROOTS.get(flow, []))
+    roots = _ROOTS.get(flow, [])
+    if callable(roots):
+        try:
+            roots = roots()
+        except Exception:  # noqa: BLE001 - a setting that cannot be read: nothing is served
+            return False
+    return any(root.endswith("/") and location.startswith(root) for root in roots)
 
 
 def record_files(record: dict[str, Any]) -> list[dict[str, str]]:

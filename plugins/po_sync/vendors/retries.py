@@ -163,3 +163,53 @@ def requeue_import(run: SyncRun, client: Any, bucket: str) -> int:
                 ),
             )
     return done
+
+
+def merge_files_of(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """The queue's links for a merge record: the quarantined file and its note (``po_sync.ui.files``)."""
+    from po_sync.vendors.settings import load_vendors_config
+
+    if record.get("entity_type") != "vendor_file":
+        return []
+    vendors = {v.vendor_id: v for v in load_vendors_config().vendors}
+    vendor = vendors.get(str(record.get("source_system")))
+    if vendor is None:
+        return []
+    name = str(record.get("source_id") or "").rsplit("/", 1)[-1]
+    quarantined = vendor.quarantine_prefix + name
+    return [
+        ("quarantined file", location(vendor.bucket, quarantined)),
+        ("quarantine note", location(vendor.bucket, quarantined + ".error.txt")),
+    ]
+
+
+def merge_roots() -> list[str]:
+    """The vendors' folders: what the queue may serve for the merge."""
+    from po_sync.vendors.settings import load_vendors_config
+
+    return [location(v.bucket, v.prefix) for v in load_vendors_config().vendors if v.prefix.endswith("/")]
+
+
+def import_files_of(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """The queue's links for an import record: the merged document wherever it is now."""
+    from po_sync.vendors.settings import load_vendors_config
+
+    kind, merged = record.get("entity_type"), str(record.get("source_id") or "")
+    if kind not in IMPORT_TYPES or not merged:
+        return []
+    bucket = load_vendors_config().merge_bucket
+    return [
+        ("quarantined document", location(bucket, f"quarantine/{merged}.json")),
+        ("quarantine note", location(bucket, f"quarantine/{merged}.json.error.txt")),
+        ("dead-letter document", location(bucket, f"dead-letter/{kind}/{merged}.json")),
+        ("inbound document (ready/)", location(bucket, f"ready/{kind}/{merged}.json")),
+        ("imported document (done/)", location(bucket, f"done/{kind}/{merged}.json")),
+    ]
+
+
+def import_roots() -> list[str]:
+    """The merge bucket's folders the queue may serve."""
+    from po_sync.vendors.settings import load_vendors_config
+
+    bucket = load_vendors_config().merge_bucket
+    return [location(bucket, p) for p in ("quarantine/", "dead-letter/", "ready/", "done/")]

@@ -25,7 +25,8 @@ def hotwax_registered():
     "location",
     [
         "sftp:sftp_default:netsuite/purchaseorder/receipt/../../../etc/passwd",
-        "sftp:sftp_default:/etc/passwd",
+        "s3://bucket//etc/passwd",
+        "sftp:sftp_default:/x/../etc/passwd",
         "sftp:sftp_default:netsuite/purchaseorder/receipt/a\\..\\b",
         "sftp:sftp_default:netsuite//x",
         "s3://bucket/a/./b",
@@ -61,5 +62,7 @@ def test_a_quarantined_file_and_its_note_are_linked_and_nothing_else_is_served()
     assert files.record_files(moved)[0]["label"].startswith("inbound file")
     outside = dict(record, trace_key="retry:sftp:sftp_default:home/other/x.json")
     assert all("home/other" not in f["location"] for f in files.record_files(outside))
+    absolute = dict(record, trace_key="retry:sftp:sftp_default:/etc/passwd")  # parses, but no root
+    assert all("/etc/passwd" not in f["location"] for f in files.record_files(absolute))
     # a flow that registered nothing links nothing
     assert files.record_files(dict(record, flow="vend_purchase_order_sync")) == []
