@@ -37,7 +37,7 @@ from airflow.providers.sftp.sensors.sftp import SFTPSensor
 from airflow.sdk import DAG, Param
 
 from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks
-from po_sync.hotwax.operators import DEFAULT_RECEIPT_DIR, HotWaxReceiptImportOperator
+from po_sync.hotwax.operators import DEFAULT_RECEIPT_DIR, HotWaxReceiptImportOperator, HotWaxRetryOperator
 from po_sync.netsuite.connection import NETSUITE_POOL
 
 with DAG(
@@ -90,4 +90,9 @@ with DAG(
         min_file_age_seconds="{{ params.min_file_age_seconds }}",
         dry_run="{{ params.dry_run }}",
     )
-    wait >> receive
+    requeue = HotWaxRetryOperator(  # the error queue's Retry: files back before the wait
+        task_id="requeue_retried_files",
+        sftp_conn_id="sftp_default",
+        remote_dir=DEFAULT_RECEIPT_DIR,
+    )
+    requeue >> wait >> receive

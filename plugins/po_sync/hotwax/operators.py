@@ -487,6 +487,42 @@ class HotWaxReceiptImportOperator(SyncOperator):
         )
 
 
+class HotWaxRetryOperator(SyncOperator):
+    """The error queue's Retry: put the retried records' files back into the receipt folder.
+
+    Runs before the sensor, so a retried file is there to be seen (a run with nothing new to read
+    would otherwise wait for a new file). :class:`HotWaxReceiptImportOperator` does the same at its
+    start, so a retry is never missed; see :mod:`po_sync.hotwax.retries`.
+
+    :param sftp_conn_id: the SFTP connection.
+    :param remote_dir: the receipt folder; ``error/`` lives inside it.
+    """
+
+    template_fields: Sequence[str] = ("remote_dir",)
+    ui_color = "#f0e0d0"
+
+    def __init__(
+        self, *, sftp_conn_id: str = "sftp_default", remote_dir: str = DEFAULT_RECEIPT_DIR, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.sftp_conn_id = sftp_conn_id
+        self.remote_dir = remote_dir
+
+    def sync(self, context: Context, run: SyncRun) -> None:
+        if not retry.retry_requests(run.ledger, run.flow, entity_types=retries.ENTITY_TYPES):
+            return  # nothing asked: no SFTP connection opened
+        with _sftp(self.sftp_conn_id).get_managed_conn() as client:
+            remote.ensure_dir(client, posixpath.join(self.remote_dir, "error"))
+            back = retries.requeue(
+                run,
+                client,
+                conn_id=self.sftp_conn_id,
+                folder=self.remote_dir,
+                error_dir=posixpath.join(self.remote_dir, "error"),
+            )
+        run.notes["requeued_files"] = sorted(back)
+
+
 class _Ownership:
     """``po_sync_receiving`` as HotWax sees it: a PO whose receiving another flow owns is not HotWax's
     to export or receive.

@@ -511,6 +511,39 @@ def inbound_files(
     return files
 
 
+class OnetrailRetryOperator(_OnetrailOperator):
+    """The error queue's Retry: put the retried records' files back into their ``Out`` folders.
+
+    Runs before the sensors, so a retried file is there to be seen (a run with nothing new would
+    otherwise skip the folder); each inbound operator does the same at its start, so a retry is never
+    missed. See :mod:`po_sync.onetrail.retries`.
+    """
+
+    ui_color = "#f0e8d8"
+
+    def sync(self, context: Context, run: SyncRun) -> None:
+        if as_bool(self.is_dry_run):
+            return
+        entities = [(op.folder, op.entity_type, op.doc_entity) for op in _INBOUND_OPERATORS]
+        wanted = {e for _, file_entity, doc_entity in entities for e in (file_entity, doc_entity)}
+        wanted |= {f"{e}_duplicate" for e in wanted}
+        if not retry.retry_requests(run.ledger, run.flow, entity_types=wanted):
+            return  # nothing asked: no sFTP connection opened
+        settings = resolve_settings(self.settings)
+        back: set[str] = set()
+        with _sftp(self.sftp_conn_id).get_managed_conn() as client:
+            for folder, file_entity, doc_entity in entities:
+                back |= retries.requeue(
+                    run,
+                    client,
+                    conn_id=self.sftp_conn_id,
+                    folder=settings.folder(folder),
+                    file_entity=file_entity,
+                    doc_entity=doc_entity,
+                )
+        run.notes["requeued_files"] = sorted(back)
+
+
 def list_inbound(client: SFTPClient, folder: str, pattern: str = "*") -> list[remote.RemoteFile]:
     """Finished files of an ``Out`` folder (hidden names are uploads in progress), oldest name first."""
     try:
@@ -622,6 +655,7 @@ class OnetrailAcknowledgementOperator(_OnetrailOperator):
 
 __all__ = [
     "OnetrailAcknowledgementOperator",
+    "OnetrailRetryOperator",
     "OnetrailDespatchAdviceOperator",
     "OnetrailInvoiceOperator",
     "OnetrailOrderResponseOperator",
@@ -1289,3 +1323,7 @@ class OnetrailInvoiceOperator(_InboundOperator):
                 code="INVOICE_REFUSED",
             )
         return ", ".join(done)
+
+
+#: the inbound operators, in document order (the retry task puts files back for each)
+_INBOUND_OPERATORS = (OnetrailOrderResponseOperator, OnetrailDespatchAdviceOperator, OnetrailInvoiceOperator)

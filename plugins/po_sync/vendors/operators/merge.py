@@ -51,7 +51,7 @@ from po_sync.vendors.settings import VARIABLE_KEY, VendorsConfig, VendorSettings
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["VendorMergeOperator"]
+__all__ = ["VendorMergeOperator", "VendorRetryOperator"]
 
 
 # ------------------------------------------------------------------------------------------ merging
@@ -106,6 +106,41 @@ class VendorMergeOperator(SyncOperator):
                 run=run, config=config, client=s3_client(self.aws_conn_id), netsuite=netsuite, log=self.log
             )
             run.notes.update(merger.merge(config.active(str(self.vendor_id or "") or None)))
+
+
+class VendorRetryOperator(SyncOperator):
+    """The error queue's Retry: put the retried vendor files back into their ``inbound/`` folders.
+
+    Runs before the sensor, so a retried file is there to be seen; :class:`VendorMergeOperator` does
+    the same at its start, so a retry is never missed. See :mod:`po_sync.vendors.retries`.
+
+    :param vendor_id: only this vendor's files (templated; empty = all enabled vendors).
+    :param aws_conn_id: S3.
+    :param variable_key: Airflow Variable with the vendor settings.
+    """
+
+    template_fields: Sequence[str] = ("vendor_id",)
+    ui_color = "#f4ecd9"
+
+    def __init__(
+        self,
+        *,
+        vendor_id: Any = "",
+        aws_conn_id: str = "aws_default",
+        variable_key: str = VARIABLE_KEY,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.vendor_id = vendor_id
+        self.aws_conn_id = aws_conn_id
+        self.variable_key = variable_key
+
+    def sync(self, context: Context, run: SyncRun) -> None:
+        if not retry.retry_requests(run.ledger, run.flow, entity_types=("vendor_file",)):
+            return  # nothing asked: no S3 client made
+        config = load_vendors_config(self.variable_key)
+        vendors = config.active(str(self.vendor_id or "") or None)
+        run.notes["requeued"] = retries.requeue_merge(run, s3_client(self.aws_conn_id), vendors)
 
 
 class VendorMerger:
