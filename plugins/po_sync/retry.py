@@ -205,19 +205,20 @@ def refuse(ledger: Ledger, request: RetryRequest, *, message: str, sync_run_id: 
 
 
 def requeued(ledger: Ledger, flow: str, locations: Iterable[str]) -> set[str]:
-    """Which of ``locations`` hold a file a retry put back (a record still waits for its read)."""
-    traces = {trace_for(loc): loc for loc in locations}
-    if not traces:
+    """Which of ``locations`` hold a file a retry put back (a record still waits for its read, for
+    the whole file or for one part of it, ``<location>#<part>``)."""
+    wanted = {trace_for(loc): loc for loc in locations}
+    if not wanted:
         return set()
     with ledger.engine.connect() as conn:
-        found = conn.execute(
+        traces = conn.execute(
             sa.select(sync_record.c.trace_key).where(
                 sync_record.c.flow == flow,
                 sync_record.c.status == RecordStatus.PENDING.value,
-                sync_record.c.trace_key.in_(sorted(traces)),
+                sync_record.c.trace_key.like(RETRY_PREFIX + "%"),
             )
         )
-        return {traces[t] for (t,) in found}
+        return {wanted[t.split("#", 1)[0]] for (t,) in traces if t.split("#", 1)[0] in wanted}
 
 
 def settle(

@@ -447,6 +447,18 @@ class HotWaxReceiptImportOperator(SyncOperator):
                 for f in remote.list_files(client, self.remote_dir)
                 if fnmatch.fnmatch(f.name, self.file_pattern) and not _in_progress(f.name)
             ]
+            # files a retry put back are whole (we moved or wrote them): no age rule holds them
+            put_back |= {
+                loc.split(":", 2)[2]
+                for loc in retry.requeued(
+                    run.ledger,
+                    run.flow,
+                    [
+                        retries.location(self.sftp_conn_id, posixpath.join(self.remote_dir, f.name))
+                        for f in files
+                    ],
+                )
+            }
             now = time.time()
             for index, entry in enumerate(files):
                 if index >= self.max_files:

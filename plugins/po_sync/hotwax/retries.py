@@ -181,9 +181,6 @@ def _requeue_orders(
             note=f"{failed_path}: {note}" if note else None,
         )
     remote.write_atomic(client, target, receipt_feed_json(picked))
-    # a file we wrote whole: it carries the refused file's time, so no age rule holds it back
-    old = client.stat(failed_path)
-    client.utime(target, (old.st_atime or old.st_mtime, old.st_mtime))
     return {target}
 
 
