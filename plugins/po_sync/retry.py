@@ -101,6 +101,15 @@ def conf_record_ids(context: Any) -> set[int]:
     return out
 
 
+def conf_report(context: Any, requests: Collection[RetryRequest]) -> dict[str, list[int]]:
+    """For a run the queue triggered: which records its conf names that it takes now, and which it
+    does not (already taken by an earlier run, or acted on since). Every run takes every request of
+    its flow, triggered or not, so a retry is never lost when the triggered run is not the next one."""
+    asked = conf_record_ids(context)
+    taken = {r.record_id for r in requests}
+    return {"retry_taken": sorted(asked & taken), "retry_not_pending": sorted(asked - taken)}
+
+
 def retry_requests(
     ledger: Ledger, flow: str, *, entity_types: Collection[str] | None = None
 ) -> list[RetryRequest]:

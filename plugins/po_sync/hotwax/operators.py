@@ -521,7 +521,9 @@ class HotWaxRetryOperator(SyncOperator):
         self.remote_dir = remote_dir
 
     def sync(self, context: Context, run: SyncRun) -> None:
-        if not retry.retry_requests(run.ledger, run.flow, entity_types=retries.ENTITY_TYPES):
+        requests = retry.retry_requests(run.ledger, run.flow, entity_types=retries.ENTITY_TYPES)
+        run.notes.update(retry.conf_report(context, requests))
+        if not requests:
             return  # nothing asked: no SFTP connection opened
         with _sftp(self.sftp_conn_id).get_managed_conn() as client:
             remote.ensure_dir(client, posixpath.join(self.remote_dir, "error"))

@@ -527,7 +527,9 @@ class OnetrailRetryOperator(_OnetrailOperator):
         entities = [(op.folder, op.entity_type, op.doc_entity) for op in _INBOUND_OPERATORS]
         wanted = {e for _, file_entity, doc_entity in entities for e in (file_entity, doc_entity)}
         wanted |= {f"{e}_duplicate" for e in wanted}
-        if not retry.retry_requests(run.ledger, run.flow, entity_types=wanted):
+        requests = retry.retry_requests(run.ledger, run.flow, entity_types=wanted)
+        run.notes.update(retry.conf_report(context, requests))
+        if not requests:
             return  # nothing asked: no sFTP connection opened
         settings = resolve_settings(self.settings)
         back: set[str] = set()

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from airflow.sdk import BaseOperator
 from pydantic import ValidationError
 
+from po_sync import retry
 from po_sync.exceptions import (
     SYSTEM_FAULTS,
     ConfigurationError,
@@ -162,6 +163,7 @@ class VendorImportOperator(SyncOperator):
                 max_attempts=self.max_attempts,
             )
             run.notes.update(importer.run_all(only=wanted, dry_run=as_bool(self.is_dry_run)))
+            run.notes["retry_asked"] = sorted(retry.conf_record_ids(context))  # a triggered retry run
             run.notes["netsuite_calls"] = netsuite.stats["calls"]
 
 

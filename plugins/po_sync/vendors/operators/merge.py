@@ -136,7 +136,9 @@ class VendorRetryOperator(SyncOperator):
         self.variable_key = variable_key
 
     def sync(self, context: Context, run: SyncRun) -> None:
-        if not retry.retry_requests(run.ledger, run.flow, entity_types=("vendor_file",)):
+        requests = retry.retry_requests(run.ledger, run.flow, entity_types=("vendor_file",))
+        run.notes.update(retry.conf_report(context, requests))
+        if not requests:
             return  # nothing asked: no S3 client made
         config = load_vendors_config(self.variable_key)
         vendors = config.active(str(self.vendor_id or "") or None)
