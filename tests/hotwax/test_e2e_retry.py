@@ -15,6 +15,20 @@ from tests.hotwax.test_e2e_receipts import EXPORT, IMPORT
 pytestmark = pytest.mark.e2e
 
 
+def register_hotwax_links() -> None:
+    """What ``plugins/po_sync_plugin.py`` wires in the api-server."""
+    import functools
+
+    from po_sync.hotwax import retries
+    from po_sync.hotwax.operators import DEFAULT_RECEIPT_DIR
+    from po_sync.ui import files
+
+    where = {"conn_id": "sftp_default", "folder": DEFAULT_RECEIPT_DIR}
+    files.register(
+        "hotwax_receipt_import", functools.partial(retries.files_of, **where), retries.roots(**where)
+    )
+
+
 def _record(records: list[dict], entity_type: str) -> dict:
     (found,) = [r for r in records if r["entity_type"] == entity_type]
     return found
@@ -45,6 +59,15 @@ def test_retry_of_a_refused_order_and_of_a_refused_file_after_the_cause_is_fixed
     order = _record(records, "item_receipt")
     whole = _record(records, "receipt_file")
     assert order["last_error_code"] == "OVER_RECEIPT" and whole["last_error_code"] == "FILE_TOO_LARGE"
+
+    # The record's page links the quarantined file; the link streams it through the plugin app.
+    register_hotwax_links()
+    linked = client.get(f"/po-sync/api/records/{whole['id']}").json()["files"]
+    assert [f["label"] for f in linked] == ["quarantined file", "quarantine note"]
+    got = client.get(f"/po-sync/records/{whole['id']}/file", params={"loc": linked[0]["location"]})
+    assert got.status_code == 200 and got.content == actor.path(RECEIPT_DIR / "error" / big).read_bytes()
+    assert "attachment" in got.headers["content-disposition"]
+    assert "/file?loc=" in client.get(f"/po-sync/records/{whole['id']}").text
 
     # The buyer raises the PO line in NetSuite, the byte limit is back to normal; Retry both.
     netsuite_store.update(

@@ -188,6 +188,9 @@ def files_of(record: dict[str, Any], *, conn_id: str, folder: str) -> list[tuple
     """The queue's links for a HotWax receipt record: ``[(label, location)]`` (see ``po_sync.ui.files``)."""
     entity, source_id = record.get("entity_type"), str(record.get("source_id") or "")
     at = lambda *parts: location(conn_id, posixpath.join(folder, *parts))  # noqa: E731
+    archived = str(record.get("target_id") or "")
+    if record.get("target_system") == "sftp" and archived.startswith(folder.rstrip("/") + "/archive/"):
+        return [("archived file", location(conn_id, archived))]
     if entity in ("receipt_file", "receipt_file_duplicate"):
         name = source_id.rsplit("@", 1)[0]
         return [

@@ -88,7 +88,8 @@ def record_files(record: dict[str, Any]) -> list[dict[str, str]]:
     flow = str(record.get("flow") or "")
     found: list[tuple[str, str]] = []
     trace = str(record.get("trace_key") or "")
-    if trace.startswith(RETRY_PREFIX) and not trace.startswith(RETRY_PREFIX + "sha256:"):
+    waiting = record.get("status") == "pending"  # once read, the file is no longer there
+    if waiting and trace.startswith(RETRY_PREFIX) and not trace.startswith(RETRY_PREFIX + "sha256:"):
         found.append(("inbound file (put back by a retry)", trace[len(RETRY_PREFIX) :].split("#")[0]))
     locator = _LOCATORS.get(flow)
     if locator is not None:

@@ -58,11 +58,23 @@ def test_a_quarantined_file_and_its_note_are_linked_and_nothing_else_is_served()
     evil = dict(record, source_id="../../../../etc/passwd@abc")
     assert files.record_files(evil) == []
     # a retried file's inbound location (from the ledger) is linked, inside the folder only
-    moved = dict(record, trace_key="retry:sftp:sftp_default:netsuite/purchaseorder/receipt/x.retry-4.json")
+    moved = dict(
+        record,
+        status="pending",
+        trace_key="retry:sftp:sftp_default:netsuite/purchaseorder/receipt/x.retry-4.json",
+    )
     assert files.record_files(moved)[0]["label"].startswith("inbound file")
-    outside = dict(record, trace_key="retry:sftp:sftp_default:home/other/x.json")
+    outside = dict(record, status="pending", trace_key="retry:sftp:sftp_default:home/other/x.json")
     assert all("home/other" not in f["location"] for f in files.record_files(outside))
-    absolute = dict(record, trace_key="retry:sftp:sftp_default:/etc/passwd")  # parses, but no root
+    absolute = dict(record, status="pending", trace_key="retry:sftp:sftp_default:/etc/passwd")  # no root
     assert all("/etc/passwd" not in f["location"] for f in files.record_files(absolute))
     # a flow that registered nothing links nothing
     assert files.record_files(dict(record, flow="vend_purchase_order_sync")) == []
+    # once imported, the archived file is the link
+    done = dict(
+        record,
+        status="synced",
+        target_system="sftp",
+        target_id="netsuite/purchaseorder/receipt/archive/HC_Receipt-2026.json",
+    )
+    assert [f["label"] for f in files.record_files(done)] == ["archived file"]
