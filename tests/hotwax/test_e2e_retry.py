@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from po_sync import retry
 from po_sync.ledger import RecordStatus
 from po_sync.ledger.actions import record_history
 from po_sync_sandbox.hotwax import RECEIPT_DIR
@@ -105,8 +106,9 @@ def test_retry_of_a_refused_order_and_of_a_refused_file_after_the_cause_is_fixed
     assert mixed.removesuffix(".json") + ".failed.json" in errors  # what failed, kept as it was
     assert actor.files(RECEIPT_DIR) == []
 
-    # Nothing more happens on the next run: no duplicate receipt, nothing left waiting.
-    assert run_dag(dagbag, IMPORT).state == "success"
+    # Nothing is left waiting for another run: no retry request, no pending record.
+    assert retry.retry_requests(ledger_conn, IMPORT) == []
+    assert ledger_conn.status_counts(IMPORT).get("pending", 0) == 0
     assert len(receipts_of(netsuite_store, "4")) == 1 and len(receipts_of(netsuite_store, "3")) == 1
 
 
