@@ -122,6 +122,7 @@ def test_retry_of_a_file_no_longer_in_error_says_why(dagbag, ledger_conn, actor)
     (record,) = [r for r in open_records(IMPORT) if r["entity_type"] == "receipt_file"]
     actor.path(RECEIPT_DIR / "error" / bad).unlink()  # a person removed it by hand
     queue_action("retry", [record["id"]])
+    actor.write_feed([{"order_id": "5", "items": [{"line_id": "1", "quantity": "1"}]}])  # the run's input
     assert run_dag(dagbag, IMPORT).state == "success"
     state = ledger_conn.get_by_id(record["id"])
     assert state.status is RecordStatus.QUARANTINED and state.last_error_code == "RETRY_NOT_POSSIBLE"
