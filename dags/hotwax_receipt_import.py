@@ -37,7 +37,7 @@ from airflow.providers.sftp.sensors.sftp import SFTPSensor
 from airflow.sdk import DAG, Param
 
 from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks
-from po_sync.hotwax.operators import DEFAULT_RECEIPT_DIR, HotWaxReceiptImportOperator
+from po_sync.hotwax.operators import DEFAULT_RECEIPT_DIR, HotWaxReceiptImportOperator, HotWaxRetryOperator
 from po_sync.netsuite.connection import NETSUITE_POOL
 from po_sync.timeouts import task_timeout
 
@@ -92,4 +92,9 @@ with DAG(
         dry_run="{{ params.dry_run }}",
         execution_timeout=task_timeout("hotwax_receipt_import"),
     )
-    wait >> receive
+    requeue = HotWaxRetryOperator(  # the error queue's Retry: files back before the wait
+        task_id="requeue_retried_files",
+        sftp_conn_id="sftp_default",
+        remote_dir=DEFAULT_RECEIPT_DIR,
+    )
+    requeue >> wait >> receive

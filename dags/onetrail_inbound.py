@@ -50,6 +50,7 @@ from po_sync.onetrail.operators import (
     OnetrailDespatchAdviceOperator,
     OnetrailInvoiceOperator,
     OnetrailOrderResponseOperator,
+    OnetrailRetryOperator,
 )
 from po_sync.onetrail.settings import remote_folder
 from po_sync.timeouts import task_timeout
@@ -76,7 +77,8 @@ with DAG(
     user_defined_macros={"onetrail_folder": remote_folder},
     render_template_as_native_obj=True,
 ) as dag:
-    previous = None
+    # the error queue's Retry: retried files back into their folders before the first wait
+    previous = OnetrailRetryOperator(task_id="requeue_retried_files", sftp_conn_id="onetrail_sftp")
     for group_id, folder, operator in (
         ("order_responses", "Out/OrdRsp", OnetrailOrderResponseOperator),
         ("despatch_advices", "Out/Desadv", OnetrailDespatchAdviceOperator),

@@ -34,7 +34,7 @@ from airflow.sdk import DAG, Asset, Param
 from po_sync.dag_defaults import default_args, flow_callbacks
 from po_sync.netsuite.connection import NETSUITE_POOL
 from po_sync.timeouts import task_timeout
-from po_sync.vendors.operators.merge import VendorMergeOperator
+from po_sync.vendors.operators.merge import VendorMergeOperator, VendorRetryOperator
 from po_sync.vendors.sensors import VendorFilesSensor
 from po_sync.vendors.settings import MERGE_ASSET_URI
 
@@ -82,4 +82,8 @@ with DAG(
         outlets=[MERGED_DOCUMENTS],
         execution_timeout=task_timeout("vendor_fulfillment_merge"),
     )
-    wait >> merge
+    requeue = VendorRetryOperator(  # the error queue's Retry: files back before the wait
+        task_id="requeue_retried_files",
+        vendor_id="{{ params.vendor }}",
+    )
+    requeue >> wait >> merge

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from po_sync import faults
+from po_sync import faults, retry
 from po_sync.exceptions import (
     SYSTEM_FAULTS,
     ConfigurationError,
@@ -33,6 +33,7 @@ from po_sync.exceptions import (
     RecordValidationError,
     RetriableError,
 )
+from po_sync.hotwax import retries
 from po_sync.hotwax import sftp as remote
 from po_sync.hotwax.formats import (
     FormatError,
@@ -477,17 +478,35 @@ class HotWaxReceiptImportOperator(SyncOperator):
         with _netsuite(self.netsuite_conn_id) as netsuite, sftp.get_managed_conn() as client:
             for folder in (self.archive_dir, self.error_dir):
                 remote.ensure_dir(client, folder)
+            put_back: set[str] = set()
+            if not dry_run:  # the queue's Retry: files back from error/ before the folder is listed
+                put_back = retries.requeue(
+                    run, client, conn_id=self.sftp_conn_id, folder=self.remote_dir, error_dir=self.error_dir
+                )
             files = [
                 f
                 for f in remote.list_files(client, self.remote_dir)
                 if fnmatch.fnmatch(f.name, self.file_pattern) and not _in_progress(f.name)
             ]
+            # files a retry put back are whole (we moved or wrote them): no age rule holds them
+            put_back |= {
+                loc.split(":", 2)[2]
+                for loc in retry.requeued(
+                    run.ledger,
+                    run.flow,
+                    [
+                        retries.location(self.sftp_conn_id, posixpath.join(self.remote_dir, f.name))
+                        for f in files
+                    ],
+                )
+            }
             now = time.time()
             for index, entry in enumerate(files):
                 if index >= self.max_files:
                     self.log.info("%d more file(s) left for the next run", len(files) - index)
                     break
-                if now - entry.mtime < min_age:
+                ours = posixpath.join(self.remote_dir, entry.name) in put_back
+                if now - entry.mtime < min_age and not ours:
                     self.log.info(
                         "%s changed %.0f s ago; it may still be being written, next run",
                         entry.name,
@@ -519,6 +538,44 @@ class HotWaxReceiptImportOperator(SyncOperator):
             location=(po.fields.get("location") or {}).get("id"),
             number=str(po.fields.get("tranId") or po.id),
         )
+
+
+class HotWaxRetryOperator(SyncOperator):
+    """The error queue's Retry: put the retried records' files back into the receipt folder.
+
+    Runs before the sensor, so a retried file is there to be seen (a run with nothing new to read
+    would otherwise wait for a new file). :class:`HotWaxReceiptImportOperator` does the same at its
+    start, so a retry is never missed; see :mod:`po_sync.hotwax.retries`.
+
+    :param sftp_conn_id: the SFTP connection.
+    :param remote_dir: the receipt folder; ``error/`` lives inside it.
+    """
+
+    template_fields: Sequence[str] = ("remote_dir",)
+    ui_color = "#f0e0d0"
+
+    def __init__(
+        self, *, sftp_conn_id: str = "sftp_default", remote_dir: str = DEFAULT_RECEIPT_DIR, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.sftp_conn_id = sftp_conn_id
+        self.remote_dir = remote_dir
+
+    def sync(self, context: Context, run: SyncRun) -> None:
+        requests = retry.retry_requests(run.ledger, run.flow, entity_types=retries.ENTITY_TYPES)
+        run.notes.update(retry.conf_report(context, requests))
+        if not requests:
+            return  # nothing asked: no SFTP connection opened
+        with _sftp(self.sftp_conn_id).get_managed_conn() as client:
+            remote.ensure_dir(client, posixpath.join(self.remote_dir, "error"))
+            back = retries.requeue(
+                run,
+                client,
+                conn_id=self.sftp_conn_id,
+                folder=self.remote_dir,
+                error_dir=posixpath.join(self.remote_dir, "error"),
+            )
+        run.notes["requeued_files"] = sorted(back)
 
 
 class _Ownership:
@@ -623,15 +680,21 @@ class _FileImport:
         suffix = checksum if checksum else f"size-{self.entry.size}"
         return self.run_.key("receipt_file", "hotwax", f"{label}@{suffix}")
 
+    def _location(self, order_id: str | None = None) -> str:
+        if order_id is None:
+            return retries.location(self.op.sftp_conn_id, self.path)
+        return retries.order_location(self.op.sftp_conn_id, self.path, order_id)
+
     def _reject(self, checksum: str | None, code: str, message: str) -> None:
         if self.dry_run:
             self.run_.counts["quarantined"] += 1
             self.log.warning("dry run: %s would go to error/: %s", self.name, message)
             return
-        self._to_error([("*", message)], checksum)
+        target = self._to_error([("*", message)], checksum)
         self.run_.quarantine_input(
             self._file_key(checksum), code=code, message=f"file {self.name}: {message}"
         )
+        retry.settle(self.run_, self._location(), error=(code, f"file {self.name} (now {target}): {message}"))
 
     def run(self) -> None:
         if self.entry.size > self.max_bytes:
@@ -699,6 +762,11 @@ class _FileImport:
             self.run_.quarantine_input(
                 key, code="VALIDATION_ERROR", message=f"{problem.message} (file {self.name})"
             )
+            retry.settle(
+                self.run_,
+                self._location(problem.order_id),
+                error=("VALIDATION_ERROR", f"{problem.message} (file {self.name})"),
+            )
             failed.append((problem.raw, problem.order_id, problem.message))
         retry_later = 0
         self._prefetch_po_lines(orders)
@@ -718,7 +786,12 @@ class _FileImport:
                 raise outcome  # the run stops (a system fault, a crash drill); the file stays
             key = outcome
             state = self.run_.ledger.get(key)
+            if state is not None and state.status is RecordStatus.QUARANTINED:
+                error = (state.last_error_code or "QUARANTINED", state.last_error_message or "")
+                retry.settle(self.run_, self._location(order.order_id), error=error)
             if state is None or state.status in (RecordStatus.SYNCED, RecordStatus.IGNORED):
+                if state is not None:
+                    retry.settle(self.run_, self._location(order.order_id), target_id=state.target_id)
                 continue
             if state.status is RecordStatus.IN_PROGRESS or order.order_id in self.transient:
                 retry_later += 1  # transient NetSuite failure, or busy in another run
@@ -750,6 +823,7 @@ class _FileImport:
             CRASH_IMPORT_FAILED_JSON.hit()
         target = self._to_archive(checksum)
         self.run_.synced(decision, target_system="sftp", target_id=target)
+        retry.settle(self.run_, self._location(), target_id=target, target_system="sftp")
 
     def _prefetch_po_lines(self, orders: Sequence[ReceiptOrder]) -> None:
         """Read the lines of every PO this file receives with a few SuiteQL queries, not one call each.

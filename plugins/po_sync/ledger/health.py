@@ -6,19 +6,29 @@ caller can read them: the api-server can), the ledger's failed ``sync_run`` rows
 ``task_failure`` notices the failure callback writes for every failed task (also tasks that never
 opened a ledger run, such as sensors). Failures are grouped by their message, so 27 failed tasks
 with one cause read as one line with "× 27" and a hint where the cause is known.
+
+Only *current* failures are grouped: those inside the health window (the last
+:data:`DEFAULT_WINDOW`, 7 days, unless the caller asks for another) and, per flow, after that flow's
+last successful run. A cause fixed last month, or fixed before the last green run, no longer
+dominates the list however many rows it left. Both queries use indexes (``sync_notice`` on
+``(flow, kind, created_at)``, ``sync_run`` on ``(flow, started_at)``), so the cost follows the
+failures in the window, not the size of the ledger.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from po_sync.ledger.schema import RunStatus, sync_notice, sync_run
-from po_sync.ledger.store import Ledger
+from po_sync.ledger.store import Ledger, utcnow
+
+#: How far back flow health looks for failures unless asked otherwise.
+DEFAULT_WINDOW = timedelta(days=7)
 
 #: (pattern, hint) for causes a person can fix without reading a log
 KNOWN_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -125,7 +135,9 @@ def flow_health(
     dag_runs: list[DagRunInfo] | None = None,
     missing_pools: dict[str, list[str]] | None = None,
     flows: list[str] | None = None,
-    failure_limit: int = 2000,
+    failure_limit: int = 20_000,
+    window: timedelta = DEFAULT_WINDOW,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """One entry per flow: run summary plus failures grouped by message with hints.
 
@@ -134,16 +146,23 @@ def flow_health(
     :param missing_pools: ``{dag_id: [pool, ...]}`` pools a DAG's tasks use that do not exist;
         such tasks never start, so nothing else would report them.
     :param flows: flows to list even if they never ran (the DAGs of this bundle).
-    :param failure_limit: how many recent failures are grouped (newest first).
+    :param failure_limit: a safety cap on the failures read from each table (newest first).
+    :param window: only failures this recent are grouped; per flow, only those after its last
+        successful run as well (a fixed cause stops showing once the flow runs green).
     """
+    since = (now or utcnow()) - window
     runs = dag_runs if dag_runs is not None else _runs_from_ledger(ledger)
     by_flow: dict[str, list[DagRunInfo]] = {}
     for run in runs:
         by_flow.setdefault(run.dag_id, []).append(run)
 
     failures: dict[str, dict[str, dict[str, Any]]] = {}
+    summaries = {flow: _summarise_runs(flow_runs) for flow, flow_runs in by_flow.items()}
 
     def add(flow: str, message: str, when: datetime | None, source: str) -> None:
+        last_success = (summaries.get(flow) or {}).get("last_success")
+        if when is not None and last_success is not None and when < last_success:
+            return  # before the flow's last green run: that cause is fixed
         key = group_key(message)
         group = failures.setdefault(flow, {}).setdefault(
             key, {"message": key, "count": 0, "last_seen": when, "hint": hint_for(message), "source": source}
@@ -163,7 +182,7 @@ def flow_health(
                 sync_notice.c.message,
                 sync_notice.c.created_at,
             )
-            .where(sync_notice.c.kind == "task_failure")
+            .where(sync_notice.c.kind == "task_failure", sync_notice.c.created_at >= since)
             .order_by(sync_notice.c.id.desc())
             .limit(failure_limit)
         ).all()
@@ -180,7 +199,7 @@ def flow_health(
                 sync_run.c.message,
                 sync_run.c.finished_at,
             )
-            .where(sync_run.c.status == RunStatus.FAILED.value)
+            .where(sync_run.c.status == RunStatus.FAILED.value, sync_run.c.started_at >= since)
             .order_by(sync_run.c.id.desc())
             .limit(failure_limit)
         ).all()
@@ -194,7 +213,8 @@ def flow_health(
     for flow in names:
         entry: dict[str, Any] = {
             "flow": flow,
-            **_summarise_runs(by_flow.get(flow, [])),
+            **(summaries.get(flow) or _summarise_runs([])),
+            "failures_since": since,
             "runs_from": "airflow" if dag_runs is not None else "ledger",
         }
         groups = sorted(

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from po_sync import faults
+from po_sync import faults, retry
 from po_sync import sftp as remote
 from po_sync.exceptions import (
     ConfigurationError,
@@ -43,6 +43,7 @@ from po_sync.netsuite.mapping import (
     sql_literal,
     vendor_bill_body,
 )
+from po_sync.onetrail import retries
 from po_sync.onetrail.formats import (
     Address,
     DespatchAdvice,
@@ -462,6 +463,14 @@ class _InboundFile:
         self.run = run
         self.log = log
         self.checksum = ""
+        #: the SFTP connection, to name the file in the ledger (set by the operators that retry)
+        self.conn_id: str | None = None
+        #: put back by the queue's Retry: documents of it already applied are skipped, not refused
+        self.retried = False
+
+    @property
+    def location(self) -> str:
+        return retries.location(self.conn_id or "", self.path)
 
     @property
     def archive_dir(self) -> str:
@@ -497,6 +506,8 @@ class _InboundFile:
             self.client, self.path, self.archive_dir, self.name, checksum=self.checksum or None
         )
         faults.hit(self.run.flow, "after_archive")
+        if self.conn_id:
+            retry.settle(self.run, self.location, target_id=target, target_system="sftp")
         return target
 
     def to_error(self, message: str) -> str:
@@ -513,7 +524,66 @@ class _InboundFile:
         )
         faults.hit(self.run.flow, "after_error_move")
         self.log.warning("%s -> %s: %s", self.name, target, message)
+        if self.conn_id:
+            retry.settle(self.run, self.location, error=("REFUSED_AGAIN", f"{message} (now {target})"))
         return target
+
+
+def inbound_files(
+    op: Any, run: SyncRun, client: SFTPClient, folder: str, *, doc_entity: str, dry_run: bool
+) -> list[_InboundFile]:
+    """The folder's files, after the queue's retried files are back in it (not in a dry run)."""
+    if not dry_run:
+        retries.requeue(
+            run,
+            client,
+            conn_id=op.sftp_conn_id,
+            folder=folder,
+            file_entity=op.entity_type,
+            doc_entity=doc_entity,
+        )
+    files = [_InboundFile(client, folder, e, run, op.log) for e in list_inbound(client, folder)]
+    for file in files:
+        file.conn_id = op.sftp_conn_id
+    waiting = retry.requeued(run.ledger, run.flow, [f.location for f in files])
+    for file in files:
+        file.retried = file.location in waiting
+    return files
+
+
+class OnetrailRetryOperator(_OnetrailOperator):
+    """The error queue's Retry: put the retried records' files back into their ``Out`` folders.
+
+    Runs before the sensors, so a retried file is there to be seen (a run with nothing new would
+    otherwise skip the folder); each inbound operator does the same at its start, so a retry is never
+    missed. See :mod:`po_sync.onetrail.retries`.
+    """
+
+    ui_color = "#f0e8d8"
+
+    def sync(self, context: Context, run: SyncRun) -> None:
+        if as_bool(self.is_dry_run):
+            return
+        entities = [(op.folder, op.entity_type, op.doc_entity) for op in _INBOUND_OPERATORS]
+        wanted = {e for _, file_entity, doc_entity in entities for e in (file_entity, doc_entity)}
+        wanted |= {f"{e}_duplicate" for e in wanted}
+        requests = retry.retry_requests(run.ledger, run.flow, entity_types=wanted)
+        run.notes.update(retry.conf_report(context, requests))
+        if not requests:
+            return  # nothing asked: no sFTP connection opened
+        settings = resolve_settings(self.settings)
+        back: set[str] = set()
+        with _sftp(self.sftp_conn_id).get_managed_conn() as client:
+            for folder, file_entity, doc_entity in entities:
+                back |= retries.requeue(
+                    run,
+                    client,
+                    conn_id=self.sftp_conn_id,
+                    folder=settings.folder(folder),
+                    file_entity=file_entity,
+                    doc_entity=doc_entity,
+                )
+        run.notes["requeued_files"] = sorted(back)
 
 
 def list_inbound(client: SFTPClient, folder: str, pattern: str = "*") -> list[remote.RemoteFile]:
@@ -628,6 +698,7 @@ class OnetrailAcknowledgementOperator(_OnetrailOperator):
 
 __all__ = [
     "OnetrailAcknowledgementOperator",
+    "OnetrailRetryOperator",
     "OnetrailDespatchAdviceOperator",
     "OnetrailInvoiceOperator",
     "OnetrailOrderResponseOperator",
@@ -657,6 +728,8 @@ class _InboundOperator(_OnetrailOperator):
     folder: str = ""
     kind: str = ""
     entity_type: str = ""
+    #: the ledger entity of one document in such a file (its own records, if any)
+    doc_entity: str = ""
 
     def sync(self, context: Context, run: SyncRun) -> None:
         settings = resolve_settings(self.settings)
@@ -666,8 +739,7 @@ class _InboundOperator(_OnetrailOperator):
         sftp = _sftp(self.sftp_conn_id)
         with _netsuite(self.netsuite_conn_id) as netsuite, sftp.get_managed_conn() as client:
             _ENSURED.pop(id(client), None)
-            for entry in list_inbound(client, folder):
-                file = _InboundFile(client, folder, entry, run, self.log)
+            for file in inbound_files(self, run, client, folder, doc_entity=self.doc_entity, dry_run=dry_run):
                 self._file(run, netsuite, file, settings, dry_run)
 
     def _file(
@@ -792,6 +864,7 @@ class OnetrailOrderResponseOperator(_InboundOperator):
     folder = "Out/OrdRsp"
     kind = "order_response"
     entity_type = "order_response"
+    doc_entity = "order_response"
     ui_color = "#e0f0e0"
 
     def apply(
@@ -949,6 +1022,7 @@ class OnetrailDespatchAdviceOperator(_InboundOperator):
     folder = "Out/Desadv"
     kind = "despatch_advice"
     entity_type = "despatch_advice_file"
+    doc_entity = "despatch_advice"
     ui_color = "#e8e0f0"
 
     def __init__(self, *, batch_size: int = 50, **kwargs: Any) -> None:
@@ -965,7 +1039,7 @@ class OnetrailDespatchAdviceOperator(_InboundOperator):
         sftp = _sftp(self.sftp_conn_id)
         with _netsuite(self.netsuite_conn_id) as netsuite, sftp.get_managed_conn() as client:
             _ENSURED.pop(id(client), None)
-            entries = [_InboundFile(client, folder, e, run, self.log) for e in list_inbound(client, folder)]
+            entries = inbound_files(self, run, client, folder, doc_entity=self.doc_entity, dry_run=dry_run)
             _DespatchStream(self, run, netsuite, settings, dry_run).run(entries)
 
     def _send(
@@ -1216,6 +1290,9 @@ class _DespatchStream:
                 and previous.status is RecordStatus.SYNCED
             ):
                 run.forget(decision)
+                if state.file.retried:  # applied before the file was refused: done, not again
+                    state.done.append(f"{number}:{previous.target_id}")
+                    continue
                 message = f"{state.where}: PO {number} was already received from this advice ({previous.target_id}); not again"
                 dup = run.key(
                     "despatch_advice_duplicate", "onetrail", f"{key.source_id}@{state.file.checksum[:16]}"
@@ -1427,6 +1504,7 @@ class OnetrailInvoiceOperator(_InboundOperator):
     folder = "Out/Invoice"
     kind = "invoice"
     entity_type = "invoice_file"
+    doc_entity = "invoice"
     ui_color = "#f0f0d8"
 
     def apply(
@@ -1454,6 +1532,9 @@ class OnetrailInvoiceOperator(_InboundOperator):
                 continue
             payload = invoice_payload(invoice)
             state = run.ledger.get(key)
+            if state is not None and state.status is RecordStatus.SYNCED and file.retried:
+                done.append(f"{invoice.invoice_number}:{state.target_id}")  # billed before the refusal
+                continue
             if state is not None and state.status is RecordStatus.SYNCED:
                 message = f"{where}: already billed ({state.target_id}); not billed again"
                 dup = run.key("invoice_duplicate", "onetrail", f"{key.source_id}@{file.checksum[:16]}")
@@ -1503,3 +1584,7 @@ class OnetrailInvoiceOperator(_InboundOperator):
                 code="INVOICE_REFUSED",
             )
         return ", ".join(done)
+
+
+#: the inbound operators, in document order (the retry task puts files back for each)
+_INBOUND_OPERATORS = (OnetrailOrderResponseOperator, OnetrailDespatchAdviceOperator, OnetrailInvoiceOperator)

@@ -16,19 +16,19 @@ the flow's DAG (see :mod:`po_sync.ui.access`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from airflow.api_fastapi.core_api.security import get_user
 from fastapi import APIRouter, Body, Depends, FastAPI, Form, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
 
 from po_sync.exceptions import LedgerError
 from po_sync.ledger.actions import RecordAction, apply_action, record_history, set_triggered_run
-from po_sync.ledger.health import flow_health
+from po_sync.ledger.health import DEFAULT_WINDOW, flow_health
 from po_sync.ledger.hook import LedgerHook
 from po_sync.ledger.queue import (
     OPEN_STATUSES,
@@ -41,7 +41,7 @@ from po_sync.ledger.queue import (
 )
 from po_sync.ledger.reports import flow_summary, recent_runs, records_needing_attention
 from po_sync.ledger.store import Ledger
-from po_sync.ui import access, airflow_state, links
+from po_sync.ui import access, airflow_state, files, links
 from po_sync.ui.headers import add_security_headers
 
 #: the logged-in Airflow user (the UI's cookie or a Bearer token)
@@ -209,9 +209,21 @@ def _record_links(base: str, record: dict[str, Any], account_id: str | None) -> 
     }
 
 
-def _health(ledger: Ledger, counts: dict[str, dict[str, int]] | None = None) -> list[dict[str, Any]]:
+#: ``?health_days=N``: how many days of run-level failures flow health groups (default 7)
+HealthDays = Annotated[
+    int,
+    Query(ge=1, le=90, description="days of run-level failures flow health groups (after the last success)"),
+]
+
+
+def _health(
+    ledger: Ledger,
+    counts: dict[str, dict[str, int]] | None = None,
+    window: timedelta = DEFAULT_WINDOW,
+) -> list[dict[str, Any]]:
     """Flow health of every flow the ledger knows and every DAG tagged ``po-sync`` in Airflow
-    (a flow that fails before touching the ledger still shows)."""
+    (a flow that fails before touching the ledger still shows); failures of the last ``window``
+    after each flow's last success."""
     import sqlalchemy as sa
 
     from po_sync.ledger.schema import sync_notice, sync_run
@@ -227,6 +239,7 @@ def _health(ledger: Ledger, counts: dict[str, dict[str, int]] | None = None) -> 
         dag_runs=airflow_state.recent_dag_runs(ordered),
         missing_pools=airflow_state.missing_pools(ordered),
         flows=ordered,
+        window=window,
     )
 
 
@@ -300,7 +313,12 @@ def create_app(auth_dependency: Any = None, routers: Sequence[APIRouter] = ()) -
     # ---------------------------------------------------------------- pages
 
     @app.get("/", response_class=HTMLResponse)
-    def queue(request: Request, params: Annotated[QueueParams, Depends()], user: UserDep) -> str:
+    def queue(
+        request: Request,
+        params: Annotated[QueueParams, Depends()],
+        user: UserDep,
+        health_days: HealthDays = DEFAULT_WINDOW.days,
+    ) -> str:
         ledger = _ledger()
         page = queue_page(ledger, params.filter)
         counts = status_counts_by_flow(ledger)
@@ -310,7 +328,8 @@ def create_app(auth_dependency: Any = None, routers: Sequence[APIRouter] = ()) -
             f=params.filter,
             page=page,
             counts=counts,
-            health=_health(ledger, counts),
+            health=_health(ledger, counts, timedelta(days=health_days)),
+            health_days=health_days,
             choices=filter_choices(ledger, params.filter.flow),
             statuses=STATUS_ORDER,
             sortable=sorted(SORTABLE),
@@ -343,9 +362,40 @@ def create_app(auth_dependency: Any = None, routers: Sequence[APIRouter] = ()) -
             r=record,
             history=history,
             links=_record_links(base, record, links.netsuite_account_id()),
+            files=files.record_files(record),
             csrf=access.csrf_token(user),
             message=request.query_params.get("msg"),
             root=request.scope.get("root_path", ""),
+        )
+
+    @app.get("/records/{record_id}/file")
+    def record_file(record_id: int, loc: Annotated[str, Query(max_length=1200)]) -> Response:
+        """One of the record's inbound / quarantine files, streamed through this app (same login as
+        the page); only a location the record's flow names, under that flow's folders."""
+        record = get_record(_ledger(), record_id)
+        if record is None:
+            raise HTTPException(status_code=404, detail=f"no ledger record {record_id}")
+        ref = files.allowed(record, loc)
+        if ref is None:
+            raise HTTPException(status_code=404, detail="not a file of this record")
+        chunks = files.stream(ref)
+        try:
+            first = next(chunks, b"")
+        except FileNotFoundError:
+            raise HTTPException(status_code=404, detail=f"{ref.name} is no longer there") from None
+
+        def body() -> Any:
+            yield first
+            yield from chunks
+
+        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in ref.name) or "file"
+        return StreamingResponse(
+            body(),
+            media_type="application/octet-stream",
+            headers={
+                "Content-Disposition": f'attachment; filename="{safe}"',
+                "X-Content-Type-Options": "nosniff",
+            },
         )
 
     @app.post("/actions")
@@ -404,6 +454,7 @@ def create_app(auth_dependency: Any = None, routers: Sequence[APIRouter] = ()) -
         return _jsonable(
             {
                 "record": record,
+                "files": files.record_files(record),
                 "links": _record_links(base, record, links.netsuite_account_id()),
                 "history": record_history(ledger, record_id),
             }
@@ -423,8 +474,9 @@ def create_app(auth_dependency: Any = None, routers: Sequence[APIRouter] = ()) -
         return {"flows": status_counts_by_flow(_ledger())}
 
     @app.get("/api/health")
-    def api_health() -> dict[str, Any]:
-        return {"flows": _jsonable(_health(_ledger()))}
+    def api_health(health_days: HealthDays = DEFAULT_WINDOW.days) -> dict[str, Any]:
+        window = timedelta(days=health_days)
+        return {"window_days": health_days, "flows": _jsonable(_health(_ledger(), window=window))}
 
     @app.get("/api/summary")
     def summary(flow: str | None = Query(default=None, max_length=100)) -> dict[str, Any]:

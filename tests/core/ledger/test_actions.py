@@ -118,3 +118,47 @@ def test_flow_health_groups_run_failures_with_hints_and_counts_failing_runs(ledg
         in groups["AirflowNotFoundException: The conn_id `s3_vendor` isn't defined"]["hint"]
     )
     assert "Admin → Pools" in groups["pool netsuite does not exist"]["hint"]
+
+
+def test_flow_health_groups_only_failures_in_the_window_and_after_the_last_success(ledger):
+    from po_sync.ledger.schema import sync_notice, sync_run
+
+    now = datetime.now(UTC)
+
+    def failed_run(message: str, started: datetime) -> None:
+        run = ledger.open_run(flow=FLOW, context=RunContext(FLOW, f"r-{started:%j%H%M}", "merge"))
+        ledger.finish_run(run, status=RunStatus.FAILED, counts={}, message=message)
+        with ledger.engine.begin() as conn:
+            conn.execute(
+                sync_run.update().where(sync_run.c.id == run).values(started_at=started, finished_at=started)
+            )
+
+    for day in range(10, 40):  # a month-old cause, fixed since: many rows, none current
+        failed_run("NoSuchBucket: bucket vendor-v0001 missing", now - timedelta(days=day))
+    failed_run("INVALID_LOGIN: login rejected", now - timedelta(days=3))  # before the last success
+    failed_run("SlowDown: 429 too many requests", now - timedelta(hours=2))  # current
+    claim_notice(
+        ledger, kind="task_failure", flow=FLOW, dag_id=FLOW, run_id="old", task_id="t", message="old notice"
+    )
+    with ledger.engine.begin() as conn:
+        conn.execute(
+            sync_notice.update()
+            .where(sync_notice.c.run_id == "old")
+            .values(created_at=now - timedelta(days=8))
+        )
+    runs = [DagRunInfo(FLOW, "ok", "success", now - timedelta(days=1))]
+
+    (health,) = flow_health(ledger, dag_runs=runs)
+    assert [g["message"] for g in health["failures"]] == ["SlowDown: 429 too many requests"]
+    assert abs(health["failures_since"] - (now - timedelta(days=7))) < timedelta(minutes=5)
+    # A wider window shows the older causes, still not those before the last success.
+    (wide,) = flow_health(ledger, dag_runs=runs, window=timedelta(days=60))
+    assert [g["message"] for g in wide["failures"]] == ["SlowDown: 429 too many requests"]
+    (no_success,) = flow_health(ledger, dag_runs=[], window=timedelta(days=60))
+    counts = {g["message"]: g["count"] for g in no_success["failures"]}
+    assert counts == {
+        "NoSuchBucket: bucket vendor-v0001 missing": 30,
+        "INVALID_LOGIN: login rejected": 1,
+        "SlowDown: 429 too many requests": 1,
+        "old notice": 1,
+    }

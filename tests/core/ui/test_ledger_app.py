@@ -307,3 +307,26 @@ def test_every_response_carries_the_security_headers(ledger, auth_manager):
         assert "frame-ancestors 'self'" in csp
         assert response.headers["x-frame-options"] == "SAMEORIGIN"
         assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_file_endpoint_serves_no_location_the_record_does_not_name(ledger, auth_manager):
+    rid = record_id(ledger, FLOW, "R-2")
+    client = client_as(auth_manager, "viewer")
+    for loc in (
+        "sftp:sftp_default:netsuite/purchaseorder/receipt/../../../etc/passwd",
+        "sftp:sftp_default:/etc/passwd",
+        "s3://any-bucket/secret.txt",
+    ):
+        refused = client.get(f"/po-sync/records/{rid}/file", params={"loc": loc})
+        assert refused.status_code == 404 and refused.json()["detail"] == "not a file of this record"
+    anonymous = client_as(auth_manager, None).get(f"/po-sync/records/{rid}/file", params={"loc": "s3://b/k"})
+    assert anonymous.status_code in (401, 403)
+    assert "files" in client.get(f"/po-sync/api/records/{rid}").json()
+
+
+def test_health_window_is_a_query_parameter(ledger, auth_manager):
+    client = client_as(auth_manager, "viewer")
+    body = client.get("/po-sync/api/health", params={"health_days": 3}).json()
+    assert body["window_days"] == 3 and {f["flow"] for f in body["flows"]} >= {FLOW, OTHER}
+    assert client.get("/po-sync/api/health", params={"health_days": 0}).status_code == 422
+    assert "last 30 days" in client.get("/po-sync/", params={"health_days": 30}).text

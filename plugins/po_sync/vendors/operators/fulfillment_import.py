@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from airflow.sdk import BaseOperator
 from pydantic import ValidationError
 
-from po_sync import faults
+from po_sync import faults, retry
 from po_sync.exceptions import (
     SYSTEM_FAULTS,
     ConfigurationError,
@@ -62,6 +62,7 @@ from po_sync.netsuite.mapping import (
 from po_sync.receiving import ReceivingOwnership, load_receiving
 from po_sync.sync import SyncOperator, SyncRun, as_bool
 from po_sync.task_failure import fail_fast_on_fatal
+from po_sync.vendors import retries
 from po_sync.vendors.s3 import list_keys, move, quarantine_file, s3_error
 from po_sync.vendors.settings import VARIABLE_KEY, load_vendors_config
 
@@ -173,6 +174,7 @@ class VendorImportOperator(SyncOperator):
                 max_attempts=self.max_attempts,
             )
             run.notes.update(importer.run_all(only=wanted, dry_run=as_bool(self.is_dry_run)))
+            run.notes["retry_asked"] = sorted(retry.conf_record_ids(context))  # a triggered retry run
             run.notes["netsuite_calls"] = netsuite.stats["calls"]
 
 
@@ -200,6 +202,8 @@ class VendorImporter:
         self.stats = {"documents": 0, "done": 0, "left_in_ready": 0, "quarantined_documents": 0}
 
     def run_all(self, *, only: set[str], dry_run: bool) -> dict[str, Any]:
+        if not dry_run:  # the queue's Retry: quarantined documents back into ready/ first
+            self.stats["requeued"] = retries.requeue_import(self.run, self.client, self.bucket)
         objects = list_keys(self.client, self.bucket, "ready/")
         keyed = []
         for obj in objects:
@@ -301,8 +305,14 @@ class VendorImporter:
 
         def write(decision: Decision) -> str | None:
             # A bill is looked up first on every attempt: one written before (failed on its total, or
-            # corrected by the vendor since) is checked or updated, never written a second time.
-            if decision.action is Action.RESUME or kind == "vendor_bill":
+            # corrected by the vendor since) is checked or updated, never written a second time. So
+            # is a document a person retried (it may have reached NetSuite before it was refused).
+            retried = (
+                decision.previous is not None
+                and decision.previous.status is RecordStatus.PENDING
+                and decision.previous.attempts > 0
+            )
+            if decision.action is Action.RESUME or kind == "vendor_bill" or retried:
                 existing = self._existing(kind, merged)
                 if existing:
                     changed = decision.previous is not None and decision.previous.payload_hash != payload_hash

@@ -24,12 +24,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from po_sync import faults
+from po_sync import faults, retry
 from po_sync.exceptions import RecordValidationError
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.netsuite.mapping import SAFE_IDENTIFIER_RULE, is_safe_identifier, order_snapshots, po_lines_query
 from po_sync.sync import SyncOperator, SyncRun
 from po_sync.validation import PATH_COMPONENT_RULE, UnsafeValueError, is_path_component, join_under
+from po_sync.vendors import retries
 from po_sync.vendors.formats import format_from_key, load_document
 from po_sync.vendors.mapping import (
     OrderSnapshot,
@@ -50,7 +51,7 @@ from po_sync.vendors.settings import VARIABLE_KEY, VendorsConfig, VendorSettings
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["VendorMergeOperator"]
+__all__ = ["VendorMergeOperator", "VendorRetryOperator"]
 
 
 # ------------------------------------------------------------------------------------------ merging
@@ -117,6 +118,43 @@ CRASH_QUARANTINE = faults.declare(FLOW, "after_quarantine", "a bad file deleted 
 faults.declare_ledger_points(FLOW)
 
 
+class VendorRetryOperator(SyncOperator):
+    """The error queue's Retry: put the retried vendor files back into their ``inbound/`` folders.
+
+    Runs before the sensor, so a retried file is there to be seen; :class:`VendorMergeOperator` does
+    the same at its start, so a retry is never missed. See :mod:`po_sync.vendors.retries`.
+
+    :param vendor_id: only this vendor's files (templated; empty = all enabled vendors).
+    :param aws_conn_id: S3.
+    :param variable_key: Airflow Variable with the vendor settings.
+    """
+
+    template_fields: Sequence[str] = ("vendor_id",)
+    ui_color = "#f4ecd9"
+
+    def __init__(
+        self,
+        *,
+        vendor_id: Any = "",
+        aws_conn_id: str = "aws_default",
+        variable_key: str = VARIABLE_KEY,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.vendor_id = vendor_id
+        self.aws_conn_id = aws_conn_id
+        self.variable_key = variable_key
+
+    def sync(self, context: Context, run: SyncRun) -> None:
+        requests = retry.retry_requests(run.ledger, run.flow, entity_types=("vendor_file",))
+        run.notes.update(retry.conf_report(context, requests))
+        if not requests:
+            return  # nothing asked: no S3 client made
+        config = load_vendors_config(self.variable_key)
+        vendors = config.active(str(self.vendor_id or "") or None)
+        run.notes["requeued"] = retries.requeue_merge(run, s3_client(self.aws_conn_id), vendors)
+
+
 class VendorMerger:
     """The merge itself, independent of Airflow (tests and benchmarks can drive it)."""
 
@@ -154,6 +192,7 @@ class VendorMerger:
         self.run.quarantine_input(
             self.run.key("vendor_file", item_vendor.vendor_id, key), code=code, message=message
         )
+        retry.settle(self.run, retries.location(item_vendor.bucket, key), error=(code, message))
         self.stats["quarantined_files"] += 1
 
     def _archive(self, vendor: VendorSettings, key: str) -> str:
@@ -176,6 +215,12 @@ class VendorMerger:
             return f"taken by another run: {key}"
         CRASH_ARCHIVE.hit()
         self.stats["archived"] += 1
+        retry.settle(
+            self.run,
+            retries.location(vendor.bucket, key),
+            target_id=retries.location(vendor.bucket, moved),
+            target_system="s3",
+        )
         return moved
 
     def _read(self, vendor: VendorSettings, obj: dict[str, Any]) -> _Inbound | None:
@@ -223,6 +268,8 @@ class VendorMerger:
     def merge(self, vendors: list[VendorSettings]) -> dict[str, Any]:
         items: list[_Inbound] = []
         seen: dict[tuple[str, str], str] = {}
+        # the queue's Retry: quarantined files back into inbound/ before the folders are listed
+        self.stats["requeued"] = retries.requeue_merge(self.run, self.client, vendors)
         for vendor in vendors:
             for obj in list_keys(self.client, vendor.bucket, vendor.inbound_prefix):
                 self.stats["files"] += 1

@@ -1,0 +1,51 @@
+"""The queue's Retry for onetrail_inbound: a refused invoice file goes back to ``Out/Invoice`` once the
+cause is fixed, and NetSuite gets one bill (``po_sync.onetrail.retries``)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from po_sync.ledger import RecordStatus
+from po_sync.ledger.actions import record_history
+from tests.core.ui.queue_client import open_records, queue_action
+from tests.onetrail.conftest import run_dag, task_states
+from tests.onetrail.test_e2e_invoices import GROUP, bills_of, received_orders
+
+pytestmark = pytest.mark.timeout(600)
+FLOW = "onetrail_inbound"
+
+
+def test_retry_of_a_refused_invoice_after_its_charge_type_is_configured(
+    dagbag, ledger_conn, onetrail_sandbox, hub, store, monkeypatch
+):
+    po = received_orders(dagbag, hub, store)[0]
+    path = hub.invoice(po["tranid"], charge_type="INSURANCE")  # no account for it yet: refused
+    assert task_states(run_dag(dagbag, FLOW))[GROUP] == "success"
+    assert bills_of(store, po["id"]) == []
+    error_dir = hub.folder("Out/Invoice") / "error"
+    assert (error_dir / path.name).exists()
+    (record,) = [r for r in open_records(FLOW) if r["entity_type"] == "invoice_file"]
+
+    # The integration team maps INSURANCE to an expense account, then presses Retry.
+    settings = dict(onetrail_sandbox.onetrail_settings)
+    settings["charge_types"] = {**settings.get("charge_types", {}), "INSURANCE": "601"}
+    monkeypatch.setenv("AIRFLOW_VAR_PO_SYNC_ONETRAIL", json.dumps(settings))
+    queue_action("retry", [record["id"]])
+    run = run_dag(dagbag, FLOW)
+    assert task_states(run)["requeue_retried_files"] == "success"
+    assert task_states(run)[GROUP] == "success"
+
+    (bill,) = bills_of(store, po["id"])
+    state = ledger_conn.get_by_id(record["id"])
+    assert state.status is RecordStatus.SYNCED, state
+    assert (hub.folder("Out/Invoice") / "archive" / path.name).exists()
+    assert not (error_dir / path.name).exists() and not (error_dir / f"{path.name}.error.txt").exists()
+    (kept,) = [p for p in error_dir.iterdir() if ".retried-" in p.name]
+    assert "INSURANCE" in kept.read_text() and "retried at" in kept.read_text()
+    actions = [e.get("action") for e in record_history(ledger_conn, record["id"]) if e["kind"] == "action"]
+    assert actions[:2] == ["retry", "requeue"], actions
+    # Once only: another run bills nothing more.
+    run_dag(dagbag, FLOW)
+    assert [b["id"] for b in bills_of(store, po["id"])] == [bill["id"]]
