@@ -246,9 +246,15 @@ class SyncRun:
         self.ledger.mark_quarantined(decision.record_id, sync_run_id=self.id, code=code, message=message)
         self._close(decision, "quarantined")
 
-    def quarantine_input(self, key: RecordKey, *, code: str, message: str) -> None:
-        """Record bad input that never became a sendable record (unparseable file, bad row)."""
-        decision = self.begin(key, payload_hash=None, force=True)
+    def quarantine_input(
+        self, key: RecordKey, *, code: str, message: str, trace_key: str | None = None
+    ) -> None:
+        """Record bad input that never became a sendable record (unparseable file, bad row).
+
+        :param trace_key: where the input was kept (e.g. its path in ``error/``), so the queue's
+            Retry and its file links find it under the name it was kept as.
+        """
+        decision = self.begin(key, payload_hash=None, trace_key=trace_key, force=True)
         if decision.action is not Action.BUSY:
             self.quarantined(decision, code=code, message=message)
 

@@ -65,9 +65,17 @@ def test_quarantine_keeps_every_file_and_every_note(world):
     assert world.keys(bucket, inbound) == []
 
 
-def test_archive_keeps_same_names_from_different_folders_and_skips_files_taken(world):
+def test_archive_keeps_same_names_from_different_folders_and_skips_files_taken(world, ledger_conn):
+    from po_sync.ledger import RunContext
+    from po_sync.sync import SyncRun
+
     vendor = _vendor(world)
-    merger = VendorMerger(run=None, config=None, client=world.s3, netsuite=None, log=LOG)  # type: ignore[arg-type]
+    with SyncRun(ledger=ledger_conn, flow=MERGE, context=RunContext(task_id="archive")) as run:
+        _archive_twice(world, vendor, run)
+
+
+def _archive_twice(world, vendor, run) -> None:
+    merger = VendorMerger(run=run, config=None, client=world.s3, netsuite=None, log=LOG)  # type: ignore[arg-type]
     sub = _put(world, vendor.bucket, f"{vendor.inbound_prefix}sub/notice.json", b"sub")
     top = _put(world, vendor.bucket, f"{vendor.inbound_prefix}notice.json", b"top")
     first, second = merger._archive(vendor, sub), merger._archive(vendor, top)

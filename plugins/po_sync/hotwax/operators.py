@@ -692,7 +692,7 @@ class _FileImport:
             return
         target = self._to_error([("*", message)], checksum)
         self.run_.quarantine_input(
-            self._file_key(checksum), code=code, message=f"file {self.name}: {message}"
+            self._file_key(checksum), code=code, message=f"file {self.name}: {message}", trace_key=target
         )
         retry.settle(self.run_, self._location(), error=(code, f"file {self.name} (now {target}): {message}"))
 
@@ -727,9 +727,11 @@ class _FileImport:
             if self.dry_run:
                 self.run_.counts["quarantined"] += 1
                 return
-            self._to_error([("*", message)], checksum)
+            target = self._to_error([("*", message)], checksum)
             dup = self.run_.key("receipt_file_duplicate", "hotwax", key.source_id)
-            self.run_.quarantine_input(dup, code="DUPLICATE_FILE", message=f"file {self.name}: {message}")
+            self.run_.quarantine_input(
+                dup, code="DUPLICATE_FILE", message=f"file {self.name}: {message}", trace_key=target
+            )
             return
         try:
             feed = parse_receipt_feed(data, max_bytes=self.max_bytes)
@@ -811,10 +813,7 @@ class _FileImport:
             # Named from this file's name and content: a partner file called "<stem>.failed.json" is
             # kept under another name (po_sync.sftp.kept_names), and two files sharing a name never
             # share their failed orders' file; a rerun of this file writes the same name again.
-            stem, _ = posixpath.splitext(remote.safe_name(self.name))
-            part = posixpath.join(
-                self.op.error_dir, f"{stem}.{remote.name_tag(self.name, checksum)}.failed.json"
-            )
+            part = posixpath.join(self.op.error_dir, retries.failed_orders_name(self.name, checksum))
             remote.write_atomic(
                 self.client, part + ".errors.csv", error_report_csv([(oid, msg) for _, oid, msg in failed])
             )

@@ -41,6 +41,25 @@ def order_location(conn_id: str, path: str, order_id: str) -> str:
     return f"{location(conn_id, path)}#{order_id}"
 
 
+def failed_orders_name(name: str, checksum: str) -> str:
+    """``<stem>.<tag>.failed.json``: where a receipt file's refused orders are kept in ``error/``.
+
+    The tag comes from the file's name and the first 16 hex characters of its checksum, the part its
+    orders' ledger keys carry (``<order>@<name>@<checksum[:16]>``), so the queue's Retry and its
+    links find the file from a record alone; a partner file called ``<stem>.failed.json`` is kept
+    under another name (:func:`po_sync.sftp.kept_names`).
+    """
+    stem, _ = posixpath.splitext(remote.safe_name(name))
+    return f"{stem}.{remote.name_tag(name, checksum[:16])}.failed.json"
+
+
+def kept_path(trace_key: str | None, error_dir: str) -> str | None:
+    """The path a refused file was kept under in ``error_dir`` (the record's ``trace_key``), if any."""
+    if trace_key and trace_key.startswith(error_dir.rstrip("/") + "/"):
+        return trace_key
+    return None
+
+
 def _read_text(client: SFTPClient, path: str) -> str:
     try:
         return remote.read(client, path, max_bytes=1_000_000).decode("utf-8", "replace")
@@ -94,7 +113,7 @@ def _requeue_file(
     error_dir: str,
 ) -> set[str]:
     name = request.source_id.rsplit("@", 1)[0]
-    source = posixpath.join(error_dir, name)
+    source = kept_path(request.trace_key, error_dir) or posixpath.join(error_dir, name)
     back = posixpath.join(
         folder, f"{posixpath.splitext(name)[0]}.retry-{request.action_id}{posixpath.splitext(name)[1]}"
     )
@@ -141,7 +160,8 @@ def _requeue_orders(
     error_dir: str,
 ) -> set[str]:
     stem, ext = posixpath.splitext(name)
-    failed_path = posixpath.join(error_dir, f"{stem}.failed{ext}")
+    checksum = requests[0].source_id.split("@")[2]
+    failed_path = posixpath.join(error_dir, failed_orders_name(name, checksum))
     target = posixpath.join(folder, f"{stem}.retry-{min(r.action_id for r in requests)}{ext}")
     wanted = {r.source_id.split("@")[0]: r for r in requests}
     if remote.exists(client, target):  # a run that died after writing it
@@ -192,18 +212,21 @@ def files_of(record: dict[str, Any], *, conn_id: str, folder: str) -> list[tuple
     if record.get("target_system") == "sftp" and archived.startswith(folder.rstrip("/") + "/archive/"):
         return [("archived file", location(conn_id, archived))]
     if entity in ("receipt_file", "receipt_file_duplicate"):
+        error_dir = posixpath.join(folder, "error")
+        kept = kept_path(record.get("trace_key"), error_dir)
         name = source_id.rsplit("@", 1)[0]
+        path = kept or posixpath.join(error_dir, name)
         return [
-            ("quarantined file", at("error", name)),
-            ("quarantine note", at("error", name + ".errors.csv")),
+            ("quarantined file", location(conn_id, path)),
+            ("quarantine note", location(conn_id, path + ".errors.csv")),
         ]
     if entity == "item_receipt" and source_id.count("@") >= 2:
-        name = source_id.split("@")[1]
-        stem, ext = posixpath.splitext(name)
+        _, name, checksum = source_id.split("@")[:3]
+        failed = failed_orders_name(name, checksum)
         return [
             ("inbound file (archived)", at("archive", name)),
-            ("refused orders", at("error", f"{stem}.failed{ext}")),
-            ("quarantine note", at("error", f"{stem}.failed{ext}.errors.csv")),
+            ("refused orders", at("error", failed)),
+            ("quarantine note", at("error", failed + ".errors.csv")),
         ]
     return []
 

@@ -28,6 +28,13 @@ IMPORT_TYPES = ("item_receipt", "item_fulfillment", "vendor_bill", "merged_docum
 NEEDS_PERSON = "CORRECTION_NEEDS_PERSON"
 
 
+def kept_key_of(trace_key: str | None, vendor: VendorSettings) -> str | None:
+    """The key a quarantined file was kept under (the record's ``trace_key``), if it says one."""
+    if trace_key and trace_key.startswith(vendor.quarantine_prefix) and not trace_key.endswith("/"):
+        return trace_key
+    return None
+
+
 def location(bucket: str, key: str) -> str:
     """How the ledger names an S3 object (also what the UI links)."""
     return f"s3://{bucket}/{key}"
@@ -94,7 +101,7 @@ def requeue_merge(run: SyncRun, client: Any, vendors: list[VendorSettings]) -> i
         if _refuse_correction(run, request):
             continue
         name = request.source_id.rsplit("/", 1)[-1]
-        source = f"{vendor.quarantine_prefix}{name}"
+        source = kept_key_of(request.trace_key, vendor) or f"{vendor.quarantine_prefix}{name}"
         stem, dot, ext = name.rpartition(".")
         retry_key = f"{vendor.inbound_prefix}{stem}.retry-{request.action_id}.{ext}" if dot else ""
         if not _exists(client, vendor.bucket, source):
@@ -176,7 +183,7 @@ def merge_files_of(record: dict[str, Any]) -> list[tuple[str, str]]:
     if vendor is None:
         return []
     name = str(record.get("source_id") or "").rsplit("/", 1)[-1]
-    quarantined = vendor.quarantine_prefix + name
+    quarantined = kept_key_of(record.get("trace_key"), vendor) or vendor.quarantine_prefix + name
     return [
         ("quarantined file", location(vendor.bucket, quarantined)),
         ("quarantine note", location(vendor.bucket, quarantined + ".error.txt")),

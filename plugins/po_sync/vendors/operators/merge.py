@@ -170,6 +170,7 @@ class VendorMerger:
 
     def _quarantine(self, item_vendor: VendorSettings, key: str, code: str, message: str) -> None:
         self.log.warning("quarantining s3://%s/%s: %s", item_vendor.bucket, key, message)
+        moved: str | None = None
         try:
             moved = quarantine_file(
                 self.client,
@@ -190,7 +191,10 @@ class VendorMerger:
         except Exception as exc:  # noqa: BLE001 - the record still says what is wrong
             message += f" (moving the file to quarantine failed: {s3_error(exc, action='MOVE', key=key)})"
         self.run.quarantine_input(
-            self.run.key("vendor_file", item_vendor.vendor_id, key), code=code, message=message
+            self.run.key("vendor_file", item_vendor.vendor_id, key),
+            code=code,
+            message=message,
+            trace_key=moved,  # the kept name (another file may have held the plain one)
         )
         retry.settle(self.run, retries.location(item_vendor.bucket, key), error=(code, message))
         self.stats["quarantined_files"] += 1
