@@ -245,17 +245,11 @@ def settle(
     :returns: how many records were waiting.
     """
     ledger = run.ledger
-    with ledger.engine.connect() as conn:
-        ids = [
-            int(i)
-            for (i,) in conn.execute(
-                sa.select(sync_record.c.id).where(
-                    sync_record.c.flow == run.flow,
-                    sync_record.c.status == RecordStatus.PENDING.value,
-                    sync_record.c.trace_key == trace_for(location),
-                )
-            )
-        ]
+    ids = ledger.ids_where(
+        sync_record.c.flow == run.flow,
+        sync_record.c.status == RecordStatus.PENDING.value,
+        sync_record.c.trace_key == trace_for(location),
+    )
     for record_id in ids:
         if error is not None:
             code, message = error

@@ -205,6 +205,13 @@ class Ledger:
         with self.engine.connect() as own:
             yield own
 
+    def ids_where(self, *conditions: Any) -> list[int]:
+        """Ids of the records matching ``conditions`` (SQLAlchemy clauses on ``sync_record``), read on
+        this thread's batch connection when there is one (a second connection would wait for the
+        batch's writer lock on SQLite for ever)."""
+        with self._read() as conn:
+            return [int(i) for (i,) in conn.execute(sa.select(sync_record.c.id).where(*conditions))]
+
     # ------------------------------------------------------------------ runs
 
     def open_run(
