@@ -145,6 +145,7 @@ POINT_MODULES = (
     "po_sync.vendors.operators.merge",
     "po_sync.vendors.operators.po_export",
     "po_sync.xseries.operators",
+    "po_sync.xseries.transfers",
 )
 
 

@@ -29,7 +29,7 @@ class HealthCheck(Scenario):
         ids = [s.key.source_id for s in rows]
         for conn_id, conn_type, status in (
             ("po_sync_db", "po_sync_ledger", "synced"),
-            ("no_such_connection", "missing", "failed"),
+            ("no_such_connection", "missing", "quarantined"),  # not ours: never opened
         ):
             state = self.ledger.get(RecordKey(self.flow, "connection", conn_type, conn_id))
             if state is None:

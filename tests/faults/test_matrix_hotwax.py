@@ -3,6 +3,7 @@ import (NetSuite receipts, error/ reports, .failed.json, archive/)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -82,9 +83,12 @@ class HotWaxImport(_HotWax):
         out.lost += [] if mine else [f"{self.feed} not archived"]
         out.duplicated += [f"{self.feed} archived {len(mine)} times: {mine}"] if len(mine) > 1 else []
         errors = self.actor.files(RECEIPT_DIR / "error")
+        tagged = [e for e in errors if re.fullmatch(re.escape(stem) + r"\.[0-9a-f]{12}\.failed\.json", e)]
+        failed = tagged[0] if len(tagged) == 1 else f"{stem}.<tag>.failed.json"  # its name carries a tag
+        out.duplicated += [f"{len(tagged)} failed-order files: {tagged}"] if len(tagged) > 1 else []
         wanted = [
-            f"{stem}.failed.json",
-            f"{stem}.failed.json.errors.csv",
+            failed,
+            f"{failed}.errors.csv",
             self.malformed,
             f"{self.malformed}.errors.csv",
         ]

@@ -116,7 +116,7 @@ def check_xml_names(overrides: Mapping[str, str]) -> dict[str, str]:
         raise ValueError(
             f"xml_names: {unknown} are not renamable; expected some of {sorted(UNVERIFIED_NAMES)}"
         )
-    bad = sorted(v for v in overrides.values() if not _NCNAME.match(str(v)))
+    bad = sorted(v for v in overrides.values() if not _NCNAME.fullmatch(str(v)))
     if bad:
         raise ValueError(f"xml_names: {bad} are not XML element names")
     return {str(k): str(v) for k, v in overrides.items()}

@@ -59,7 +59,7 @@ def _file_of(run: SyncRun, request: retry.RetryRequest, file_entity: str) -> tup
         name, _, checksum = source_id.rpartition("@")
         if name and request.error_message and request.error_message in (message or ""):
             return name, checksum
-    if request.trace_key and _NAME_RE.match(request.trace_key):
+    if request.trace_key and _NAME_RE.fullmatch(request.trace_key):
         return request.trace_key, ""
     return None
 

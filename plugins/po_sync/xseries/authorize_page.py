@@ -65,7 +65,7 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 
 def _settings(conn_id: str) -> Any:
-    if not _CONN_ID.match(conn_id):
+    if not _CONN_ID.fullmatch(conn_id):
         raise HTTPException(status_code=400, detail="conn_id is not a connection id")
     hook = _hook(conn_id)
     try:

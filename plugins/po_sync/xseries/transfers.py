@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from po_sync import faults
 from po_sync.exceptions import RecordError, RecordSkipped, RecordValidationError
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
@@ -64,6 +65,15 @@ if TYPE_CHECKING:
     from po_sync.xseries.models import Consignment, ConsignmentProduct
 
 TRANSFER_FLOW = "vend_transfer_order_sync"
+for _point, _after in (
+    ("after_consignment_create", "an OUTLET consignment created"),
+    ("after_consignment_lines", "a consignment's lines written (one bulk call)"),
+    ("after_to_field", "the consignment id stored on the transfer order"),
+    ("after_consignment_delete", "a consignment deleted (its TO deleted in NetSuite)"),
+    ("after_netsuite_to", "a NetSuite transfer order made from a POS transfer"),
+):
+    faults.declare(TRANSFER_FLOW, _point, _after, legacy=True)
+faults.declare_ledger_points(TRANSFER_FLOW)
 #: Approved transfer orders not yet received: Pending Fulfillment, Partially Fulfilled,
 #: Pending Receipt/Partially Fulfilled, Pending Receipt.
 OPEN_TRANSFER_STATUSES = ("B", "D", "E", "F")
@@ -275,7 +285,7 @@ class VendTransferOrderPushOperator(_TransferOperator):
             cons = xs.create_consignment(
                 consignment_body(plan, outlet_id=destination, kind="OUTLET", source_outlet_id=source)
             )
-            maybe_crash(run.flow)
+            faults.hit(run.flow, "after_consignment_create")
         elif cons.outlet_id != destination or cons.source_outlet_id != source:
             raise RecordError(
                 f"TO {plan.tran_id}: consignment {cons.id} moves stock from outlet {cons.source_outlet_id} to "
@@ -295,7 +305,7 @@ class VendTransferOrderPushOperator(_TransferOperator):
             )
         if changes.bulk:
             xs.bulk_products(cons.id, changes.bulk)
-            maybe_crash(run.flow)
+            faults.hit(run.flow, "after_consignment_lines")
         for pid, values in changes.set_counts.items():
             xs.request("PUT", f"/consignments/{cons.id}/products/{pid}", json_body={"data": values})
         for pid in changes.remove:
@@ -304,7 +314,7 @@ class VendTransferOrderPushOperator(_TransferOperator):
             ns.update_record(
                 "transferOrder", plan.order_id, {self.consignment_field: cons.id}, idempotent=True
             )
-            maybe_crash(run.flow)
+            faults.hit(run.flow, "after_to_field")
         return cons.id
 
     def _deletions(self, xs: XSeriesHook, ns: NetSuiteHook, run: SyncRun, present: set[str]) -> None:
@@ -337,7 +347,7 @@ class VendTransferOrderPushOperator(_TransferOperator):
                         record_id=to_id,
                     )
                 xs.delete_consignment(cid)
-                maybe_crash(run.flow)
+                faults.hit(run.flow, "after_consignment_delete")
                 return cid
 
             run.process(
@@ -429,7 +439,7 @@ class VendOutletTransferPullOperator(_TransferOperator):
         )
         for state in earlier:
             cid = state.key.source_id
-            if cid in seen or not _UUID_RE.match(cid):
+            if cid in seen or not _UUID_RE.fullmatch(cid):
                 continue
             cons = xs.consignment(cid)
             if cons is None or not self._wanted(cons, ours):
@@ -468,7 +478,7 @@ class VendOutletTransferPullOperator(_TransferOperator):
                     record_id=cons.id,
                 )
         assert source is not None and destination is not None
-        if _UUID_RE.match(cons.id) is None:
+        if _UUID_RE.fullmatch(cons.id) is None:
             raise RecordValidationError(f"consignment id {cons.id!r} is not an id", code="BAD_ID")
         # made from a NetSuite TO (its number is the reference) or pulled before a crash: not again
         clauses = [f"t.{self.consignment_field} = {_quote(cons.id)}"]
@@ -507,7 +517,7 @@ class VendOutletTransferPullOperator(_TransferOperator):
             synced_field=self.synced_field,
         )
         result = ns.upsert_record("transferOrder", external_id(cons.id), body)
-        maybe_crash(run.flow)
+        faults.hit(run.flow, "after_netsuite_to")
         self._link(ns, run, result.id, cons.id)
         return result.id
 
