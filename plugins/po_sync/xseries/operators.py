@@ -77,6 +77,16 @@ def _xseries(conn_id: str) -> XSeriesHook:
     return XSeriesHook(conn_id)
 
 
+def item_ids_by_sku(ns: NetSuiteHook, lines: Any) -> dict[str, str]:
+    """NetSuite item ids of the SKUs on consignment ``lines`` (one SuiteQL query): ``{sku: id}``."""
+    skus = sorted({ln.product_sku for ln in lines if ln.product_sku})
+    if not skus:
+        return {}
+    quoted = ", ".join(suiteql_string(s) for s in skus)
+    rows = ns.suiteql(f"SELECT id, itemid FROM item WHERE itemid IN ({quoted}) ORDER BY id")
+    return {str(row["itemid"]): str(row["id"]) for row in rows}
+
+
 def targets_of(run: SyncRun, *, flow: str, entity_type: str) -> dict[str, str]:
     """``{source_id: target_id}`` of a flow's synced records (read from the ledger's own table)."""
     with run.ledger.engine.connect() as conn:
@@ -441,12 +451,7 @@ class VendSupplierOrderPullOperator(_XSeriesOrderOperator):
                 record_id=cons.id,
             )
         lines = xs.consignment_products(cons.id)
-        skus = sorted({ln.product_sku for ln in lines if ln.product_sku})
-        items: dict[str, str] = {}
-        if skus:
-            quoted = ", ".join(suiteql_string(s) for s in skus)
-            for row in ns.suiteql(f"SELECT id, itemid FROM item WHERE itemid IN ({quoted}) ORDER BY id"):
-                items[str(row["itemid"])] = str(row["id"])
+        items = item_ids_by_sku(ns, lines)
         body = purchase_order_body(
             cons,
             lines,

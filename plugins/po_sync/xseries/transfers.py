@@ -37,6 +37,7 @@ from po_sync.exceptions import RecordError, RecordSkipped, RecordValidationError
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.sync import SyncRun, as_bool
+from po_sync.validation import suiteql_string
 from po_sync.xseries.mapping import (
     OrderPlan,
     check_plan,
@@ -53,6 +54,7 @@ from po_sync.xseries.operators import (
     _netsuite,
     _xseries,
     _XSeriesOrderOperator,
+    item_ids_by_sku,
     targets_of,
 )
 from po_sync.xseries.settings import VARIABLE_KEY, OutletMap, XSeriesSettingsTable, load_settings_table
@@ -85,15 +87,10 @@ RETRY_LIMIT = 100
 _UUID_RE = re.compile(r"^[0-9a-fA-F-]{8,64}$")
 
 
-def _quote(value: str) -> str:
-    """A SuiteQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 def transfer_order_query(consignment_field: str, *, order_id: str | None = None) -> str:
     """SuiteQL of approved transfer orders' item lines (``location`` ships, ``transferLocation``
     receives); ``order_id`` narrows it to one order."""
-    statuses = ", ".join(_quote(s) for s in OPEN_TRANSFER_STATUSES)
+    statuses = ", ".join(suiteql_string(s) for s in OPEN_TRANSFER_STATUSES)
     one = f"AND t.id = {int(order_id)} " if order_id is not None else ""
     return (
         "SELECT t.id AS order_id, t.tranid AS tranid, t.location AS source_location, "
@@ -481,9 +478,9 @@ class VendOutletTransferPullOperator(_TransferOperator):
         if _UUID_RE.fullmatch(cons.id) is None:
             raise RecordValidationError(f"consignment id {cons.id!r} is not an id", code="BAD_ID")
         # made from a NetSuite TO (its number is the reference) or pulled before a crash: not again
-        clauses = [f"t.{self.consignment_field} = {_quote(cons.id)}"]
+        clauses = [f"t.{self.consignment_field} = {suiteql_string(cons.id)}"]
         if cons.reference:
-            clauses.append(f"t.tranid = {_quote(cons.reference)}")
+            clauses.append(f"t.tranid = {suiteql_string(cons.reference)}")
         rows = list(
             ns.suiteql(
                 "SELECT t.id AS id, t.tranid AS tranid, t.externalid AS externalid FROM transaction t "
@@ -501,12 +498,7 @@ class VendOutletTransferPullOperator(_TransferOperator):
                 record_id=cons.id,
             )
         lines = xs.consignment_products(cons.id)
-        skus = sorted({ln.product_sku for ln in lines if ln.product_sku})
-        items: dict[str, str] = {}
-        if skus:
-            quoted = ", ".join(_quote(s) for s in skus)
-            for row in ns.suiteql(f"SELECT id, itemid FROM item WHERE itemid IN ({quoted}) ORDER BY id"):
-                items[str(row["itemid"])] = str(row["id"])
+        items = item_ids_by_sku(ns, lines)
         body = transfer_order_body(
             cons,
             lines,
