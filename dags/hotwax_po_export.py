@@ -61,8 +61,14 @@ with DAG(
             DEFAULT_PO_DIR,
             type="string",
             minLength=1,
+            # refused at trigger time too (the operator checks again): no absolute path, no `.`/`..`
+            # part, no backslash or control character
+            pattern=r"^(?!/)(?!(.*/)?\.{1,2}(/|$))[^\\\x00-\x1f]+$",
             title="SFTP folder",
-            description="The folder HotWax polls for PO CSVs, relative to the SFTP login directory.",
+            description=(
+                "The folder HotWax polls for PO CSVs, relative to the SFTP login directory "
+                "(no leading `/`, no `..`)."
+            ),
         ),
     },
     render_template_as_native_obj=True,
