@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param
 
-from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks
+from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks, resync_numbers_param
 from po_sync.hotwax.operators import DEFAULT_PO_DIR, HotWaxPurchaseOrderExportOperator
 from po_sync.netsuite.connection import NETSUITE_POOL
 
@@ -47,12 +47,9 @@ with DAG(
     tags=["po-sync", "hotwax", "netsuite", "sftp"],
     doc_md=__doc__,
     params={
-        "resync_po_numbers": Param(
-            [],
-            type="array",
-            items={"type": "string", "pattern": "^[A-Za-z0-9_-]{1,40}$"},
-            title="Resync PO numbers",
-            description="PO numbers (tranId) or internal ids to export again even when already flagged.",
+        "resync_po_numbers": resync_numbers_param(
+            "Resync PO numbers",
+            "PO numbers (tranId) or internal ids to export again even when already flagged.",
         ),
         "dry_run": dry_run_param(
             "Read and map only: no file is written, no PO is flagged, the ledger is left alone."

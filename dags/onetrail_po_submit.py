@@ -37,9 +37,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG
 
-from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks
+from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks, resync_numbers_param
 from po_sync.netsuite.connection import NETSUITE_POOL
 from po_sync.onetrail.operators import OnetrailAcknowledgementOperator, OnetrailPurchaseOrderSubmitOperator
 
@@ -55,12 +55,9 @@ with DAG(
     tags=["po-sync", "onetrail", "netsuite", "sftp"],
     doc_md=__doc__,
     params={
-        "resync_po_numbers": Param(
-            [],
-            type="array",
-            items={"type": "string", "pattern": "^[A-Za-z0-9_-]{1,40}$"},
-            title="Resync PO numbers",
-            description="PO numbers (tranId) or internal ids to check and send again even when unchanged.",
+        "resync_po_numbers": resync_numbers_param(
+            "Resync PO numbers",
+            "PO numbers (tranId) or internal ids to check and send again even when unchanged.",
         ),
         "dry_run": dry_run_param(
             "Read and validate only: no file is written, no status set, the ledger is left alone."

@@ -34,9 +34,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG
 
-from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks
+from po_sync.dag_defaults import default_args, dry_run_param, flow_callbacks, resync_numbers_param
 from po_sync.netsuite.connection import NETSUITE_POOL
 from po_sync.xseries.operators import VendPurchaseOrderPushOperator, VendSupplierOrderPullOperator
 
@@ -52,12 +52,9 @@ with DAG(
     doc_md=__doc__,
     **flow_callbacks(),
     params={
-        "resync_po_numbers": Param(
-            [],
-            type="array",
-            items={"type": "string", "pattern": "^[A-Za-z0-9_-]{1,40}$"},
-            title="Resync PO numbers",
-            description="PO numbers (tranId) or internal ids to send to X-Series again even if unchanged.",
+        "resync_po_numbers": resync_numbers_param(
+            "Resync PO numbers",
+            "PO numbers (tranId) or internal ids to send to X-Series again even if unchanged.",
         ),
         "dry_run": dry_run_param(
             "Read and map only: nothing is written to X-Series, NetSuite or the ledger."

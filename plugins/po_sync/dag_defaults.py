@@ -32,6 +32,23 @@ def dry_run_param(description: str) -> Param:
     return Param(False, type="boolean", title="Dry run", description=description)
 
 
+#: what a document number or internal id in a resync list may hold (no spaces, quotes or slashes:
+#: the values reach SuiteQL and file names)
+DOCUMENT_NUMBER_PATTERN = "^[A-Za-z0-9_-]{1,40}$"
+
+
+def resync_numbers_param(title: str, description: str) -> Param:
+    """A trigger-form list of document numbers (tranId) or internal ids to send again even when
+    unchanged; refused at trigger time when an entry is not a plain number."""
+    return Param(
+        [],
+        type="array",
+        items={"type": "string", "pattern": DOCUMENT_NUMBER_PATTERN},
+        title=title,
+        description=description,
+    )
+
+
 def flow_callbacks() -> dict[str, Any]:
     """DAG-level callbacks of a flow: after each run, one digest mail of the records it newly failed
     or quarantined (nothing when nothing is new). Use as ``DAG(..., **flow_callbacks())``."""
