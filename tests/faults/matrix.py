@@ -56,10 +56,6 @@ KNOWN_DEFECTS: dict[str, str] = {
         "every record of the despatch advice committed, file not yet archived: the rerun finds the "
         "file 'already processed' and moves it to error/ with a note instead of archive/"
     ),
-    "vend_purchase_order_sync.after_netsuite_po:new_run": (
-        "the POS-made consignment's NetSuite PO exists; the new run no longer picks the consignment up, "
-        "so its ledger record stays in_progress"
-    ),
 }
 
 
