@@ -92,13 +92,16 @@ def test_a_new_run_removes_the_hidden_upload_a_crash_left_and_nothing_else(
 def test_a_po_that_moved_on_or_was_flagged_elsewhere_before_its_file_went_out(
     dagbag, ledger_conn, actor, netsuite_store, monkeypatch
 ):
-    """The crash came before the file reached HotWax. PO 2 is then fully received (no longer Pending
-    Receipt): ignored, with no payload hash, so it would go out should it come back. PO 3 is flagged
-    by someone else: the ledger cannot confirm HotWax has it, so it is failed with what to do."""
+    """The crash came before the file reached HotWax. PO 2 is then closed (no longer Pending
+    Receipt): ignored, and exported after all when it is reopened unchanged. PO 3 is flagged by
+    someone else: the ledger cannot confirm HotWax has it, so it is failed with what to do."""
     monkeypatch.setenv("PO_SYNC_CRASH", "hotwax_po_export.after_temp_upload@1")
     assert run_dag(dagbag, FLOW).state == "failed"
     monkeypatch.delenv("PO_SYNC_CRASH")
-    netsuite_store.transform("purchaseOrder", "2", "itemReceipt", {})
+    lines = netsuite_store.get("purchaseOrder", "2")["item"]["items"]
+    netsuite_store.update(
+        "purchaseOrder", "2", {"item": {"items": [ln | {"isClosed": True} for ln in lines]}}, replace={"item"}
+    )
     netsuite_store.update("purchaseOrder", "3", {"custbody_hc_order_exported": True}, replace=set())
     _next_second()
 
@@ -106,12 +109,21 @@ def test_a_po_that_moved_on_or_was_flagged_elsewhere_before_its_file_went_out(
     assert actor.import_purchase_orders() == ["1", "4", "5"]
     assert not [n for n in actor.files(PO_DIR) if n.startswith(".")]
     moved = _state(ledger_conn, "2")
-    assert (moved.status, moved.last_error_code, moved.payload_hash) == (
-        RecordStatus.IGNORED,
-        "NO_LONGER_PENDING",
-        None,
-    )
+    assert (moved.status, moved.last_error_code) == (RecordStatus.IGNORED, "NO_LONGER_PENDING")
+    assert "left Pending Receipt" in moved.last_error_message
     unconfirmed = _state(ledger_conn, "3")
     assert unconfirmed.status is RecordStatus.FAILED and unconfirmed.last_error_code == "EXPORT_UNCONFIRMED"
     assert "resync_po_numbers" in unconfirmed.last_error_message
     assert not ledger_conn.find(FLOW, statuses=(RecordStatus.IN_PROGRESS,))
+
+    # reopened as it was: it never reached HotWax, so it goes out now (not "already exported")
+    netsuite_store.update(
+        "purchaseOrder",
+        "2",
+        {"item": {"items": [ln | {"isClosed": False} for ln in lines]}},
+        replace={"item"},
+    )
+    assert run_dag(dagbag, FLOW).state == "success"
+    assert actor.import_purchase_orders() == ["2"]
+    assert _state(ledger_conn, "2").status is RecordStatus.SYNCED
+    assert actor.duplicates() == {}

@@ -363,9 +363,16 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
         batch: dict[str, list[HotWaxPoRow]] = {}
         # A PO that went out in a file that reached the server, but whose flag was never set, is
         # finished rather than exported again.
+        never_sent: set[str] = set()
         for po_id, (rows, digest) in pos.items():
             key = run.key("purchase_order", "netsuite", po_id)
             state = run.ledger.get(key)
+            if (
+                state is not None
+                and state.status is RecordStatus.IGNORED
+                and state.last_error_code in stuck_exports.NEVER_SENT
+            ):
+                never_sent.add(po_id)  # left Pending Receipt before its file went out: back now
             if (
                 state is not None
                 and state.status in (RecordStatus.IN_PROGRESS, RecordStatus.FAILED)
@@ -384,7 +391,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
             # exported (synced, same content) is SKIP, so two overlapping runs never send a PO twice.
             # Only a PO a person asked to resend is sent again unchanged.
             key = run.key("purchase_order", "netsuite", po_id)
-            decision = run.begin(key, payload_hash=pos[po_id][1], force=po_id in resend)
+            decision = run.begin(key, payload_hash=pos[po_id][1], force=po_id in resend | never_sent)
             if decision.action is Action.BUSY:
                 batch.pop(po_id)
             elif decision.action is Action.SKIP:

@@ -11,7 +11,7 @@ ledger agrees with the targets):
   ``archive/``: the flag is set if it is not yet, and the record is ``synced`` to that file;
 - no such file, but the PO is flagged: ``failed`` (``EXPORT_UNCONFIRMED``), with what to do;
 - no such file and no flag (the PO left Pending Receipt before it went out), or the PO is gone:
-  ``ignored``, with no payload hash, so the PO goes out as new should it come back.
+  ``ignored`` with a code of :data:`NEVER_SENT`, so the PO goes out should it come back.
 
 A record another run still holds (a live run's claim) is ``busy`` and left to that run.
 """
@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 ENTITY_TYPE = "purchase_order"
 #: the ``failed`` code of a PO whose file went out but whose flag could not be set
 FLAG_NOT_SET = "FLAG_NOT_SET"
+#: ``ignored`` codes of POs whose file never went out: should such a PO be read again (back in
+#: Pending Receipt), it is exported, never taken for one already exported
+NOT_EXPORTED, PO_GONE = "NO_LONGER_PENDING", "PO_GONE"
+NEVER_SENT = (NOT_EXPORTED, PO_GONE)
 #: at most this many left-behind records are settled per run (the rest the next run)
 SETTLE_LIMIT = 500
 #: ids per SuiteQL ``IN (...)`` list
@@ -92,13 +96,15 @@ def settle(
         po_id, trace = state.key.source_id, state.trace_key
         exists, flagged = po_id in flags, flags.get(po_id, False)
         out = delivered(trace) if exists else False
-        settled_hash = state.payload_hash if out or flagged else None
-        decision = run.begin(state.key, payload_hash=settled_hash)
+        decision = run.begin(state.key, payload_hash=state.payload_hash)
         if decision.action is Action.BUSY:
             continue  # a live run holds it: that run finishes it
+        if decision.action is Action.SKIP:
+            run.forget(decision)  # another run finished it since it was read
+            continue
         sweep(trace)
         if not exists:
-            run.ignored(decision, code="PO_GONE", reason=f"PO {po_id} is no longer in NetSuite; not exported")
+            run.ignored(decision, code=PO_GONE, reason=f"PO {po_id} is no longer in NetSuite; not exported")
         elif out:
             if not flagged:
                 try:
@@ -127,7 +133,7 @@ def settle(
         else:
             run.ignored(
                 decision,
-                code="NO_LONGER_PENDING",
+                code=NOT_EXPORTED,
                 reason=(
                     f"PO {po_id} left Pending Receipt (or has no open line) before its file reached "
                     "HotWax; not exported"
