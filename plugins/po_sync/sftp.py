@@ -42,6 +42,7 @@ __all__ = [
     "move",
     "name_tag",
     "read",
+    "remove_temp_uploads",
     "safe_name",
     "size_of",
     "write_atomic",
@@ -255,3 +256,31 @@ def _remove_parts(client: SFTPClient, folder: str, name: str) -> None:
                 client.remove(posixpath.join(folder, entry))
             except FileNotFoundError:
                 pass
+
+
+def remove_temp_uploads(client: SFTPClient, folder: str, name: str) -> list[str]:
+    """Remove the hidden temporary uploads of ``name`` a dead writer left in ``folder``; the names removed.
+
+    Only the exact shapes :func:`write_new` (``.<name>.<12 hex>.part``) and :func:`write_atomic`
+    (``.<name>.part``) give a temporary upload are touched: nothing else in the folder, whatever its
+    name. Call it only for a ``name`` whose writer is known to be gone (e.g. the file of ledger
+    records this run has taken over from a crashed run), since a live writer's rename would fail.
+
+    :param client: an open SFTP client.
+    :param folder: the folder the upload went to.
+    :param name: the final file name (a plain, safe name: no path, no leading dot).
+    :raises ValueError: ``name`` is not a plain file name.
+    """
+    if not _SAFE_RE.fullmatch(name):
+        raise ValueError(f"{name!r} is not a plain file name")
+    shape = re.compile(r"\." + re.escape(name) + r"(\.[0-9a-f]{12})?\.part")
+    removed = []
+    for entry in client.listdir(folder or "."):
+        if not shape.fullmatch(entry):
+            continue
+        try:
+            client.remove(posixpath.join(folder, entry))
+        except FileNotFoundError:
+            continue  # another run removed it first
+        removed.append(entry)
+    return sorted(removed)

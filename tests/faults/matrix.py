@@ -42,19 +42,10 @@ _INPUT_GONE = (
     "crash in between leaves the record in_progress for good, because no rerun sees the file again "
     "(targets are right; the ledger disagrees)"
 )
-#: known defects whose cell passes when the rerun lands in the same second as the crashed run (the
-#: HotWax file name carries the run's second: the same name, so the rerun sweeps the stale .part)
-TIMING_DEPENDENT = {"hotwax_po_export.after_temp_upload:new_run"}
+#: known defects whose cell may pass by chance (timing): their xfail is not strict
+TIMING_DEPENDENT: set[str] = set()
 KNOWN_DEFECTS: dict[str, str] = {
     "vendor_fulfillment_import.ledger_claimed": _INPUT_GONE + " (a bad document quarantined, then claimed)",
-    "hotwax_po_export.after_temp_upload:new_run": (
-        "the hidden .part upload stays on HotWax's server: the new run writes under a new file name "
-        "and never removes it (HotWax ignores hidden files; nothing lost or doubled)"
-    ),
-    "hotwax_po_export.after_flag": (
-        "a PO flagged exported before the crash drops out of the 'not yet exported' query, so its "
-        "ledger record stays in_progress"
-    ),
     "hotwax_receipt_import.after_archive": _INPUT_GONE,
     "vendor_fulfillment_merge.after_archive": _INPUT_GONE,
     "vendor_fulfillment_merge.ledger_claimed": _INPUT_GONE + " (a bad file quarantined, then claimed)",
@@ -64,10 +55,6 @@ KNOWN_DEFECTS: dict[str, str] = {
     "onetrail_inbound.after_despatch_applied": (
         "every record of the despatch advice committed, file not yet archived: the rerun finds the "
         "file 'already processed' and moves it to error/ with a note instead of archive/"
-    ),
-    "vend_purchase_order_sync.after_netsuite_po:new_run": (
-        "the POS-made consignment's NetSuite PO exists; the new run no longer picks the consignment up, "
-        "so its ledger record stays in_progress"
     ),
 }
 

@@ -19,12 +19,7 @@ DAGS = HERE.parents[1] / "dags"
 
 #: Flows whose scenarios are still to be written (flow -> why); the matrix does not cover them yet.
 #: Shrink only: a flow leaves this list when its scenario lands.
-PENDING: dict[str, str] = {
-    "vend_transfer_order_sync": (
-        "points declared; no matrix scenario yet: tests/xseries/test_e2e_transfer_orders.py crashes "
-        "after each write and reruns"
-    ),
-}
+PENDING: dict[str, str] = {}
 
 
 def matrix_scenarios() -> list[type]:

@@ -38,6 +38,22 @@ def ns_counts(ns: Any, po: dict[str, Any]) -> dict[str, Decimal]:
     return out
 
 
+def last_task_run(ledger: Any, task_id: str) -> dict[str, Any]:
+    """The ledger's ``sync_run`` row of the latest run of ``task_id`` in this flow (its counts)."""
+    import sqlalchemy as sa
+
+    from po_sync.ledger.schema import sync_run
+
+    with ledger.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(sync_run)
+            .where(sync_run.c.flow == FLOW, sync_run.c.task_id == task_id)
+            .order_by(sync_run.c.id.desc())
+            .limit(1)
+        ).one()
+    return dict(row._mapping)
+
+
 def test_pos_become_consignments_once_and_twice_is_nothing_new(vend, dagbag, ledger_conn):
     ns, xs = vend.services["netsuite"], vend.services["xseries"]
     assert run(dagbag, FLOW).state == "success"
@@ -111,12 +127,19 @@ def test_pos_made_in_the_pos_become_netsuite_pos_once(vend, dagbag, ledger_conn)
     assert po[CONSIGNMENT_FIELD] == order["id"] and po["location"]["id"] == "3" and po["entity"]["id"] == "2"
     assert ns_counts(ns, po) == {"SKU-00003": Decimal(4), "SKU-00007": Decimal(2)}
 
+    # the pull recorded the PO it made on the push side too: the push has nothing of its own to record
+    mirrored = ledger_conn.get(RecordKey(FLOW, "purchase_order", "netsuite", po["id"]))
+    assert mirrored.status is RecordStatus.SYNCED and mirrored.target_id == order["id"]
+
     created = list(xs.store.created_via_api)
     assert run(dagbag, FLOW).state == "success"
     assert len(pos(ns)) == len(before) + 1  # not twice
     assert xs.store.created_via_api == created  # and the new PO did not go back as a second consignment
     state = ledger_conn.get(RecordKey(FLOW, "consignment", "xseries", order["id"]))
     assert state.status is RecordStatus.SYNCED and state.attempts == 1
+    push = last_task_run(ledger_conn, "push_purchase_orders")
+    assert (push["count_synced"], push["count_ignored"]) == (0, len(before) + 1), push
+    assert ledger_conn.get(RecordKey(FLOW, "purchase_order", "netsuite", po["id"])).attempts == 1
 
 
 def test_crash_after_each_side_effect_then_rerun_duplicates_nothing(vend, dagbag, ledger_conn, monkeypatch):

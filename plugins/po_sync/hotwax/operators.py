@@ -33,7 +33,7 @@ from po_sync.exceptions import (
     RecordValidationError,
     RetriableError,
 )
-from po_sync.hotwax import retries
+from po_sync.hotwax import retries, stuck_exports
 from po_sync.hotwax import sftp as remote
 from po_sync.hotwax.formats import (
     FormatError,
@@ -234,6 +234,22 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
             for folder in (self.remote_dir, posixpath.join(self.remote_dir, "archive"))
         )
 
+    def _sweep(self, client: SFTPClient, name: str | None) -> None:
+        """Remove the hidden temporary uploads of ``name``, a file of records this run took over
+        from a crashed run (its writer is gone), when ``name`` is one this operator gives its files
+        (``<file_prefix>-<time>-<digest>.csv``): no other file in the folder is ever touched."""
+        if not name or not _SAFE_NAME_RE.fullmatch(name) or not self._our_file_re().fullmatch(name):
+            return
+        removed = remote.remove_temp_uploads(client, self.remote_dir, name)
+        if removed:
+            self.log.info("removed %s, left by a crashed upload of %s", ", ".join(removed), name)
+
+    def _our_file_re(self) -> re.Pattern[str]:
+        """The names :meth:`_file_name` gives."""
+        return re.compile(
+            re.escape(self.file_prefix) + r"-\d{4}-\d{2}-\d{2}-\d{2}_\d{2}_\d{2}-[0-9a-f]{12}\.csv"
+        )
+
     # ---- the flow
 
     def sync(self, context: Context, run: SyncRun) -> None:
@@ -270,11 +286,26 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
                 run.counts["read"] += len(pos)
                 self.log.info("dry run: %d PO(s) would be exported: %s", len(pos), ", ".join(pos) or "none")
                 return
-            if not pos:
+            # records a crashed run left open whose PO the query no longer returns (flagged before
+            # the crash, or moved on): settled from NetSuite and the server (stuck_exports)
+            stuck = stuck_exports.stuck_records(run, listed=grouped.keys())
+            if not pos and not stuck:
                 self.log.info("no Pending Receipt PO waiting for export")
                 return
             sftp = _sftp(self.sftp_conn_id)
             with sftp.get_managed_conn() as client:
+                if stuck:
+                    stuck_exports.settle(
+                        run,
+                        netsuite,
+                        stuck,
+                        exported_field=self.exported_field,
+                        delivered=lambda name: self._delivered(client, name),
+                        sweep=lambda name: self._sweep(client, name),
+                        log=self.log,
+                    )
+                if not pos:
+                    return
                 resend = {
                     po_id
                     for po_id in pos
@@ -332,9 +363,16 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
         batch: dict[str, list[HotWaxPoRow]] = {}
         # A PO that went out in a file that reached the server, but whose flag was never set, is
         # finished rather than exported again.
+        never_sent: set[str] = set()
         for po_id, (rows, digest) in pos.items():
             key = run.key("purchase_order", "netsuite", po_id)
             state = run.ledger.get(key)
+            if (
+                state is not None
+                and state.status is RecordStatus.IGNORED
+                and state.last_error_code in stuck_exports.NEVER_SENT
+            ):
+                never_sent.add(po_id)  # left Pending Receipt before its file went out: back now
             if (
                 state is not None
                 and state.status in (RecordStatus.IN_PROGRESS, RecordStatus.FAILED)
@@ -353,7 +391,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
             # exported (synced, same content) is SKIP, so two overlapping runs never send a PO twice.
             # Only a PO a person asked to resend is sent again unchanged.
             key = run.key("purchase_order", "netsuite", po_id)
-            decision = run.begin(key, payload_hash=pos[po_id][1], force=po_id in resend)
+            decision = run.begin(key, payload_hash=pos[po_id][1], force=po_id in resend | never_sent)
             if decision.action is Action.BUSY:
                 batch.pop(po_id)
             elif decision.action is Action.SKIP:
@@ -362,6 +400,17 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
                 run.ignored(decision, code="ALREADY_EXPORTED", reason=f"already exported in {previous}")
             else:
                 decisions[po_id] = decision
+        # The files of records taken over from a crashed run: their hidden uploads are left-overs
+        for old_file in sorted(
+            {
+                d.previous.trace_key
+                for d in [*delivered.values(), *decisions.values()]
+                if d.previous is not None
+                and d.previous.status is RecordStatus.IN_PROGRESS
+                and d.previous.trace_key
+            }
+        ):
+            self._sweep(client, old_file)
         if batch:
             # The name comes from what the file holds (after busy and done POs left the batch): two
             # runs in the same second write different names, and a retry of this run the same one.
@@ -395,7 +444,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
                 # The file is out: the next run finds it by trace_key and only sets the flag.
                 run.failed(
                     decision,
-                    code="FLAG_NOT_SET",
+                    code=stuck_exports.FLAG_NOT_SET,
                     message=f"exported in {target} but {self.exported_field} not set: {exc}",
                 )
                 continue

@@ -36,6 +36,7 @@ from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.ledger.schema import sync_record
 from po_sync.sync import SyncOperator, SyncRun, as_bool
 from po_sync.validation import document_numbers_param, is_internal_id, suiteql_int, suiteql_string
+from po_sync.xseries import pulled
 from po_sync.xseries.mapping import (
     OrderPlan,
     check_plan,
@@ -98,6 +99,22 @@ def targets_of(run: SyncRun, *, flow: str, entity_type: str) -> dict[str, str]:
             )
         ).all()
     return {str(source): str(target) for source, target in rows}
+
+
+def purchase_order_query(consignment_field: str, *, order_id: str | None = None) -> str:
+    """SuiteQL of approved purchase orders' item lines, the push's input; ``order_id`` narrows it to
+    one order (the pull records a PO it made exactly as the push would read it)."""
+    one = f"AND t.id = {suiteql_int(order_id)} " if order_id is not None else ""
+    return (
+        "SELECT t.id AS order_id, t.tranid AS tranid, t.location AS location, t.status AS status, "
+        f"t.externalid AS externalid, t.{consignment_field} AS {consignment_field}, "
+        f"t.{ERROR_FIELD} AS {ERROR_FIELD}, "
+        "tl.id AS line_id, i.itemid AS sku, tl.quantity AS quantity, tl.rate AS rate "
+        "FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
+        "LEFT JOIN item i ON i.id = tl.item "
+        f"WHERE t.type = 'PurchOrd' AND t.status IN ('B', 'D', 'E') {one}AND tl.mainline = 'F' "
+        "AND tl.taxline = 'F' AND tl.isdropship = 'F' ORDER BY t.id, tl.id"
+    )
 
 
 # ==================================================================================================
@@ -215,16 +232,7 @@ class VendPurchaseOrderPushOperator(_XSeriesOrderOperator):
 
     def query(self) -> str:
         """Approved purchase orders' item lines (public so tests and people can read it)."""
-        return (
-            "SELECT t.id AS order_id, t.tranid AS tranid, t.location AS location, t.status AS status, "
-            f"t.externalid AS externalid, t.{self.consignment_field} AS {self.consignment_field}, "
-            f"t.{ERROR_FIELD} AS {ERROR_FIELD}, "
-            "tl.id AS line_id, i.itemid AS sku, tl.quantity AS quantity, tl.rate AS rate "
-            "FROM transaction t JOIN transactionline tl ON tl.transaction = t.id "
-            "LEFT JOIN item i ON i.id = tl.item "
-            "WHERE t.type = 'PurchOrd' AND t.status IN ('B', 'D', 'E') AND tl.mainline = 'F' "
-            "AND tl.taxline = 'F' AND tl.isdropship = 'F' ORDER BY t.id, tl.id"
-        )
+        return purchase_order_query(self.consignment_field)
 
     def sync(self, context: Context, run: SyncRun) -> None:
         resync = set(self._resync())
@@ -385,10 +393,20 @@ class VendSupplierOrderPullOperator(_XSeriesOrderOperator):
         table = self._table()
         dry = as_bool(self.is_dry_run)
         after = cursor_version(run.ledger.get_cursor(run.flow, PULL_CURSOR))
-        ours = set(targets_of(run, flow=self.push_flow, entity_type="purchase_order").values())
         with _xseries(self.xseries_conn_id) as xs:
             ns = _netsuite(self.netsuite_conn_id)
             try:
+                if not dry:  # a crashed run's POS orders, whose PO NetSuite may already hold
+                    pulled.settle_interrupted(
+                        run,
+                        ns,
+                        xs,
+                        record_type="purchaseOrder",
+                        takes=lambda c: c.type == "SUPPLIER" and c.status == "OPEN" and not c.deleted_at,
+                        link=functools.partial(self._link, ns, run),
+                        log=self.log,
+                    )
+                ours = set(targets_of(run, flow=self.push_flow, entity_type="purchase_order").values())
                 outlets = table.resolve((o.id, o.name) for o in xs.outlets())
                 suppliers = {s.id: s.name for s in xs.suppliers()}
                 top = after
@@ -464,10 +482,42 @@ class VendSupplierOrderPullOperator(_XSeriesOrderOperator):
         if decision.action is Action.RESUME:  # a crash after the write: look before writing again
             existing = ns.find_record("purchaseOrder", f"eid:{external_id(cons.id)}")
             if existing is not None:
+                self._link(ns, run, existing.id, cons.id)
                 return existing.id
         result = ns.upsert_record("purchaseOrder", external_id(cons.id), body)
         CRASH_PULL.hit()
+        self._link(ns, run, result.id, cons.id)
         return result.id
+
+    def _link(self, ns: NetSuiteHook, run: SyncRun, po_id: str, consignment_id: str) -> None:
+        """Record the new PO on the push side too (target = its consignment, hash of what NetSuite now
+        holds), so the push's next run finds it unchanged (nothing sent, nothing counted as synced)
+        instead of recording a write it never made. Without it (a crash first), the push records the
+        pair itself on its next run; nothing is sent either way."""
+        if self.push_flow != run.flow:
+            return
+        plans = order_lines(
+            ns.suiteql(purchase_order_query(self.consignment_field, order_id=po_id)),
+            consignment_field=self.consignment_field,
+            record="PO",
+        )
+        for plan in plans:
+            key = run.key("purchase_order", "netsuite", plan.order_id)
+            state = run.ledger.get(key)
+            if (
+                state is not None
+                and state.status is RecordStatus.SYNCED
+                and state.target_id == consignment_id
+                and state.payload_hash == plan.payload_hash()
+            ):
+                continue  # the push recorded it already
+            run.process(
+                key,
+                payload_hash=plan.payload_hash(),
+                send=lambda decision: consignment_id,
+                target_system="xseries",
+                trace_key=plan.tran_id,
+            )
 
 
 # ==================================================================================================

@@ -38,6 +38,7 @@ from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.sync import SyncRun, as_bool
 from po_sync.validation import suiteql_string
+from po_sync.xseries import pulled
 from po_sync.xseries.mapping import (
     OrderPlan,
     check_plan,
@@ -380,10 +381,20 @@ class VendOutletTransferPullOperator(_TransferOperator):
         table = self._table()
         dry = as_bool(self.is_dry_run)
         after = cursor_version(run.ledger.get_cursor(run.flow, PULL_CURSOR))
-        ours = set(targets_of(run, flow=self.push_flow, entity_type="transfer_order").values())
         with _xseries(self.xseries_conn_id) as xs:
             ns = _netsuite(self.netsuite_conn_id)
             try:
+                if not dry:  # a crashed run's POS transfers, whose TO NetSuite may already hold
+                    pulled.settle_interrupted(
+                        run,
+                        ns,
+                        xs,
+                        record_type="transferOrder",
+                        takes=lambda c: self._wanted(c, set()),
+                        link=functools.partial(self._link, ns, run),
+                        log=self.log,
+                    )
+                ours = set(targets_of(run, flow=self.push_flow, entity_type="transfer_order").values())
                 outlets = table.resolve((o.id, o.name) for o in xs.outlets())
                 send = functools.partial(self._pull, xs, ns, run, table=table, outlets=outlets)
                 top = after
