@@ -46,7 +46,6 @@ _INPUT_GONE = (
 #: HotWax file name carries the run's second: the same name, so the rerun sweeps the stale .part)
 TIMING_DEPENDENT = {"hotwax_po_export.after_temp_upload:new_run"}
 KNOWN_DEFECTS: dict[str, str] = {
-    "vendor_fulfillment_import.ledger_claimed": _INPUT_GONE + " (a bad document quarantined, then claimed)",
     "hotwax_po_export.after_temp_upload:new_run": (
         "the hidden .part upload stays on HotWax's server: the new run writes under a new file name "
         "and never removes it (HotWax ignores hidden files; nothing lost or doubled)"
@@ -55,9 +54,6 @@ KNOWN_DEFECTS: dict[str, str] = {
         "a PO flagged exported before the crash drops out of the 'not yet exported' query, so its "
         "ledger record stays in_progress"
     ),
-    "hotwax_receipt_import.after_archive": _INPUT_GONE,
-    "vendor_fulfillment_merge.after_archive": _INPUT_GONE,
-    "vendor_fulfillment_merge.ledger_claimed": _INPUT_GONE + " (a bad file quarantined, then claimed)",
     "onetrail_po_submit.after_archive": _INPUT_GONE,
     "onetrail_inbound.after_archive": _INPUT_GONE,
     "onetrail_inbound.ledger_claimed": _INPUT_GONE + " (a bad file moved to error/, then claimed)",
