@@ -653,6 +653,9 @@ class _FileImport:
     # (:meth:`_finish_move`): nothing is sent again, nothing is called a duplicate, and no record is
     # left in_progress because its file went where no run looks.
 
+    def _safe_name(self) -> str:
+        return remote.safe_name(self.name)
+
     def _move(self, target: str, folder: str, checksum: str | None) -> str:
         """Move the file to ``target`` (planned with ``free_kept_path``); when another file took that
         name since (never ours: names are planned per file), keep it under the next free one."""
