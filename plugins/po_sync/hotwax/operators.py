@@ -112,7 +112,14 @@ CRASH_IMPORT_FAILED_REPORT = faults.declare(
     IMPORT_FLOW, "after_failed_report", "the failed orders' errors.csv written"
 )
 CRASH_IMPORT_FAILED_JSON = faults.declare(IMPORT_FLOW, "after_failed_json", "the failed orders' .failed.json")
-CRASH_IMPORT_ARCHIVE = faults.declare(IMPORT_FLOW, "after_archive", "the file moved to archive/, not synced")
+CRASH_IMPORT_ARCHIVE = faults.declare(
+    IMPORT_FLOW, "after_archive", "the file moved to archive/ (its outcome recorded before)"
+)
+CRASH_IMPORT_BEFORE_MOVE = faults.declare(
+    IMPORT_FLOW,
+    "before_move",
+    "a file's outcome in the ledger (synced / quarantined), the file not moved yet",
+)
 faults.declare_ledger_points(EXPORT_FLOW)
 faults.declare_ledger_points(IMPORT_FLOW)
 
@@ -659,6 +666,7 @@ class _FileImport:
     def _move(self, target: str, folder: str, checksum: str | None) -> str:
         """Move the file to ``target`` (planned with ``free_kept_path``); when another file took that
         name since (never ours: names are planned per file), keep it under the next free one."""
+        CRASH_IMPORT_BEFORE_MOVE.hit()
         if remote.keep_at(self.client, self.path, target) or not remote.exists(self.client, self.path):
             return target
         moved = remote.keep(self.client, self.path, folder, self.name, checksum=checksum)

@@ -123,6 +123,9 @@ CRASH_DONE = faults.declare(FLOW, "after_done", "a merged document deleted from 
 CRASH_QUARANTINE_NOTE = faults.declare(FLOW, "after_quarantine_note", "a bad document's .error.txt written")
 CRASH_QUARANTINE_COPY = faults.declare(FLOW, "after_quarantine_copy", "a bad document copied to quarantine/")
 CRASH_QUARANTINE = faults.declare(FLOW, "after_quarantine", "a bad document deleted from ready/")
+CRASH_BEFORE_MOVE = faults.declare(
+    FLOW, "before_move", "a document's outcome in the ledger (synced / quarantined), not moved yet"
+)
 faults.declare_ledger_points(FLOW)
 
 
@@ -264,6 +267,7 @@ class VendorImporter:
         self._move_to_quarantine(key, plan[0])
 
     def _move_to_quarantine(self, key: str, kept: str) -> None:
+        CRASH_BEFORE_MOVE.hit()
         try:
             if move_to_kept(
                 self.client, self.bucket, key, kept, "quarantine/", after_copy=CRASH_QUARANTINE_COPY.hit
@@ -411,6 +415,7 @@ class VendorImporter:
         run.process(record, payload_hash=payload_hash, send=send, target_system="netsuite", trace_key=key)
         state = run.ledger.get(record)
         if state is not None and state.status in (RecordStatus.SYNCED, RecordStatus.IGNORED):
+            CRASH_BEFORE_MOVE.hit()
             try:
                 move(
                     self.client,

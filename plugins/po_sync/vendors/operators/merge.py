@@ -133,6 +133,9 @@ CRASH_ARCHIVE = faults.declare(FLOW, "after_archive", "an inbound file deleted f
 CRASH_QUARANTINE_NOTE = faults.declare(FLOW, "after_quarantine_note", "a bad file's .error.txt written")
 CRASH_QUARANTINE_COPY = faults.declare(FLOW, "after_quarantine_copy", "a bad file copied to quarantine/")
 CRASH_QUARANTINE = faults.declare(FLOW, "after_quarantine", "a bad file deleted from inbound/")
+CRASH_BEFORE_MOVE = faults.declare(
+    FLOW, "before_move", "a file's outcome in the ledger (synced / quarantined), the file not moved yet"
+)
 faults.declare_ledger_points(FLOW)
 
 
@@ -216,6 +219,7 @@ class VendorMerger:
             self._move_to_quarantine(item_vendor, key, plan[0])
 
     def _move_to_quarantine(self, vendor: VendorSettings, key: str, kept: str) -> None:
+        CRASH_BEFORE_MOVE.hit()
         try:
             if move_to_kept(
                 self.client,
@@ -268,6 +272,7 @@ class VendorMerger:
     def _archive(self, vendor: VendorSettings, key: str, planned: str | None = None) -> str:
         """Move ``key`` to the archive: to ``planned`` (the target its record holds) or a name chosen
         now. Retried records waiting for this file are settled before the move."""
+        CRASH_BEFORE_MOVE.hit()
         new_key = planned if planned is not None else self._archive_key(vendor, key)
         moved = None
         if new_key:
