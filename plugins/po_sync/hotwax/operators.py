@@ -429,6 +429,11 @@ class HotWaxReceiptImportOperator(SyncOperator):
     order is committed or quarantined. A transient NetSuite failure leaves the file in place for the
     next run, which skips the orders already received.
 
+    A file's outcome is recorded before it moves (``synced`` with its archive/ path as target,
+    ``quarantined`` with its error/ path as trace_key): a run that stops in between leaves the file
+    in the folder, and the next run only finishes the move (``notes["moves_finished"]``), never
+    imports it again nor calls it a duplicate.
+
     :param netsuite_conn_id: the NetSuite connection.
     :param sftp_conn_id: the SFTP connection (host key pinned).
     :param remote_dir: the receipt folder; ``archive/`` and ``error/`` live inside it.
