@@ -118,3 +118,39 @@ def test_import_rerun_only_finishes_the_move(which, dagbag, ledger_conn, world, 
         assert (read, synced, ignored, quarantined) == (1, 1, 0, 0)
     else:  # the receipt recognised as written (ignored) and moved; BAD-1 was done before the crash
         assert (read, synced, ignored, quarantined) == (1, 0, 1, 0)
+
+
+def test_import_retry_takes_the_document_from_where_its_record_says_it_was_kept(
+    dagbag, ledger_conn, world, netsuite
+):
+    """A second bad document under the same name is kept under a tagged name (the plain one holds
+    the first); its record's trace_key names that key, and the queue's Retry puts back that one,
+    never the first document that only shares its name."""
+    from tests.core.ui.queue_client import queue_action
+
+    bucket = world.config["merge_bucket"]
+    ready = "ready/item_receipt/BAD-1.json"
+    world.s3.put_object(Bucket=bucket, Key=ready, Body=b'{"kind": ')
+    assert run_dag(dagbag, IMPORT).state == "success"
+    world.s3.put_object(Bucket=bucket, Key=ready, Body=b'{"kind": "second"')
+    assert run_dag(dagbag, IMPORT).state == "success"
+    kept = [k for k in world.keys(bucket, "quarantine/") if not k.endswith(".error.txt")]
+    assert len(kept) == 2 and "quarantine/BAD-1.json" in kept
+    (tagged,) = [k for k in kept if k != "quarantine/BAD-1.json"]
+    (record,) = [r for r in _records(ledger_conn, IMPORT) if r[1] == "BAD-1"]
+    assert record[2] == "quarantined" and record[3] == tagged
+
+    state = ledger_conn.get(ledger_conn_key(IMPORT, "item_receipt", "vendor_merge", "BAD-1"))
+    queue_action("retry", [state.id])
+    assert run_dag(dagbag, IMPORT).state == "success"  # still bad: quarantined again
+    assert world.read(bucket, "quarantine/BAD-1.json") == b'{"kind": ', "the first document stayed"
+    assert world.read(bucket, tagged) == b'{"kind": "second"', "the retried one went back, and back again"
+    assert _names(world, bucket, "ready/") == []
+    (retried_note,) = [k for k in world.keys(bucket, "quarantine/") if ".retried-" in k]
+    assert retried_note.startswith(tagged + ".retried-"), "the note kept is the retried document's"
+
+
+def ledger_conn_key(flow: str, entity_type: str, source_system: str, source_id: str):
+    from po_sync.ledger import RecordKey
+
+    return RecordKey(flow, entity_type, source_system, source_id)
