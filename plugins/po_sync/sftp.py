@@ -36,7 +36,9 @@ __all__ = [
     "RemoteFile",
     "ensure_dir",
     "exists",
+    "free_kept_path",
     "keep",
+    "keep_at",
     "kept_names",
     "list_files",
     "move",
@@ -220,6 +222,29 @@ def keep(
         if _rename_new(client, source, target):
             return target
     raise RetriableError(f"no free name to keep {safe_name(name)} in {folder}", system="sftp", path=folder)
+
+
+def free_kept_path(client: SFTPClient, folder: str, name: str, *, checksum: str | None) -> str:
+    """The path :func:`keep` would move ``name`` to now (the first free name of :func:`kept_names` in
+    ``folder``), without moving anything.
+
+    A flow that must record where a file goes *before* it moves it (ledger outcome first, then the
+    move, so a crash in between leaves the file in the inbox for the rerun to finish) plans the
+    name with this and moves with :func:`keep_at`.
+
+    :raises RetriableError: no free name (after :data:`_MAX_TRIES`).
+    """
+    for candidate in kept_names(name, checksum):
+        target = posixpath.join(folder, candidate)
+        if not exists(client, target):
+            return target
+    raise RetriableError(f"no free name to keep {safe_name(name)} in {folder}", system="sftp", path=folder)
+
+
+def keep_at(client: SFTPClient, source: str, target: str) -> bool:
+    """Move ``source`` to exactly ``target`` (a name planned with :func:`free_kept_path`), never over
+    an existing file; False when ``target`` is taken (or ``source`` is gone and ``target`` exists)."""
+    return _rename_new(client, source, target)
 
 
 def write_new(

@@ -45,10 +45,6 @@ _INPUT_GONE = (
 #: known defects whose cell may pass by chance (timing): their xfail is not strict
 TIMING_DEPENDENT: set[str] = set()
 KNOWN_DEFECTS: dict[str, str] = {
-    "vendor_fulfillment_import.ledger_claimed": _INPUT_GONE + " (a bad document quarantined, then claimed)",
-    "hotwax_receipt_import.after_archive": _INPUT_GONE,
-    "vendor_fulfillment_merge.after_archive": _INPUT_GONE,
-    "vendor_fulfillment_merge.ledger_claimed": _INPUT_GONE + " (a bad file quarantined, then claimed)",
     "onetrail_po_submit.after_archive": _INPUT_GONE,
     "onetrail_inbound.after_archive": _INPUT_GONE,
     "onetrail_inbound.ledger_claimed": _INPUT_GONE + " (a bad file moved to error/, then claimed)",

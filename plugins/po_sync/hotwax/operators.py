@@ -112,7 +112,14 @@ CRASH_IMPORT_FAILED_REPORT = faults.declare(
     IMPORT_FLOW, "after_failed_report", "the failed orders' errors.csv written"
 )
 CRASH_IMPORT_FAILED_JSON = faults.declare(IMPORT_FLOW, "after_failed_json", "the failed orders' .failed.json")
-CRASH_IMPORT_ARCHIVE = faults.declare(IMPORT_FLOW, "after_archive", "the file moved to archive/, not synced")
+CRASH_IMPORT_ARCHIVE = faults.declare(
+    IMPORT_FLOW, "after_archive", "the file moved to archive/ (its outcome recorded before)"
+)
+CRASH_IMPORT_BEFORE_MOVE = faults.declare(
+    IMPORT_FLOW,
+    "before_move",
+    "a file's outcome in the ledger (synced / quarantined), the file not moved yet",
+)
 faults.declare_ledger_points(EXPORT_FLOW)
 faults.declare_ledger_points(IMPORT_FLOW)
 
@@ -471,6 +478,11 @@ class HotWaxReceiptImportOperator(SyncOperator):
     order is committed or quarantined. A transient NetSuite failure leaves the file in place for the
     next run, which skips the orders already received.
 
+    A file's outcome is recorded before it moves (``synced`` with its archive/ path as target,
+    ``quarantined`` with its error/ path as trace_key): a run that stops in between leaves the file
+    in the folder, and the next run only finishes the move (``notes["moves_finished"]``), never
+    imports it again nor calls it a duplicate.
+
     :param netsuite_conn_id: the NetSuite connection.
     :param sftp_conn_id: the SFTP connection (host key pinned).
     :param remote_dir: the receipt folder; ``archive/`` and ``error/`` live inside it.
@@ -694,29 +706,95 @@ class _FileImport:
         self.po_lines: dict[str, dict[str, PoLineState]] = {}
 
     # ---- moves
+    #
+    # Every file's finish is: what it caused committed (receipts in NetSuite, orders recorded), then
+    # its outcome in the ledger (``synced`` with the archive path as target, or ``quarantined`` with
+    # the error/ path as trace_key), then the move. A crash between the ledger and the move leaves
+    # the file in the receipt folder; the rerun sees its terminal record and only finishes the move
+    # (:meth:`_finish_move`): nothing is sent again, nothing is called a duplicate, and no record is
+    # left in_progress because its file went where no run looks.
 
     def _safe_name(self) -> str:
         return remote.safe_name(self.name)
 
-    def _to_error(self, messages: list[tuple[str, str]], checksum: str | None) -> str:
-        # never over a file kept before (a repeated or collapsing name), the report beside it
-        target = remote.keep(
-            self.client,
-            self.path,
-            self.op.error_dir,
-            self.name,
-            checksum=checksum or f"size-{self.entry.size}",
-            note=(".errors.csv", error_report_csv(messages)),
-            after_note=CRASH_IMPORT_ERROR_NOTE.hit,
-        )
-        CRASH_IMPORT_ERROR_MOVE.hit()
-        self.log.warning("%s -> %s: %s", self.name, target, "; ".join(m for _, m in messages))
+    def _move(self, target: str, folder: str, checksum: str | None) -> str:
+        """Move the file to ``target`` (planned with ``free_kept_path``); when another file took that
+        name since (never ours: names are planned per file), keep it under the next free one."""
+        CRASH_IMPORT_BEFORE_MOVE.hit()
+        if remote.keep_at(self.client, self.path, target) or not remote.exists(self.client, self.path):
+            return target
+        moved = remote.keep(self.client, self.path, folder, self.name, checksum=checksum)
+        self.log.warning("%s: %s was taken meanwhile; kept as %s instead", self.name, target, moved)
+        return moved
+
+    def _refuse(self, key: RecordKey, checksum: str | None, code: str, message: str) -> str | None:
+        """Quarantine the whole file: plan its error/ name, record it (``trace_key`` = that name),
+        write the report, mark it ``quarantined``; the caller then moves the file there. None when
+        another live run holds the record (the file is left to it)."""
+        kept_checksum = checksum or f"size-{self.entry.size}"
+        target = remote.free_kept_path(self.client, self.op.error_dir, self.name, checksum=kept_checksum)
+        decision = self.run_.begin(key, payload_hash=None, trace_key=target, force=True)
+        if decision.action is Action.BUSY:
+            return None
+        # the report first: a kept file is never without its note
+        remote.write_atomic(self.client, target + ".errors.csv", error_report_csv([("*", message)]))
+        CRASH_IMPORT_ERROR_NOTE.hit()
+        self.run_.quarantined(decision, code=code, message=f"file {self.name}: {message}")
         return target
 
-    def _to_archive(self, checksum: str) -> str:
-        target = remote.keep(self.client, self.path, self.op.archive_dir, self.name, checksum=checksum)
+    def _to_error(self, target: str, checksum: str | None, message: str) -> str:
+        moved = self._move(target, self.op.error_dir, checksum or f"size-{self.entry.size}")
+        CRASH_IMPORT_ERROR_MOVE.hit()
+        self.log.warning("%s -> %s: %s", self.name, moved, message)
+        return moved
+
+    def _to_archive(self, target: str, checksum: str) -> str:
+        moved = self._move(target, self.op.archive_dir, checksum)
         CRASH_IMPORT_ARCHIVE.hit()
-        return target
+        return moved
+
+    def _finish_move(self, key: RecordKey) -> bool:
+        """Finish the move of a file whose outcome the ledger already holds; True when it was one.
+
+        The record (same name and checksum: the key) is ``synced`` with an archive/ path as target,
+        or ``quarantined`` with an error/ path as trace_key, and nothing is at that path yet: a run
+        recorded the outcome and stopped before the move. The file goes there now (its report
+        rewritten only when missing); nothing is sent or recorded again, and the run counts it in
+        ``notes["moves_finished"]``, not as read or synced. When the path already holds the file,
+        this is the same file delivered again, handled as such by the caller.
+        """
+        state = self.run_.ledger.get(key)
+        if state is None:
+            return False
+        archived = state.target_id or ""
+        if state.status is RecordStatus.SYNCED and archived.startswith(self.op.archive_dir + "/"):
+            target, error = archived, None
+        elif state.status is RecordStatus.QUARANTINED and retries.kept_path(
+            state.trace_key, self.op.error_dir
+        ):
+            target = str(state.trace_key)
+            error = (state.last_error_code or "QUARANTINED", state.last_error_message or "")
+        else:
+            return False
+        if remote.exists(self.client, target):
+            return False
+        if self.dry_run:
+            self.log.info("dry run: %s would be moved to %s (its outcome is recorded)", self.name, target)
+            return True
+        checksum = key.source_id.rsplit("@", 1)[-1]
+        if error is None:
+            retry.settle(self.run_, self._location(), target_id=target, target_system="sftp")
+            moved = self._to_archive(target, checksum)
+        else:
+            if not remote.exists(self.client, target + ".errors.csv"):
+                remote.write_atomic(self.client, target + ".errors.csv", error_report_csv([("*", error[1])]))
+            retry.settle(self.run_, self._location(), error=(error[0], f"{error[1]} (now {target})"))
+            moved = self._to_error(target, checksum, error[1])
+        self.run_.notes["moves_finished"] = self.run_.notes.get("moves_finished", 0) + 1
+        self.log.info(
+            "%s: its outcome (%s) was recorded before a stop; moved to %s now", self.name, state.status, moved
+        )
+        return True
 
     # ---- the file
 
@@ -739,14 +817,16 @@ class _FileImport:
             self.run_.counts["quarantined"] += 1
             self.log.warning("dry run: %s would go to error/: %s", self.name, message)
             return
-        target = self._to_error([("*", message)], checksum)
-        self.run_.quarantine_input(
-            self._file_key(checksum), code=code, message=f"file {self.name}: {message}", trace_key=target
-        )
+        target = self._refuse(self._file_key(checksum), checksum, code, message)
+        if target is None:
+            return
         retry.settle(self.run_, self._location(), error=(code, f"file {self.name} (now {target}): {message}"))
+        self._to_error(target, checksum, message)
 
     def run(self) -> None:
         if self.entry.size > self.max_bytes:
+            if self._finish_move(self._file_key(None)):
+                return
             self._reject(
                 None,
                 "FILE_TOO_LARGE",
@@ -763,6 +843,9 @@ class _FileImport:
             )
             return
         key = self._file_key(checksum)
+        dup = self.run_.key("receipt_file_duplicate", "hotwax", key.source_id)
+        if self._finish_move(key) or self._finish_move(dup):
+            return
         state = self.run_.ledger.get(key)
         if state is not None and state.status in (
             RecordStatus.SYNCED,
@@ -776,11 +859,9 @@ class _FileImport:
             if self.dry_run:
                 self.run_.counts["quarantined"] += 1
                 return
-            target = self._to_error([("*", message)], checksum)
-            dup = self.run_.key("receipt_file_duplicate", "hotwax", key.source_id)
-            self.run_.quarantine_input(
-                dup, code="DUPLICATE_FILE", message=f"file {self.name}: {message}", trace_key=target
-            )
+            target = self._refuse(dup, checksum, "DUPLICATE_FILE", message)
+            if target is not None:
+                self._to_error(target, checksum, message)
             return
         try:
             feed = parse_receipt_feed(data, max_bytes=self.max_bytes)
@@ -869,9 +950,11 @@ class _FileImport:
             CRASH_IMPORT_FAILED_REPORT.hit()
             remote.write_atomic(self.client, part, receipt_feed_json([raw for raw, _, _ in failed]))
             CRASH_IMPORT_FAILED_JSON.hit()
-        target = self._to_archive(checksum)
+        # the outcome before the move (see _finish_move): synced with where the file goes
+        target = remote.free_kept_path(self.client, self.op.archive_dir, self.name, checksum=checksum)
         self.run_.synced(decision, target_system="sftp", target_id=target)
         retry.settle(self.run_, self._location(), target_id=target, target_system="sftp")
+        self._to_archive(target, checksum)
 
     def _prefetch_po_lines(self, orders: Sequence[ReceiptOrder]) -> None:
         """Read the lines of every PO this file receives with a few SuiteQL queries, not one call each.

@@ -4,7 +4,8 @@
   ``<prefix>quarantine/<name>`` with ``<name>.error.txt`` beside it; it goes back to
   ``<prefix>inbound/`` (``<stem>.retry-<n><ext>`` when a new file of that name waits there).
 - Import (``item_receipt`` / ``item_fulfillment`` / ``vendor_bill`` / ``merged_document`` records, id =
-  the merged id): the document is in the merge bucket's ``quarantine/<id>.json`` or
+  the merged id): the document is in the merge bucket's ``quarantine/`` under the key its record's
+  trace_key names (``<id>.json``, or a tagged name when that one held another document), or in
   ``dead-letter/<kind>/<id>.json``; it goes back to ``ready/<kind>/<id>.json``. The name is the merged
   id, its identity in NetSuite (``externalId``), so it is never renamed: when ``ready/`` already holds
   a newer version of that document, the newer one is imported instead and the quarantined one stays.
@@ -151,7 +152,11 @@ def requeue_import(run: SyncRun, client: Any, bucket: str) -> int:
             retry.mark_requeued(run.ledger, request, location=location(bucket, ready), note=None)
             done += 1
             continue
-        for source in (f"quarantine/{merged}.json", f"dead-letter/{kind}/{merged}.json"):
+        # where the import kept it (its trace_key; another file may have held the plain name), else
+        # the plain names of older records
+        kept = request.trace_key if (request.trace_key or "").startswith("quarantine/") else None
+        plain = (f"quarantine/{merged}.json", f"dead-letter/{kind}/{merged}.json")
+        for source in (kept, *plain) if kept and kept not in plain else plain:
             if _exists(client, bucket, source):
                 note = _move_note(client, bucket, f"{source}.error.txt", request, location(bucket, ready))
                 retry.mark_requeued(run.ledger, request, location=location(bucket, ready), note=note)

@@ -10,6 +10,12 @@ this very content" (the copy a crashed run made). Our notes end in :data:`NOTE_S
 file never does, so a vendor file named ``x.json.error.txt`` cannot replace the note about ``x.json``.
 A source another run has already moved (``NoSuchKey``) is "taken", not an error: :func:`move` says so
 by returning None.
+
+Ledger first, move last: a flow plans where a bad file goes (:func:`quarantine_plan`: the kept key,
+and :func:`etag_hash` of the object as the record's payload hash), records it ``quarantined`` with
+that key as ``trace_key``, writes the note, and only then moves it (:func:`move_to_kept`). A crash
+in between leaves the file where the flow reads; the rerun knows it by the record (same key, same
+ETag) and only finishes the move.
 """
 
 from __future__ import annotations
@@ -23,12 +29,17 @@ from po_sync.exceptions import ExternalSystemError, FatalError, RetriableError
 
 __all__ = [
     "NOTE_SUFFIX",
+    "etag_hash",
+    "has_note",
     "first_files",
     "is_missing",
     "kept_key",
     "list_keys",
     "move",
+    "move_to_kept",
     "quarantine_file",
+    "quarantine_plan",
+    "write_quarantine_note",
     "s3_client",
     "s3_error",
 ]
@@ -88,6 +99,58 @@ def kept_key(
         if held is None or held == source_tag:
             return key
     raise RetriableError(f"no free name to keep {source_key} in {folder}", system="s3", path=folder)
+
+
+def etag_hash(etag: str) -> str:
+    """The ledger's payload hash for an object known by its ETag (listings carry it): a rerun tells
+    the very object a record was about from a new delivery under the same key without reading it."""
+    return "etag:" + str(etag).strip('"')
+
+
+def quarantine_plan(client: Any, bucket: str, key: str, folder: str) -> tuple[str, str] | None:
+    """``(kept key, etag_hash)`` for quarantining ``key`` into ``folder`` (see :func:`kept_key`),
+    before anything moves; None when the source is gone (another run took it)."""
+    etag = _etag(client, bucket, key)
+    new_key = kept_key(client, bucket, key, folder) if etag is not None else None
+    if etag is None or new_key is None:
+        return None
+    return new_key, etag_hash(etag)
+
+
+def write_quarantine_note(client: Any, bucket: str, key: str, new_key: str, message: str, code: str) -> None:
+    """``<new_key>.error.txt`` (code, message, where the file came from), written before the move so
+    a kept file is never without its note."""
+    note = f"{code}: {message}\nfile: s3://{bucket}/{key}\nquarantined at: {datetime.now(UTC).isoformat()}\n"
+    client.put_object(
+        Bucket=bucket, Key=f"{new_key}{NOTE_SUFFIX}", Body=note.encode("utf-8"), ContentType="text/plain"
+    )
+
+
+def has_note(client: Any, bucket: str, new_key: str) -> bool:
+    """Whether ``new_key``'s note is there."""
+    return _etag(client, bucket, f"{new_key}{NOTE_SUFFIX}") is not None
+
+
+def move_to_kept(
+    client: Any,
+    bucket: str,
+    key: str,
+    planned: str,
+    folder: str,
+    *,
+    after_copy: Callable[[], None] | None = None,
+) -> str | None:
+    """Move ``key`` to ``planned`` (a :func:`kept_key` chosen before the ledger recorded it); when
+    another file took ``planned`` since, to the next free kept name in ``folder`` instead (never
+    over another file). None when ``key`` is gone."""
+    source = _etag(client, bucket, key)
+    if source is None:
+        return None
+    held = _etag(client, bucket, planned)
+    target = planned if held is None or held == source else kept_key(client, bucket, key, folder)
+    if target is None:
+        return None
+    return move(client, bucket, key, target, after_copy=after_copy)
 
 
 def s3_error(exc: Exception, *, action: str, key: str) -> ExternalSystemError:

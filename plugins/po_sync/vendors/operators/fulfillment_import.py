@@ -14,7 +14,10 @@ record left ``in_progress`` by a crash comes back as ``RESUME`` and is first loo
 ``externalId``, so a write that reached NetSuite is never repeated. A document that succeeds (or is
 unchanged and already synced) moves to ``done/``; a failed one stays in ``ready/`` and is resent by the
 next run, so fixing the data in NetSuite and waiting is all a person does. Unreadable documents move to
-``quarantine/`` with a note. :class:`VendorImportCheckOperator` then checks that what the ledger says
+``quarantine/`` with a note; their record is ``quarantined`` (trace_key = the kept key, payload hash =
+the object's ETag) *before* the move, so a crash in between leaves the document in ``ready/`` and the
+rerun only finishes its move (no record left ``in_progress`` for a document no run sees again).
+:class:`VendorImportCheckOperator` then checks that what the ledger says
 was created exists in NetSuite and reports any drift.
 """
 
@@ -63,7 +66,17 @@ from po_sync.receiving import ReceivingOwnership, load_receiving
 from po_sync.sync import SyncOperator, SyncRun, as_bool
 from po_sync.task_failure import fail_fast_on_fatal
 from po_sync.vendors import retries
-from po_sync.vendors.s3 import list_keys, move, quarantine_file, s3_error
+from po_sync.vendors.s3 import (
+    etag_hash,
+    has_note,
+    list_keys,
+    move,
+    move_to_kept,
+    quarantine_file,
+    quarantine_plan,
+    s3_error,
+    write_quarantine_note,
+)
 from po_sync.vendors.settings import VARIABLE_KEY, load_vendors_config
 
 if TYPE_CHECKING:
@@ -110,6 +123,9 @@ CRASH_DONE = faults.declare(FLOW, "after_done", "a merged document deleted from 
 CRASH_QUARANTINE_NOTE = faults.declare(FLOW, "after_quarantine_note", "a bad document's .error.txt written")
 CRASH_QUARANTINE_COPY = faults.declare(FLOW, "after_quarantine_copy", "a bad document copied to quarantine/")
 CRASH_QUARANTINE = faults.declare(FLOW, "after_quarantine", "a bad document deleted from ready/")
+CRASH_BEFORE_MOVE = faults.declare(
+    FLOW, "before_move", "a document's outcome in the ledger (synced / quarantined), not moved yet"
+)
 faults.declare_ledger_points(FLOW)
 
 
@@ -212,31 +228,85 @@ class VendorImporter:
             merged = parts[-1].removesuffix(".json")
             if only and merged not in only:
                 continue
-            keyed.append((_ORDER.get(kind, 2), obj["Key"], kind, merged))
-        for _, key, kind, merged in sorted(keyed):
+            keyed.append((_ORDER.get(kind, 2), obj["Key"], kind, merged, str(obj.get("ETag") or "")))
+        for _, key, kind, merged, etag in sorted(keyed):
             self.stats["documents"] += 1
+            if not dry_run and self._finish_quarantine(key, kind, merged, etag):
+                continue
             self._one(key, kind, merged, dry_run)
         return dict(self.stats, dry_run=dry_run)
 
+    def _record(self, key: str, kind: str, merged: str) -> Any:
+        """The ledger key of a document's record (a file name that is no merged id gets one from its key)."""
+        source_id = merged if is_safe_identifier(merged) else _invalid_id(key)
+        return self.run.key(kind or "merged_document", "vendor_merge", source_id)
+
     def _quarantine(self, key: str, merged: str, kind: str, code: str, message: str) -> None:
+        """Record the document ``quarantined`` (trace_key = where it goes), write its note, then move it."""
+        record = self.run.key(kind or "merged_document", "vendor_merge", merged)
         try:
-            quarantine_file(
+            plan = quarantine_plan(self.client, self.bucket, key, "quarantine/")
+        except Exception as exc:  # noqa: BLE001 - the record still says what is wrong; it stays in ready/
+            message += f" (moving it to quarantine failed: {s3_error(exc, action='MOVE', key=key)})"
+            self.run.quarantine_input(record, code=code, message=message)
+            self.stats["quarantined_documents"] += 1
+            return
+        if plan is None:
+            self.log.info("s3://%s/%s was taken by another run; not quarantined again", self.bucket, key)
+            return
+        decision = self.run.begin(record, payload_hash=plan[1], trace_key=plan[0], force=True)
+        if decision.action is Action.BUSY:
+            return  # another live run holds this document's record: it is left to it
+        try:
+            write_quarantine_note(self.client, self.bucket, key, plan[0], message, code)
+            CRASH_QUARANTINE_NOTE.hit()
+        except Exception as exc:  # noqa: BLE001 - the next run writes it when it finishes the move
+            self.log.warning("note for %s not written: %s", key, s3_error(exc, action="PUT", key=key))
+        self.run.quarantined(decision, code=code, message=message)
+        self.stats["quarantined_documents"] += 1
+        self._move_to_quarantine(key, plan[0])
+
+    def _move_to_quarantine(self, key: str, kept: str) -> None:
+        CRASH_BEFORE_MOVE.hit()
+        try:
+            if move_to_kept(
+                self.client, self.bucket, key, kept, "quarantine/", after_copy=CRASH_QUARANTINE_COPY.hit
+            ):
+                CRASH_QUARANTINE.hit()
+        except Exception as exc:  # noqa: BLE001 - recorded already: the next run finishes the move
+            self.log.warning("could not quarantine %s now: %s", key, s3_error(exc, action="MOVE", key=key))
+
+    def _finish_quarantine(self, key: str, kind: str, merged: str, etag: str) -> bool:
+        """Finish the move of a document whose quarantine the ledger already holds; True when it was one.
+
+        Its record is ``quarantined`` with a ``quarantine/`` key as trace_key and this very object's
+        ETag as payload hash: a run recorded it and stopped before the move. It goes there now (its
+        note written if missing), counted in ``moves_finished``; nothing is read or recorded again.
+        """
+        state = self.run.ledger.get(self._record(key, kind, merged))
+        kept = state.trace_key if state is not None else None
+        if (
+            state is None
+            or not etag
+            or not kept
+            or not kept.startswith("quarantine/")
+            or state.status is not RecordStatus.QUARANTINED
+            or state.payload_hash != etag_hash(etag)
+        ):
+            return False
+        if not has_note(self.client, self.bucket, kept):
+            write_quarantine_note(
                 self.client,
                 self.bucket,
                 key,
-                "quarantine/",
-                message,
-                code,
-                after_note=CRASH_QUARANTINE_NOTE.hit,
-                after_copy=CRASH_QUARANTINE_COPY.hit,
+                kept,
+                state.last_error_message or "",
+                state.last_error_code or "QUARANTINED",
             )
-            CRASH_QUARANTINE.hit()
-        except Exception as exc:  # noqa: BLE001
-            message += f" (moving it to quarantine failed: {s3_error(exc, action='MOVE', key=key)})"
-        self.run.quarantine_input(
-            self.run.key(kind or "merged_document", "vendor_merge", merged), code=code, message=message
-        )
-        self.stats["quarantined_documents"] += 1
+        self._move_to_quarantine(key, kept)
+        self.stats["moves_finished"] = self.stats.get("moves_finished", 0) + 1
+        self.log.info("s3://%s/%s: quarantined before a stop; moved to %s now", self.bucket, key, kept)
+        return True
 
     def _one(self, key: str, kind: str, merged: str, dry_run: bool) -> None:
         run = self.run
@@ -251,7 +321,7 @@ class VendorImporter:
         if not is_safe_identifier(merged):
             self._quarantine(
                 key,
-                "invalid-" + hashlib.sha256(key.encode()).hexdigest()[:16],
+                _invalid_id(key),
                 kind,
                 "BAD_IDENTIFIER",
                 f"{document_name}: the file name {merged!r} is not a merged document id ({SAFE_IDENTIFIER_RULE})",
@@ -345,6 +415,7 @@ class VendorImporter:
         run.process(record, payload_hash=payload_hash, send=send, target_system="netsuite", trace_key=key)
         state = run.ledger.get(record)
         if state is not None and state.status in (RecordStatus.SYNCED, RecordStatus.IGNORED):
+            CRASH_BEFORE_MOVE.hit()
             try:
                 move(
                     self.client,
@@ -509,6 +580,11 @@ class VendorImporter:
                 "salesOrder", so_id, "itemFulfillment", body, idempotency_key=idempotency_key
             ).id
         )
+
+
+def _invalid_id(key: str) -> str:
+    """The record id of a document whose file name is no merged id: from its key, stable per key."""
+    return "invalid-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def _identifier_problem(kind: str, model: Any) -> str | None:

@@ -13,6 +13,13 @@ holds a file. :class:`VendorMergeOperator` then reads every inbound file and:
 * writes each merged document to ``s3://<merge bucket>/ready/<kind>/<merged id>.json`` (the id is derived
   from the source documents, so a rerun rewrites the same key), and only after that write is recorded
   archives the source files to ``<prefix>archive/YYYY/MM/DD/``.
+
+Every file's finish is ledger first, move last: a source's record is ``synced`` with the archive key
+it goes to as target (a bad file's ``quarantined``, with its kept key as trace_key and the object's
+ETag as payload hash) before the file leaves ``inbound/``. A crash in between leaves the file in
+``inbound/``, where the rerun finds its terminal record and only finishes the move: the same file
+merged before is recognised by its content hash (``ignored``, archived), a quarantined one by its
+ETag (moved, counted in ``moves_finished``), so no record stays ``in_progress`` for a file no run sees.
 """
 
 from __future__ import annotations
@@ -45,7 +52,18 @@ from po_sync.vendors.mapping import (
     parse_vendor_document,
     vendor_bill_from_invoice,
 )
-from po_sync.vendors.s3 import is_missing, kept_key, list_keys, move, quarantine_file, s3_client, s3_error
+from po_sync.vendors.s3 import (
+    etag_hash,
+    has_note,
+    is_missing,
+    kept_key,
+    list_keys,
+    move_to_kept,
+    quarantine_plan,
+    s3_client,
+    s3_error,
+    write_quarantine_note,
+)
 from po_sync.vendors.settings import VARIABLE_KEY, VendorsConfig, VendorSettings, load_vendors_config
 
 if TYPE_CHECKING:
@@ -115,6 +133,9 @@ CRASH_ARCHIVE = faults.declare(FLOW, "after_archive", "an inbound file deleted f
 CRASH_QUARANTINE_NOTE = faults.declare(FLOW, "after_quarantine_note", "a bad file's .error.txt written")
 CRASH_QUARANTINE_COPY = faults.declare(FLOW, "after_quarantine_copy", "a bad file copied to quarantine/")
 CRASH_QUARANTINE = faults.declare(FLOW, "after_quarantine", "a bad file deleted from inbound/")
+CRASH_BEFORE_MOVE = faults.declare(
+    FLOW, "before_move", "a file's outcome in the ledger (synced / quarantined), the file not moved yet"
+)
 faults.declare_ledger_points(FLOW)
 
 
@@ -169,48 +190,105 @@ class VendorMerger:
     # -- per file
 
     def _quarantine(self, item_vendor: VendorSettings, key: str, code: str, message: str) -> None:
+        """Record the file ``quarantined`` (trace_key = where it goes), write its note, then move it."""
         self.log.warning("quarantining s3://%s/%s: %s", item_vendor.bucket, key, message)
-        moved: str | None = None
+        bucket, folder = item_vendor.bucket, item_vendor.quarantine_prefix
+        record = self.run.key("vendor_file", item_vendor.vendor_id, key)
         try:
-            moved = quarantine_file(
-                self.client,
-                item_vendor.bucket,
-                key,
-                item_vendor.quarantine_prefix,
-                message,
-                code,
-                after_note=CRASH_QUARANTINE_NOTE.hit,
-                after_copy=CRASH_QUARANTINE_COPY.hit,
-            )
-            if moved is None:  # another merge quarantined (or archived) it first: not recorded twice
-                self.log.info(
-                    "s3://%s/%s was taken by another run; not quarantined again", item_vendor.bucket, key
-                )
-                return
-            CRASH_QUARANTINE.hit()
-        except Exception as exc:  # noqa: BLE001 - the record still says what is wrong
+            plan = quarantine_plan(self.client, bucket, key, folder)
+        except Exception as exc:  # noqa: BLE001 - the record still says what is wrong; the file stays
+            plan = None
             message += f" (moving the file to quarantine failed: {s3_error(exc, action='MOVE', key=key)})"
-        self.run.quarantine_input(
-            self.run.key("vendor_file", item_vendor.vendor_id, key),
-            code=code,
-            message=message,
-            trace_key=moved,  # the kept name (another file may have held the plain one)
-        )
-        retry.settle(self.run, retries.location(item_vendor.bucket, key), error=(code, message))
+            self.run.quarantine_input(record, code=code, message=message)
+        else:
+            if plan is None:  # another merge quarantined (or archived) it first: not recorded twice
+                self.log.info("s3://%s/%s was taken by another run; not quarantined again", bucket, key)
+                return
+            decision = self.run.begin(record, payload_hash=plan[1], trace_key=plan[0], force=True)
+            if decision.action is Action.BUSY:
+                return  # another live run holds this file's record: the file is left to it
+            try:
+                write_quarantine_note(self.client, bucket, key, plan[0], message, code)
+                CRASH_QUARANTINE_NOTE.hit()
+            except Exception as exc:  # noqa: BLE001 - the next run writes it when it finishes the move
+                self.log.warning("note for %s not written: %s", key, s3_error(exc, action="PUT", key=key))
+            self.run.quarantined(decision, code=code, message=message)
+        retry.settle(self.run, retries.location(bucket, key), error=(code, message))
         self.stats["quarantined_files"] += 1
+        if plan is not None:
+            self._move_to_quarantine(item_vendor, key, plan[0])
 
-    def _archive(self, vendor: VendorSettings, key: str) -> str:
+    def _move_to_quarantine(self, vendor: VendorSettings, key: str, kept: str) -> None:
+        CRASH_BEFORE_MOVE.hit()
+        try:
+            if move_to_kept(
+                self.client,
+                vendor.bucket,
+                key,
+                kept,
+                vendor.quarantine_prefix,
+                after_copy=CRASH_QUARANTINE_COPY.hit,
+            ):
+                CRASH_QUARANTINE.hit()
+        except Exception as exc:  # noqa: BLE001 - recorded already: the next run finishes the move
+            self.log.warning("could not quarantine %s now: %s", key, s3_error(exc, action="MOVE", key=key))
+
+    def _finish_quarantine(self, vendor: VendorSettings, obj: dict[str, Any]) -> bool:
+        """Finish the move of a file whose quarantine the ledger already holds; True when it was one.
+
+        Its ``vendor_file`` record is ``quarantined`` with a kept key as trace_key and this very
+        object's ETag as payload hash: a run recorded it and stopped before the move. The file goes
+        to that key now (its note written if missing); nothing is recorded again.
+        """
+        key, etag = obj["Key"], obj.get("ETag")
+        state = self.run.ledger.get(self.run.key("vendor_file", vendor.vendor_id, key))
+        kept = retries.kept_key_of(state.trace_key, vendor) if state is not None else None
+        if (
+            state is None
+            or kept is None
+            or not etag
+            or state.status is not RecordStatus.QUARANTINED
+            or state.payload_hash != etag_hash(etag)
+        ):
+            return False
+        code, message = state.last_error_code or "QUARANTINED", state.last_error_message or ""
+        if not has_note(self.client, vendor.bucket, kept):
+            write_quarantine_note(self.client, vendor.bucket, key, kept, message, code)
+        retry.settle(self.run, retries.location(vendor.bucket, key), error=(code, message))
+        self._move_to_quarantine(vendor, key, kept)
+        self.stats["moves_finished"] = self.stats.get("moves_finished", 0) + 1
+        self.log.info("s3://%s/%s: quarantined before a stop; moved to %s now", vendor.bucket, key, kept)
+        return True
+
+    def _archive_key(self, vendor: VendorSettings, key: str) -> str | None:
+        """Where ``key`` is archived today (a free or same-content name), None when it is gone."""
         day = datetime.now(UTC).strftime("%Y/%m/%d")
         try:
             # never over another archived file (the same name again, or inbound/sub/X beside inbound/X)
-            new_key = kept_key(self.client, vendor.bucket, key, f"{vendor.archive_prefix}{day}/")
-            moved = (
-                move(self.client, vendor.bucket, key, new_key, after_copy=CRASH_ARCHIVE_COPY.hit)
-                if new_key
-                else None
-            )
+            return kept_key(self.client, vendor.bucket, key, f"{vendor.archive_prefix}{day}/")
         except Exception as exc:  # noqa: BLE001
             raise s3_error(exc, action="ARCHIVE", key=key) from exc
+
+    def _archive(self, vendor: VendorSettings, key: str, planned: str | None = None) -> str:
+        """Move ``key`` to the archive: to ``planned`` (the target its record holds) or a name chosen
+        now. Retried records waiting for this file are settled before the move."""
+        CRASH_BEFORE_MOVE.hit()
+        new_key = planned if planned is not None else self._archive_key(vendor, key)
+        moved = None
+        if new_key:
+            retry.settle(
+                self.run,
+                retries.location(vendor.bucket, key),
+                target_id=retries.location(vendor.bucket, new_key),
+                target_system="s3",
+            )
+            folder = new_key.rsplit("/", 1)[0] + "/"
+            try:
+                moved = move_to_kept(
+                    self.client, vendor.bucket, key, new_key, folder, after_copy=CRASH_ARCHIVE_COPY.hit
+                )
+            except Exception as exc:  # noqa: BLE001
+                raise s3_error(exc, action="ARCHIVE", key=key) from exc
         if moved is None:  # a merge running beside this one archived it first: nothing lost, nothing twice
             self.log.info(
                 "s3://%s/%s was already taken by another run; not archived again", vendor.bucket, key
@@ -219,12 +297,6 @@ class VendorMerger:
             return f"taken by another run: {key}"
         CRASH_ARCHIVE.hit()
         self.stats["archived"] += 1
-        retry.settle(
-            self.run,
-            retries.location(vendor.bucket, key),
-            target_id=retries.location(vendor.bucket, moved),
-            target_system="s3",
-        )
         return moved
 
     def _read(self, vendor: VendorSettings, obj: dict[str, Any]) -> _Inbound | None:
@@ -277,6 +349,8 @@ class VendorMerger:
         for vendor in vendors:
             for obj in list_keys(self.client, vendor.bucket, vendor.inbound_prefix):
                 self.stats["files"] += 1
+                if self._finish_quarantine(vendor, obj):
+                    continue
                 item = self._read(vendor, obj)
                 if item is None:
                     continue
@@ -294,7 +368,7 @@ class VendorMerger:
                         send=lambda d: None,
                         target_system="s3",
                     )
-                    self._archive(vendor, item.key)
+                    self._archive_safely(item)
                     continue
                 if ident in seen:
                     self._quarantine(
@@ -485,16 +559,36 @@ class VendorMerger:
             return  # not committed: leave the sources in inbound for the next run
         self.stats["merged"] += 1
         for source in sources:  # archive only after the merged document is committed
+            self._archive_source(source)
 
-            def archive(decision: Decision, source: _Inbound = source) -> str:
-                return self._archive(source.vendor, source.key)
+    def _archive_source(self, source: _Inbound) -> None:
+        """The source's record ``synced`` with its archive key as target, then the move; a crash in
+        between leaves the file in ``inbound/``, which the rerun recognises (same document, same
+        content: ``ignored``) and archives."""
+        run = self.run
+        planned: dict[str, str | None] = {}
 
-            action = run.process(
-                self._doc_key(source),
-                payload_hash=source.file_hash,
-                send=archive,
-                target_system="s3",
-                trace_key=source.key,
-            )
-            if action is Action.SKIP:
-                self._archive(source.vendor, source.key)
+        def plan(decision: Decision) -> str:
+            planned["key"] = self._archive_key(source.vendor, source.key)
+            return planned["key"] or f"taken by another run: {source.key}"
+
+        action = run.process(
+            self._doc_key(source),
+            payload_hash=source.file_hash,
+            send=plan,
+            target_system="s3",
+            trace_key=source.key,
+        )
+        if action is Action.SKIP:
+            self._archive_safely(source)
+            return
+        state = run.ledger.get(self._doc_key(source))
+        if planned.get("key") and state is not None and state.status is RecordStatus.SYNCED:
+            self._archive_safely(source, planned["key"])
+
+    def _archive_safely(self, source: _Inbound, planned: str | None = None) -> None:
+        """Archive after the ledger said so: a failing S3 leaves the file for the next run to finish."""
+        try:
+            self._archive(source.vendor, source.key, planned)
+        except Exception as exc:  # noqa: BLE001 - recorded already: the next run archives it
+            self.log.warning("could not archive %s now: %s", source.key, exc)
