@@ -3,22 +3,46 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
+from airflow.sdk.exceptions import ParamValidationError
 
 from po_sync.hotwax.formats import parse_po_csv
 from po_sync_sandbox.hotwax import PO_DIR
-from tests.hotwax.conftest import run_dag
+from tests.hotwax.conftest import DEFAULT_CONF, run_dag
 from tests.hotwax.test_e2e_bad_input import failed_name
 from tests.hotwax.test_e2e_export import FLOW, csv_files, flagged
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("remote_dir", ["../../outside", "netsuite/../../../outside", "/", "/tmp/hotwax"])
-def test_a_remote_dir_outside_the_sftp_root_fails_the_run_and_flags_nothing(
+OUTSIDE_DIRS = ["../../outside", "netsuite/../../../outside", "/", "/tmp/hotwax"]
+
+
+@pytest.mark.parametrize("remote_dir", OUTSIDE_DIRS)
+def test_the_trigger_form_refuses_a_remote_dir_outside_the_sftp_root(
     dagbag, ledger_conn, actor, netsuite_store, remote_dir
 ):
-    run = run_dag(dagbag, FLOW, {"remote_dir": remote_dir})
+    """The param's schema stops it before a run exists (the REST trigger answers 400)."""
+    with pytest.raises(ParamValidationError, match="remote_dir"):
+        run_dag(dagbag, FLOW, {"remote_dir": remote_dir})
+    assert flagged(netsuite_store) == set()
+    assert list(actor.root.parent.rglob("*.csv")) == []
+
+
+@pytest.mark.parametrize("remote_dir", OUTSIDE_DIRS)
+def test_an_operator_given_a_remote_dir_outside_the_sftp_root_fails_the_run_and_flags_nothing(
+    dagbag, ledger_conn, actor, netsuite_store, remote_dir
+):
+    """Defence in depth: a DAG author who passes the folder straight to the operator (no param
+    schema in the way) still gets a failed run, no file and no PO flagged exported."""
+    dag = copy.deepcopy(dagbag.get_dag(FLOW))
+    for task in dag.tasks:
+        task.retries = 0
+        if hasattr(task, "remote_dir"):
+            task.remote_dir = remote_dir
+    run = dag.test(run_conf=DEFAULT_CONF[FLOW])
     assert run.state == "failed"
     assert flagged(netsuite_store) == set()  # no PO marked exported for a file HotWax never sees
     written = [p for p in actor.root.parent.rglob("*.csv")]
