@@ -3,8 +3,9 @@
 Pass 1: the sandbox's access-token lifetime is set short (``DEMO_TOKEN_TTL`` seconds), then
 ``vend_token_refresh`` rotates the pair; a buyer creates five Pending Receipt POs in NetSuite and store
 staff type a stock order in the POS; ``vend_purchase_order_sync`` makes one SUPPLIER consignment per PO
-and one NetSuite PO for the POS order, and the short-lived token is rotated while it runs (checked:
-at least one refresh during the run, no refresh token ever reused); the warehouse receives two of the
+and one NetSuite PO for the POS order; the access token is expired server-side as the run starts
+(and is short-lived anyway), so the run must rotate it (checked: at least one refresh during the run,
+no refresh token ever reused); the warehouse receives two of the
 POs in NetSuite and ``vend_item_receipt_sync`` receives their consignments.
 Pass 2: the token is rotated again; nothing is created twice (no new consignment, no new NetSuite PO,
 no second receipt).
@@ -115,6 +116,9 @@ def _before_po_sync(sandbox: Any, pass_no: int) -> None:
             reference="POS-DEMO-1",
         )
         _STATE["pos_made"] = [order["id"]]
+        # A run on a fast machine can finish inside the short token lifetime: the token the refresh
+        # just stored is expired server-side now, so the run's first call meets a 401 and must rotate.
+        xs.oauth.expire_access_tokens()
     _STATE["oauth_before"] = _oauth()
     _STATE["counts_before"] = _counts(ns, xs)
 
