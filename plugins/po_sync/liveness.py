@@ -7,6 +7,10 @@ scheduler marks a task instance whose heartbeat stopped as failed (or up for ret
 starts, :func:`release_dead_claims` asks Airflow about every other ``processing`` run of the flow and
 closes those whose task instance is no longer ``running`` as ``incomplete``, so the records they held
 are taken over at once (DESIGN.md, ledger rules 1 and 6).
+
+A task instance this Airflow does not know counts as gone, so one ledger serves one Airflow
+deployment (README, *One ledger per Airflow deployment*): a second deployment's live runs would be
+unknown here and lose their claims.
 """
 
 from __future__ import annotations
