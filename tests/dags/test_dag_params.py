@@ -82,7 +82,9 @@ def test_only_this_vendor_is_optional(dagbag: Any, dag_id: str) -> None:
 
 
 @pytest.mark.parametrize("remote_dir", ["../../etc", "/etc", "a/../b", "a/./b", "a\\b", "a\tb"])
-def test_hotwax_remote_dir_outside_the_login_folder_is_refused_at_trigger(dagbag: Any, remote_dir: str) -> None:
+def test_hotwax_remote_dir_outside_the_login_folder_is_refused_at_trigger(
+    dagbag: Any, remote_dir: str
+) -> None:
     """The trigger form and the REST API refuse it before a run exists (the operator checks again)."""
     param = dagbag.get_dag("hotwax_po_export").params.get_param("remote_dir")
     with pytest.raises(jsonschema.ValidationError):

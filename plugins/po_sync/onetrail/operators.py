@@ -1223,7 +1223,7 @@ class _DespatchStream:
                 )
             if isinstance(parsed, OnetrailFormatError):
                 raise parsed
-            return parsed  # type: ignore[no-any-return]
+            return parsed
         except OnetrailFormatError as exc:
             if self.dry_run:
                 run.counts["quarantined"] += 1

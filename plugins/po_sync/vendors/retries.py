@@ -17,6 +17,7 @@ Never retried: a vendor's correction of a document already written to NetSuite
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from po_sync import retry
@@ -50,6 +51,11 @@ def _exists(client: Any, bucket: str, key: str) -> bool:
             return False
         raise
     return True
+
+
+def _inbound_exists(client: Any, vendor: Any, name: str) -> bool:
+    """Whether ``name`` is taken in the vendor's inbound prefix (a requeued file must not replace one)."""
+    return _exists(client, vendor.bucket, vendor.inbound_prefix + name)
 
 
 def _move_note(client: Any, bucket: str, note_key: str, request: retry.RetryRequest, went_to: str) -> str:
@@ -126,7 +132,7 @@ def requeue_merge(run: SyncRun, client: Any, vendors: list[VendorSettings]) -> i
                 )
             continue
         target = vendor.inbound_prefix + retry.retry_name(
-            name, request.action_id, lambda n, v=vendor: _exists(client, v.bucket, v.inbound_prefix + n)
+            name, request.action_id, functools.partial(_inbound_exists, client, vendor)
         )
         note = _move_note(
             client, vendor.bucket, f"{source}.error.txt", request, location(vendor.bucket, target)
