@@ -353,20 +353,9 @@ def test_crash_and_rerun(
 def vend_transfers(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The transfer e2e tests' sandboxes: three transfer orders Main Warehouse -> Store Downtown, the
     settings table from the shipped file (no Variable)."""
-    from po_sync.faults import CRASH_ENV
-    from po_sync_sandbox.netsuite import GenerateSpec, NetSuiteService
-    from po_sync_sandbox.runner import Sandbox
-    from po_sync_sandbox.xseries import XSeriesService
-    from tests.xseries.test_e2e_transfer_orders import SPEC, VAR_ENV
+    from tests.xseries.test_e2e_transfer_orders import transfer_sandboxes
 
-    with Sandbox(
-        tmp_path / "sb", services=[NetSuiteService(generate_spec=GenerateSpec(**SPEC)), XSeriesService()]
-    ) as sb:
-        for key, value in sb.env().items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.delenv(CRASH_ENV, raising=False)
-        monkeypatch.delenv(VAR_ENV, raising=False)
-        sb.services["xseries"].set_knobs(registers=10)
+    with transfer_sandboxes(tmp_path, monkeypatch) as sb:
         yield sb
 
 

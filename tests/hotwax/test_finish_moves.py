@@ -14,10 +14,11 @@ import sqlalchemy as sa
 
 from po_sync import faults
 from po_sync.ledger import RecordStatus
-from po_sync.ledger.schema import sync_record, sync_run
+from po_sync.ledger.schema import sync_record
 from po_sync_sandbox.hotwax import RECEIPT_DIR
 from tests.hotwax.conftest import receipts_of, run_dag
 from tests.hotwax.test_e2e_receipts import EXPORT, IMPORT, POS
+from tests.ledger_rows import last_counts
 
 pytestmark = pytest.mark.e2e
 
@@ -33,18 +34,6 @@ def _file_records(ledger) -> dict[str, tuple[str, str | None, str | None]]:
             )
         ).all()
     return {f"{r.entity_type}:{r.source_id}": (r.status, r.target_id, r.trace_key) for r in rows}
-
-
-def _last_counts(ledger) -> tuple[int, int, int, int]:
-    """(read, synced, ignored, quarantined) of the import task's last sync_run."""
-    with ledger.engine.connect() as conn:
-        row = conn.execute(
-            sa.select(sync_run)
-            .where(sync_run.c.flow == IMPORT, sync_run.c.task_id == "import_receipts")
-            .order_by(sync_run.c.id.desc())
-            .limit(1)
-        ).one()
-    return row.count_read, row.count_synced, row.count_ignored, row.count_quarantined
 
 
 @pytest.mark.parametrize("which", ["archive", "error"])
@@ -78,7 +67,7 @@ def test_the_rerun_only_finishes_the_move_of_a_file_whose_outcome_is_recorded(
     by_name = {k.split(":", 1)[1].split("@", 1)[0]: v for k, v in records.items()}
     assert by_name[feed][0] == "synced" and by_name[feed][1].endswith(f"archive/{feed}")
     assert by_name[bad][0] == "quarantined" and by_name[bad][2].endswith(f"error/{bad}")
-    read, synced, ignored, quarantined = _last_counts(ledger_conn)
+    read, synced, ignored, quarantined = last_counts(ledger_conn, IMPORT, "import_receipts")
     if which == "error":  # the rerun only moved the malformed file: nothing read, nothing recorded
         assert (read, synced, ignored, quarantined) == (0, 0, 0, 0)
     else:  # the feed's move finished uncounted; the malformed file read and quarantined once

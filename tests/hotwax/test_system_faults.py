@@ -13,6 +13,7 @@ import pytest
 
 from po_sync_sandbox.hotwax import RECEIPT_DIR
 from tests.hotwax.conftest import receipts_of, run_dag
+from tests.ledger_rows import last_task_run
 
 pytestmark = pytest.mark.e2e
 
@@ -30,18 +31,6 @@ def feed(dagbag, ledger_conn, actor):
 
 def _use_connection(monkeypatch, conn: dict) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_NETSUITE_DEFAULT", json.dumps(conn))
-
-
-def _last_run(ledger_conn) -> dict:
-    import sqlalchemy as sa
-
-    from po_sync.ledger.schema import sync_run
-
-    with ledger_conn.engine.connect() as conn:
-        row = conn.execute(
-            sa.select(sync_run).where(sync_run.c.flow == IMPORT).order_by(sync_run.c.id.desc()).limit(1)
-        ).one()
-    return dict(row._mapping)
 
 
 def _assert_untouched(actor, ledger_conn, netsuite_store, name: str) -> None:
@@ -70,7 +59,7 @@ def test_wrong_token_secret_stops_the_run_and_leaves_the_feed(
     run = run_dag(dagbag, IMPORT)
     assert run.state == "failed"  # the run says it failed: nobody is told "success"
     _assert_untouched(actor, ledger_conn, netsuite_store, feed)
-    last = _last_run(ledger_conn)
+    last = last_task_run(ledger_conn, IMPORT)
     assert last["status"] == "failed" and "INVALID_LOGIN" in (last["message"] or ""), last
 
     _use_connection(monkeypatch, netsuite.connection("tba"))
@@ -89,7 +78,7 @@ def test_token_endpoint_down_stops_the_run_and_leaves_the_feed(
     run = run_dag(dagbag, IMPORT)
     assert run.state == "failed"
     _assert_untouched(actor, ledger_conn, netsuite_store, feed)
-    last = _last_run(ledger_conn)
+    last = last_task_run(ledger_conn, IMPORT)
     assert last["status"] == "failed" and f"status={status}" in (last["message"] or ""), last
 
     netsuite.faults.clear()

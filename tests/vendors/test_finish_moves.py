@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from po_sync import faults
 from po_sync.ledger import RecordStatus
-from po_sync.ledger.schema import sync_record, sync_run
+from po_sync.ledger.schema import sync_record
+from tests.ledger_rows import last_counts
 from tests.vendors.test_export_dag import run_dag
 from tests.vendors.test_flow_dags import EXPORT, IMPORT, MERGE, ns_counts
 from tests.vendors.test_merge_import import standard_pos
@@ -26,18 +27,6 @@ def _records(ledger, flow: str) -> list[tuple[str, str, str, str | None]]:
     with ledger.engine.connect() as conn:
         rows = conn.execute(sa.select(sync_record).where(sync_record.c.flow == flow)).all()
     return [(r.entity_type, r.source_id, r.status, r.trace_key) for r in rows]
-
-
-def _last_counts(ledger, flow: str, task_id: str) -> tuple[int, int, int, int]:
-    """(read, synced, ignored, quarantined) of ``task_id``'s last sync_run."""
-    with ledger.engine.connect() as conn:
-        row = conn.execute(
-            sa.select(sync_run)
-            .where(sync_run.c.flow == flow, sync_run.c.task_id == task_id)
-            .order_by(sync_run.c.id.desc())
-            .limit(1)
-        ).one()
-    return row.count_read, row.count_synced, row.count_ignored, row.count_quarantined
 
 
 def _crash_then_rerun(dagbag, dag_id: str, conf: dict, point: str, monkeypatch) -> None:
@@ -78,7 +67,7 @@ def test_merge_rerun_only_finishes_the_move(which, dagbag, ledger_conn, world, n
     assert RecordStatus.IN_PROGRESS.value not in [s for _, _, s, _ in records]
     (file_record,) = [r for r in records if r[0] == "vendor_file"]
     assert file_record[2] == "quarantined" and file_record[3].endswith(f"quarantine/{bad}")
-    read, synced, ignored, quarantined = _last_counts(ledger_conn, MERGE, "merge_vendor_files")
+    read, synced, ignored, quarantined = last_counts(ledger_conn, MERGE, "merge_vendor_files")
     if which == "quarantine":  # the bad file only moved (uncounted); the good one merged and archived
         assert quarantined == 0 and synced >= 2
     else:  # the good file recognised (same content, merged before): ignored, archived; nothing else
@@ -113,7 +102,7 @@ def test_import_rerun_only_finishes_the_move(which, dagbag, ledger_conn, world, 
     assert RecordStatus.IN_PROGRESS.value not in [s for _, _, s, _ in records]
     (bad,) = [r for r in records if r[1] == "BAD-1"]
     assert bad[2] == "quarantined" and bad[3] == "quarantine/BAD-1.json"
-    read, synced, ignored, quarantined = _last_counts(ledger_conn, IMPORT, "import_merged_documents")
+    read, synced, ignored, quarantined = last_counts(ledger_conn, IMPORT, "import_merged_documents")
     if which == "quarantine":  # BAD-1 only moved (uncounted); the receipt written once
         assert (read, synced, ignored, quarantined) == (1, 1, 0, 0)
     else:  # the receipt recognised as written (ignored) and moved; BAD-1 was done before the crash

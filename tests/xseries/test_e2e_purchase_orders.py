@@ -11,6 +11,7 @@ import pytest
 from po_sync.faults import CRASH_ENV
 from po_sync.ledger import RecordKey, RecordStatus
 from po_sync.xseries.operators import CONSIGNMENT_FIELD, SYNCED_FIELD
+from tests.ledger_rows import last_task_run
 from tests.xseries.conftest import pos, run
 
 pytestmark = pytest.mark.e2e
@@ -36,22 +37,6 @@ def ns_counts(ns: Any, po: dict[str, Any]) -> dict[str, Decimal]:
         sku = ns.store.get("inventoryItem", line["item"]["id"])["itemId"]
         out[sku] = out.get(sku, Decimal(0)) + Decimal(str(line["quantity"]))
     return out
-
-
-def last_task_run(ledger: Any, task_id: str) -> dict[str, Any]:
-    """The ledger's ``sync_run`` row of the latest run of ``task_id`` in this flow (its counts)."""
-    import sqlalchemy as sa
-
-    from po_sync.ledger.schema import sync_run
-
-    with ledger.engine.connect() as conn:
-        row = conn.execute(
-            sa.select(sync_run)
-            .where(sync_run.c.flow == FLOW, sync_run.c.task_id == task_id)
-            .order_by(sync_run.c.id.desc())
-            .limit(1)
-        ).one()
-    return dict(row._mapping)
 
 
 def test_pos_become_consignments_once_and_twice_is_nothing_new(vend, dagbag, ledger_conn):
@@ -137,7 +122,7 @@ def test_pos_made_in_the_pos_become_netsuite_pos_once(vend, dagbag, ledger_conn)
     assert xs.store.created_via_api == created  # and the new PO did not go back as a second consignment
     state = ledger_conn.get(RecordKey(FLOW, "consignment", "xseries", order["id"]))
     assert state.status is RecordStatus.SYNCED and state.attempts == 1
-    push = last_task_run(ledger_conn, "push_purchase_orders")
+    push = last_task_run(ledger_conn, FLOW, "push_purchase_orders")
     assert (push["count_synced"], push["count_ignored"]) == (0, len(before) + 1), push
     assert ledger_conn.get(RecordKey(FLOW, "purchase_order", "netsuite", po["id"])).attempts == 1
 

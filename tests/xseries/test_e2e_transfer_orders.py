@@ -4,6 +4,7 @@ unmapped outlets and bad input, receiving only once every receipt exists."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from collections.abc import Iterator
@@ -37,8 +38,10 @@ SPEC = {
 VAR_ENV = f"AIRFLOW_VAR_{VARIABLE_KEY.upper()}"
 
 
-@pytest.fixture
-def vend(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+@contextlib.contextmanager
+def transfer_sandboxes(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """NetSuite with the three transfer orders of :data:`SPEC` and X-Series with ten registers, the
+    environment pointing Airflow at them, no crash armed and the settings from the shipped file."""
     from po_sync_sandbox.netsuite import GenerateSpec, NetSuiteService
     from po_sync_sandbox.runner import Sandbox
     from po_sync_sandbox.xseries import XSeriesService
@@ -51,6 +54,12 @@ def vend(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.delenv(CRASH_ENV, raising=False)
         monkeypatch.delenv(VAR_ENV, raising=False)
         sb.services["xseries"].set_knobs(registers=10)
+        yield sb
+
+
+@pytest.fixture
+def vend(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    with transfer_sandboxes(tmp_path, monkeypatch) as sb:
         yield sb
 
 
