@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# make test's worker processes (pytest-xdist); 0 runs the suite in this one process
+PYTEST_WORKERS ?= 4
 
 .PHONY: help install test demo airflow stop bench sandbox lint requirements clean
 
@@ -28,7 +30,7 @@ $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/python -m po_sync_sandbox.demo

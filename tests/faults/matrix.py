@@ -33,6 +33,10 @@ FULL_ENV = "PO_SYNC_FULL_FAULT_MATRIX"
 REPORT_ENV = "PO_SYNC_FAULTS_REPORT"
 MODES = ("retry", "new_run")
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+#: sensors in a cell's run (seconds): every input is in place before the run, so waiting longer only
+#: delays the soft-fail of a folder the crashed run already emptied
+POKE_INTERVAL = 0.25
+SENSOR_TIMEOUT = 1.0
 
 #: Cells that fail today because of a defect another branch fixes: (point name, mode) -> reason.
 #: ``xfail(strict=True)``: once the fix lands the cell passes, the strict xfail fails, and the entry
@@ -109,12 +113,14 @@ def run_dag(dagbag: Any, dag_id: str, conf: dict[str, Any] | None = None, *, ret
         task.retry_exponential_backoff = False
         if type(task).__name__ == "SFTPSensor":
             # dag.test runs a deferred trigger inline without its timeout: poke instead, so an empty
-            # folder (everything handled before the crash) soft-fails after a few seconds
+            # folder (everything handled before the crash) soft-fails after SENSOR_TIMEOUT; a file
+            # already there is found by the first poke, which always runs
             task.deferrable = False
-            task.timeout = 3
-            task.poke_interval = 1
+            task.timeout = SENSOR_TIMEOUT
+            task.poke_interval = POKE_INTERVAL
         elif hasattr(task, "poke_interval"):
-            task.poke_interval = 1
+            # the vendor files sensor waits for the scenario's files (already uploaded): poke often
+            task.poke_interval = POKE_INTERVAL
             task.timeout = 60
     return dag.test(run_conf={**dag.params.dump(), **(conf or {})}, logical_date=None)
 
@@ -230,10 +236,10 @@ def record(point: str, mode: str, outcome: Outcome) -> None:
     path = os.environ.get(REPORT_ENV)
     if not path:
         return
-    lines = bench_lines(point, mode, outcome)
+    text = "".join(json.dumps(line) + "\n" for line in bench_lines(point, mode, outcome))
+    # one append per cell: xdist workers write to the same report, so a cell's lines must not interleave
     with open(path, "a", encoding="utf-8") as out:
-        for line in lines:
-            out.write(json.dumps(line) + "\n")
+        out.write(text)
 
 
 def bench_lines(point: str, mode: str, outcome: Outcome) -> list[dict[str, Any]]:

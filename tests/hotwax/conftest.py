@@ -78,7 +78,7 @@ def run_dag(
             task.retries = retries
         if sensor_timeout is not None and hasattr(task, "poke_interval"):
             task.timeout = sensor_timeout
-            task.poke_interval = 1
+            task.poke_interval = 0.25  # the files a test expects are there before the run
     return dag.test(run_conf={**DEFAULT_CONF[dag_id], **(conf or {})})
 
 

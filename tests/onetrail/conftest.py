@@ -23,6 +23,11 @@ SMALL_DATA = {
     "custom_records": 0,
 }
 
+#: the sensors' poke interval and timeout in tests (seconds): the files a test expects are in place before
+#: the run, so a longer wait only delays the soft-fail of an empty folder
+POKE_INTERVAL = 0.25
+SENSOR_TIMEOUT = 1.0
+
 DEFAULT_CONF: dict[str, dict[str, Any]] = {
     "onetrail_po_submit": {"resync_po_numbers": [], "dry_run": False},
     "onetrail_inbound": {"dry_run": False},
@@ -71,10 +76,11 @@ def run_dag(bag: Any, dag_id: str, conf: dict[str, Any] | None = None, *, retrie
             task.retries = retries
         if hasattr(task, "poke_interval"):
             # dag.test runs a deferred trigger inline without its timeout: poke instead, so an empty
-            # folder soft-fails (skips) after a few seconds as the triggerer would after its timeout.
+            # folder soft-fails (skips) after SENSOR_TIMEOUT as the triggerer would after its timeout. A file
+            # already there is found by the first poke, which always runs.
             task.deferrable = False
-            task.timeout = 3
-            task.poke_interval = 1
+            task.timeout = SENSOR_TIMEOUT
+            task.poke_interval = POKE_INTERVAL
     return dag.test(run_conf={**DEFAULT_CONF[dag_id], **(conf or {})})
 
 
