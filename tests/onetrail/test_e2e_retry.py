@@ -3,6 +3,7 @@ cause is fixed, and NetSuite gets one bill (``po_sync.onetrail.retries``)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -49,3 +50,44 @@ def test_retry_of_a_refused_invoice_after_its_charge_type_is_configured(
     # Once only: another run bills nothing more.
     run_dag(dagbag, FLOW)
     assert [b["id"] for b in bills_of(store, po["id"])] == [bill["id"]]
+
+
+def test_retry_takes_the_file_its_record_names_when_an_earlier_one_holds_its_name(
+    dagbag, ledger_conn, onetrail_sandbox, hub, store, monkeypatch
+):
+    """Two refused deliveries of one file name: the first is kept as ``error/<name>``, the second under
+    a tagged name. Retrying the second moves back the file its record names (``trace_key``), not the
+    first one that holds the plain name; the first stays in ``error/`` with its note."""
+    po = received_orders(dagbag, hub, store)[0]
+    path = hub.invoice(po["tranid"], charge_type="INSURANCE")  # no account for it yet: refused
+    first = path.read_bytes()
+    assert task_states(run_dag(dagbag, FLOW))[GROUP] == "success"
+    error_dir = hub.folder("Out/Invoice") / "error"
+    assert (error_dir / path.name).read_bytes() == first
+    second = first + b"\n<!-- sent again -->\n"  # the same invoice, delivered again: other bytes
+    path.write_bytes(second)
+    assert task_states(run_dag(dagbag, FLOW))[GROUP] == "success"
+    assert bills_of(store, po["id"]) == []
+    (kept,) = [p for p in error_dir.iterdir() if p.read_bytes() == second]
+    assert kept.name != path.name and kept.name.endswith(path.suffix)
+    digest = hashlib.sha256(second).hexdigest()
+    (record,) = [
+        r
+        for r in open_records(FLOW)
+        if r["entity_type"] == "invoice_file" and r["source_id"].endswith(digest)
+    ]
+    assert str(ledger_conn.get_by_id(record["id"]).trace_key).endswith(f"error/{kept.name}")
+
+    settings = dict(onetrail_sandbox.onetrail_settings)
+    settings["charge_types"] = {**settings.get("charge_types", {}), "INSURANCE": "601"}
+    monkeypatch.setenv("AIRFLOW_VAR_PO_SYNC_ONETRAIL", json.dumps(settings))
+    queue_action("retry", [record["id"]])
+    run = run_dag(dagbag, FLOW)
+    assert task_states(run)["requeue_retried_files"] == "success" and task_states(run)[GROUP] == "success"
+
+    assert len(bills_of(store, po["id"])) == 1
+    assert ledger_conn.get_by_id(record["id"]).status is RecordStatus.SYNCED
+    assert (hub.folder("Out/Invoice") / "archive" / path.name).read_bytes() == second
+    assert not kept.exists()
+    assert (error_dir / path.name).read_bytes() == first, "the earlier file stays where it was"
+    assert (error_dir / f"{path.name}.error.txt").exists()
