@@ -5,7 +5,7 @@ the path it goes to as ``trace_key`` (``archive/`` or ``error/``), then the move
 (:mod:`po_sync.onetrail.kept`). A crash at ``after_file_outcome`` leaves the file in its ``Out``
 folder with a closed record; the rerun must only move it where the record says: no second receipt
 or bill, no 'already processed' duplicate in ``error/``, and the run counts nothing as read, synced
-or quarantined for it (``moves_completed`` says what it did).
+or quarantined for it (``moves_finished`` says what it did).
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def test_despatch_rerun_only_finishes_the_move_of_a_file_whose_outcome_is_record
     assert all(status != "in_progress" for status, _ in records.values()), records
     counts = last_counts(ledger_conn, DESPATCH)
     summary = pushed(run, DESPATCH)
-    assert summary["moves_completed"] == 1, summary
+    assert summary["moves_finished"] == 1, summary
     if which == "error":  # the bad file only moved; the advice read and received now (file + PO)
         assert counts == {"read": 2, "synced": 2, "ignored": 0, "failed": 0, "quarantined": 0}
     else:  # the advice only moved: nothing read, written or recorded again

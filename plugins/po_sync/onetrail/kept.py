@@ -5,7 +5,7 @@ with the path it is about to be kept at as its record's ``trace_key`` (planned w
 :func:`po_sync.sftp.free_kept_path`); only then is the file moved there (:func:`po_sync.sftp.keep_at`),
 its note written first when it goes to ``error/``. A crash in between leaves the file in its ``Out``
 folder with a closed record naming its destination: the rerun sees that (:meth:`KeptFile.recorded_move`),
-only completes the move and counts it in ``notes["moves_completed"]`` -- nothing applied, recorded
+only completes the move and counts it in ``notes["moves_finished"]`` -- nothing applied, recorded
 or counted again. The other order (move, then record) lost the outcome in that gap: the record stayed
 ``in_progress`` for good, since no run ever sees a moved file again.
 
@@ -163,5 +163,5 @@ class KeptFile:
         self.settle(target, note)
         moved = self.keep(target, note=note, rewrite_note=False)
         notes = self.run.notes
-        notes["moves_completed"] = int(notes.get("moves_completed", 0)) + 1
+        notes["moves_finished"] = int(notes.get("moves_finished", 0)) + 1
         return moved

@@ -5,7 +5,9 @@ Every operator follows the ledger rules (``DESIGN.md``): a record is ``in_progre
 effect; order files are named per PO version (``ORD-<PO>-<version>.xml``), written to a temporary name
 and renamed; the PO's submit status moves Not Submitted → Submitting (before the upload) → Submitted
 (after the rename) or Failed; an inbound file is keyed by name + SHA-256, archived only after what it
-caused is committed, and a bad file goes to ``error/`` with a note beside it.
+caused is committed, and a bad file goes to ``error/`` with a note beside it. Either way its outcome
+is recorded (with the path it goes to) before it moves, so a rerun after a crash in between only
+finishes the move (:mod:`po_sync.onetrail.kept`).
 
 Crash drills: ``PO_SYNC_CRASH_AFTER_WRITE=onetrail_po_submit`` (or ``onetrail_inbound``) kills the task
 right after a side effect, before the ledger hears of it (:mod:`po_sync.faults`).
