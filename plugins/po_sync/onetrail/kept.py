@@ -55,6 +55,8 @@ class KeptFile:
     checksum: str
     size: int
     conn_id: str | None
+    #: put back by the queue's Retry: whatever its records say, it is to be read again
+    retried: bool = False
 
     @property
     def location(self) -> str:
@@ -141,7 +143,11 @@ class KeptFile:
     def recorded_move(self, *keys: RecordKey) -> tuple[str, str | None] | None:
         """``(target, note)`` when one of ``keys`` (the file's record, its duplicate record) says where
         this file goes and nothing is there yet: a run recorded the outcome and stopped before the
-        move. None otherwise (never handled, or the kept path holds a file: this is a new delivery)."""
+        move. None otherwise (never handled, the kept path holds a file: this is a new delivery, or
+        the queue's Retry put the file back: its file record still names the ``error/`` path it
+        came from when only a document of it was retried)."""
+        if self.retried:
+            return None
         for key in keys:
             state = self.run.ledger.get(key)
             if state is None or state.status not in _DECIDED or not state.trace_key:
