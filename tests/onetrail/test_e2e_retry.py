@@ -10,6 +10,7 @@ import pytest
 
 from po_sync.ledger import RecordStatus
 from po_sync.ledger.actions import record_history
+from po_sync.onetrail import retries
 from tests.core.ui.queue_client import open_records, queue_action
 from tests.onetrail.conftest import run_dag, task_states
 from tests.onetrail.test_e2e_invoices import GROUP, bills_of, received_orders
@@ -79,7 +80,12 @@ def test_retry_takes_the_file_its_record_names_when_an_earlier_one_holds_its_nam
         for r in open_records(FLOW)
         if r["entity_type"] == "invoice_file" and r["source_id"].endswith(digest)
     ]
-    assert str(ledger_conn.get_by_id(record["id"]).trace_key).endswith(f"error/{kept.name}")
+    state = ledger_conn.get_by_id(record["id"])
+    assert str(state.trace_key).endswith(f"error/{kept.name}")
+    # the queue's links name that file and its note, not the plain name's
+    row = {"entity_type": "invoice_file", "source_id": record["source_id"], "trace_key": state.trace_key}
+    links = [loc for _, loc in retries.files_of(row, conn_id="onetrail_sftp")]
+    assert links[0].endswith(f"error/{kept.name}") and links[1].endswith(f"error/{kept.name}.error.txt")
 
     settings = dict(onetrail_sandbox.onetrail_settings)
     settings["charge_types"] = {**settings.get("charge_types", {}), "INSURANCE": "601"}

@@ -503,13 +503,23 @@ class _InboundFile(KeptFile):
         self.finish_move(*found)
         return True
 
-    def refuse(self, key: RecordKey, *, code: str, message: str) -> None:
-        """Quarantine bad input that never became a record: recorded with its ``error/`` path, then
-        the note and the move."""
+    def record_refusal(self, key: RecordKey, *, code: str, message: str) -> str | None:
+        """Quarantine bad input that never became a record (``key``), naming the ``error/`` path the
+        file goes to; that path, or None when another live run holds the record (the file is left
+        to it). The caller moves the file once this is committed."""
         target = self.plan_error()
-        self.run.quarantine_input(key, code=code, message=message, trace_key=target)
+        decision = self.run.begin(key, payload_hash=None, trace_key=target, force=True)
+        if decision.action is Action.BUSY:
+            return None
+        self.run.quarantined(decision, code=code, message=message)
         self.settle(target, message)
-        self.keep(target, note=message)
+        return target
+
+    def refuse(self, key: RecordKey, *, code: str, message: str) -> None:
+        """:meth:`record_refusal`, then the note and the move."""
+        target = self.record_refusal(key, code=code, message=message)
+        if target is not None:
+            self.keep(target, note=message)
 
     def close(
         self, decision: Any, *, error: tuple[str, str] | None = None, target_id: str | None = None
@@ -1256,13 +1266,10 @@ class _DespatchStream:
             if self.dry_run:
                 run.counts["quarantined"] += 1
             else:
-                target = file.plan_error()
-                run.quarantine_input(
-                    file.key(self.op.entity_type), code=exc.code, message=exc.message, trace_key=target
-                )
                 note = exc.message
-                file.settle(target, note)
-                moves.append(functools.partial(file.keep, target, note=note))
+                target = file.record_refusal(file.key(self.op.entity_type), code=exc.code, message=note)
+                if target is not None:
+                    moves.append(functools.partial(file.keep, target, note=note))
             return None
 
     def _begin_files(
@@ -1293,10 +1300,10 @@ class _DespatchStream:
                 state = decision.previous
                 assert state is not None
                 message = f"{file.name}: already processed on {state.updated_at:%Y-%m-%d %H:%M} UTC ({state.target_id}); not processed again"
-                target = file.plan_error()
                 dup = file.duplicate_key(self.op.entity_type)
-                run.quarantine_input(dup, code="DUPLICATE_FILE", message=message, trace_key=target)
-                moves.append(functools.partial(file.keep, target, note=message))
+                target = file.record_refusal(dup, code="DUPLICATE_FILE", message=message)
+                if target is not None:
+                    moves.append(functools.partial(file.keep, target, note=message))
             elif decision.action is not Action.BUSY:
                 states.append(_DespatchFile(file, advice, decision))
         return states
