@@ -38,25 +38,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 POKE_INTERVAL = 0.25
 SENSOR_TIMEOUT = 1.0
 
+#: known defects whose cell may pass by chance (timing): their xfail is not strict
+TIMING_DEPENDENT: set[str] = set()
 #: Cells that fail today because of a defect another branch fixes: (point name, mode) -> reason.
 #: ``xfail(strict=True)``: once the fix lands the cell passes, the strict xfail fails, and the entry
 #: must be removed.
-_INPUT_GONE = (
-    "the input file is moved (archive/, error/, quarantine/) before the ledger records its outcome: a "
-    "crash in between leaves the record in_progress for good, because no rerun sees the file again "
-    "(targets are right; the ledger disagrees)"
-)
-#: known defects whose cell may pass by chance (timing): their xfail is not strict
-TIMING_DEPENDENT: set[str] = set()
-KNOWN_DEFECTS: dict[str, str] = {
-    "onetrail_po_submit.after_archive": _INPUT_GONE,
-    "onetrail_inbound.after_archive": _INPUT_GONE,
-    "onetrail_inbound.ledger_claimed": _INPUT_GONE + " (a bad file moved to error/, then claimed)",
-    "onetrail_inbound.after_despatch_applied": (
-        "every record of the despatch advice committed, file not yet archived: the rerun finds the "
-        "file 'already processed' and moves it to error/ with a note instead of archive/"
-    ),
-}
+KNOWN_DEFECTS: dict[str, str] = {}
 
 
 def full_matrix() -> bool:

@@ -731,11 +731,13 @@ class Ledger:
     def set_trace_key(self, record_ids: Iterable[int], trace_key: str, *, sync_run_id: int) -> None:
         """Name where the records this run holds are going (a file named after its content, known only
         once the claims are made), so a rerun after a crash finds it; records not held by the run
-        are left alone."""
+        are left alone. Inside a :meth:`batch` it is part of the batch (a file's kept path named in
+        the same commit as its outcome; a transaction of its own would wait for the batch's writer
+        lock on SQLite for ever)."""
         ids = list(record_ids)
         if not ids:
             return
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 sync_record.update()
                 .where(

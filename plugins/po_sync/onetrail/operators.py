@@ -5,7 +5,9 @@ Every operator follows the ledger rules (``DESIGN.md``): a record is ``in_progre
 effect; order files are named per PO version (``ORD-<PO>-<version>.xml``), written to a temporary name
 and renamed; the PO's submit status moves Not Submitted → Submitting (before the upload) → Submitted
 (after the rename) or Failed; an inbound file is keyed by name + SHA-256, archived only after what it
-caused is committed, and a bad file goes to ``error/`` with a note beside it.
+caused is committed, and a bad file goes to ``error/`` with a note beside it. Either way its outcome
+is recorded (with the path it goes to) before it moves, so a rerun after a crash in between only
+finishes the move (:mod:`po_sync.onetrail.kept`).
 
 Crash drills: ``PO_SYNC_CRASH_AFTER_WRITE=onetrail_po_submit`` (or ``onetrail_inbound``) kills the task
 right after a side effect, before the ledger hears of it (:mod:`po_sync.faults`).
@@ -14,6 +16,7 @@ right after a side effect, before the ledger hears of it (:mod:`po_sync.faults`)
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import posixpath
 import queue
@@ -33,7 +36,7 @@ from po_sync.exceptions import (
     RecordValidationError,
     RetriableError,
 )
-from po_sync.ledger import Action, RecordKey, RecordStatus
+from po_sync.ledger import Action, RecordKey, RecordState, RecordStatus
 from po_sync.netsuite.mapping import (
     document_numbers_param,
     fulfillment_body,
@@ -54,6 +57,7 @@ from po_sync.onetrail.formats import (
     load,
     use_xml_names,
 )
+from po_sync.onetrail.kept import KeptFile, forget_folders
 from po_sync.onetrail.mapping import (
     ADDED,
     Amendment,
@@ -120,6 +124,9 @@ CRASH_DESPATCH = faults.declare(
 )
 CRASH_BILL = faults.declare(INBOUND_FLOW, "after_bill_write", "a vendor bill written", legacy=True)
 for _flow in (SUBMIT_FLOW, INBOUND_FLOW):
+    faults.declare(
+        _flow, "after_file_outcome", "an inbound file's outcome recorded with its kept path, not yet moved"
+    )
     faults.declare(_flow, "after_archive", "an inbound file moved to archive/")
     faults.declare(_flow, "after_error_note", "a bad file's .error.txt written")
     faults.declare(_flow, "after_error_move", "a bad file moved to error/")
@@ -445,12 +452,9 @@ class _Submission:
 # ==================================================================================================
 
 
-#: folders known to exist, per open SFTP client (one task run), so each is checked once
-_ENSURED: dict[int, set[str]] = {}
-
-
-class _InboundFile:
-    """One file of an ``Out/*`` folder: read, keyed in the ledger, then archived or sent to ``error/``."""
+class _InboundFile(KeptFile):
+    """One file of an ``Out/*`` folder: read, keyed in the ledger, then kept in ``archive/`` or
+    ``error/`` once its outcome is recorded (:mod:`po_sync.onetrail.kept`)."""
 
     def __init__(
         self, client: SFTPClient, folder: str, entry: remote.RemoteFile, run: SyncRun, log: Any
@@ -459,6 +463,7 @@ class _InboundFile:
         self.folder = folder
         self.entry = entry
         self.name = entry.name
+        self.size = entry.size
         self.path = posixpath.join(folder, entry.name)
         self.run = run
         self.log = log
@@ -471,14 +476,6 @@ class _InboundFile:
     @property
     def location(self) -> str:
         return retries.location(self.conn_id or "", self.path)
-
-    @property
-    def archive_dir(self) -> str:
-        return posixpath.join(self.folder, "archive")
-
-    @property
-    def error_dir(self) -> str:
-        return posixpath.join(self.folder, "error")
 
     def read(self, max_bytes: int, *, client: SFTPClient | None = None) -> bytes | None:
         """The file's bytes (None when bigger than ``max_bytes``), through ``client`` if given."""
@@ -494,39 +491,50 @@ class _InboundFile:
         )
         return self.run.key(entity_type, "onetrail", f"{label}@{self.checksum or f'size-{self.entry.size}'}")
 
-    def _ensure(self, folder: str) -> None:
-        made = _ENSURED.setdefault(id(self.client), set())
-        if folder not in made:
-            remote.ensure_dir(self.client, folder)
-            made.add(folder)
+    def duplicate_key(self, entity_type: str) -> RecordKey:
+        """The record of this file delivered again (its name and content processed before)."""
+        return self.run.key(f"{entity_type}_duplicate", "onetrail", self.key(entity_type).source_id)
 
-    def archive(self) -> str:
-        self._ensure(self.archive_dir)
-        target = remote.keep(
-            self.client, self.path, self.archive_dir, self.name, checksum=self.checksum or None
-        )
-        faults.hit(self.run.flow, "after_archive")
-        if self.conn_id:
-            retry.settle(self.run, self.location, target_id=target, target_system="sftp")
+    def finish_recorded(self, entity_type: str) -> bool:
+        """Complete the move of a file whose outcome a stopped run recorded; True when it was one."""
+        found = self.recorded_move(self.key(entity_type), self.duplicate_key(entity_type))
+        if found is None:
+            return False
+        self.finish_move(*found)
+        return True
+
+    def record_refusal(self, key: RecordKey, *, code: str, message: str) -> str | None:
+        """Quarantine bad input that never became a record (``key``), naming the ``error/`` path the
+        file goes to; that path, or None when another live run holds the record (the file is left
+        to it). The caller moves the file once this is committed."""
+        target = self.plan_error()
+        decision = self.run.begin(key, payload_hash=None, trace_key=target, force=True)
+        if decision.action is Action.BUSY:
+            return None
+        self.run.quarantined(decision, code=code, message=message)
+        self.settle(target, message)
         return target
 
-    def to_error(self, message: str) -> str:
-        # never over a file kept before; the note in our own namespace (po_sync.sftp.NOTE_SUFFIXES)
-        self._ensure(self.error_dir)
-        target = remote.keep(
-            self.client,
-            self.path,
-            self.error_dir,
-            self.name,
-            checksum=self.checksum or f"size-{self.entry.size}",
-            note=(".error.txt", (message + "\n").encode()),
-            after_note=lambda: faults.hit(self.run.flow, "after_error_note"),
-        )
-        faults.hit(self.run.flow, "after_error_move")
-        self.log.warning("%s -> %s: %s", self.name, target, message)
-        if self.conn_id:
-            retry.settle(self.run, self.location, error=("REFUSED_AGAIN", f"{message} (now {target})"))
-        return target
+    def refuse(self, key: RecordKey, *, code: str, message: str) -> None:
+        """:meth:`record_refusal`, then the note and the move."""
+        target = self.record_refusal(key, code=code, message=message)
+        if target is not None:
+            self.keep(target, note=message)
+
+    def close(
+        self, decision: Any, *, error: tuple[str, str] | None = None, target_id: str | None = None
+    ) -> None:
+        """Close the file's own record (``quarantined`` with ``error`` = (code, message), else
+        ``synced`` with ``target_id``), naming where it goes, then move it there."""
+        note = None if error is None else error[1]
+        target = self.plan_error() if error is not None else self.plan_archive()
+        self.name_target(decision.record_id, target)
+        if error is not None:
+            self.run.quarantined(decision, code=error[0], message=error[1])
+        else:
+            self.run.synced(decision, target_system="netsuite", target_id=target_id)
+        self.settle(target, note)
+        self.keep(target, note=note)
 
 
 def inbound_files(
@@ -620,6 +628,7 @@ class OnetrailAcknowledgementOperator(_OnetrailOperator):
         folder = settings.folder(ACK_DIR)
         sftp = _sftp(self.sftp_conn_id)
         with _netsuite(self.netsuite_conn_id) as netsuite, sftp.get_managed_conn() as client:
+            forget_folders(client)
             for entry in list_inbound(client, folder):
                 self._one(
                     run, netsuite, _InboundFile(client, folder, entry, run, self.log), settings, dry_run
@@ -634,6 +643,8 @@ class OnetrailAcknowledgementOperator(_OnetrailOperator):
         dry_run: bool,
     ) -> None:
         data = file.read(settings.max_file_bytes)
+        if not dry_run and file.finish_recorded("ack_file"):
+            return  # handled by a run that stopped before the move: only the move was left
         try:
             if data is None:
                 raise OnetrailFormatError(
@@ -642,8 +653,7 @@ class OnetrailAcknowledgementOperator(_OnetrailOperator):
             ack = load(data, "ack", name=file.name, max_bytes=settings.max_file_bytes)
         except OnetrailFormatError as exc:
             if not dry_run:
-                file.to_error(exc.message)
-                run.quarantine_input(file.key("ack_file"), code=exc.code, message=exc.message)
+                file.refuse(file.key("ack_file"), code=exc.code, message=exc.message)
             return
         if dry_run:
             run.counts["read"] += 1
@@ -654,9 +664,11 @@ class OnetrailAcknowledgementOperator(_OnetrailOperator):
         if decision.action is Action.BUSY:
             return
         if decision.action is Action.SKIP:
-            # The same file was handled before and is back: keep it, but not in the inbox.
-            file.to_error(f"already processed ({ack.original_document_id}); not processed again")
-            run.ignored(decision)
+            # The same file was handled before and is back: keep it, but not in the inbox; its
+            # first record stays as it was.
+            run.forget(decision)
+            message = f"{file.name}: already processed ({ack.original_document_id}); not processed again"
+            file.refuse(file.duplicate_key("ack_file"), code="DUPLICATE_FILE", message=message)
             return
         try:
             outcome = self._apply(run, netsuite, ack) if not ack.positive else "ACK"
@@ -664,8 +676,11 @@ class OnetrailAcknowledgementOperator(_OnetrailOperator):
             run.failed(decision, code=exc.code or "NETSUITE_ERROR", message=f"{file.name}: {exc}")
             return
         CRASH_ACK.hit()
-        target = file.archive()
+        # the outcome (with the archive path) before the move: see po_sync.onetrail.kept
+        target = file.plan_archive()
+        file.name_target(decision.record_id, target)
         run.synced(decision, target_system="netsuite", target_id=f"{outcome}:{target}")
+        file.keep(target)
 
     def _apply(self, run: SyncRun, netsuite: NetSuiteHook, ack: Any) -> str:
         codes = ", ".join(e.code for e in ack.errors)
@@ -738,7 +753,7 @@ class _InboundOperator(_OnetrailOperator):
         folder = settings.folder(self.folder)
         sftp = _sftp(self.sftp_conn_id)
         with _netsuite(self.netsuite_conn_id) as netsuite, sftp.get_managed_conn() as client:
-            _ENSURED.pop(id(client), None)
+            forget_folders(client)
             for file in inbound_files(self, run, client, folder, doc_entity=self.doc_entity, dry_run=dry_run):
                 self._file(run, netsuite, file, settings, dry_run)
 
@@ -751,6 +766,8 @@ class _InboundOperator(_OnetrailOperator):
         dry_run: bool,
     ) -> None:
         data = file.read(settings.max_file_bytes)
+        if not dry_run and file.finish_recorded(self.entity_type):
+            return  # handled by a run that stopped before the move: only the move was left
         try:
             if data is None:
                 raise OnetrailFormatError(
@@ -762,8 +779,7 @@ class _InboundOperator(_OnetrailOperator):
             if dry_run:
                 run.counts["quarantined"] += 1
                 return
-            file.to_error(exc.message)
-            run.quarantine_input(file.key(self.entity_type), code=exc.code, message=exc.message)
+            file.refuse(file.key(self.entity_type), code=exc.code, message=exc.message)
             return
         if dry_run:
             run.counts["read"] += 1
@@ -777,9 +793,7 @@ class _InboundOperator(_OnetrailOperator):
             RecordStatus.RESOLVED,
         ):
             message = f"{file.name}: already processed on {state.updated_at:%Y-%m-%d %H:%M} UTC ({state.target_id}); not processed again"
-            file.to_error(message)
-            dup = run.key(f"{self.entity_type}_duplicate", "onetrail", key.source_id)
-            run.quarantine_input(dup, code="DUPLICATE_FILE", message=message)
+            file.refuse(file.duplicate_key(self.entity_type), code="DUPLICATE_FILE", message=message)
             return
         decision = run.begin(key, payload_hash=file.checksum, trace_key=file.name)
         if decision.action is Action.BUSY:
@@ -787,16 +801,14 @@ class _InboundOperator(_OnetrailOperator):
         try:
             target = self.apply(run, netsuite, document, file, settings, decision)
         except RecordValidationError as exc:
-            file.to_error(exc.message)
-            run.quarantined(decision, code=exc.code, message=exc.message)
+            file.close(decision, error=(exc.code, exc.message))
             return
         except ExternalSystemError as exc:
             # NetSuite's fault or a business rule it refused: the file stays for the next run.
             run.failed(decision, code=exc.code or "NETSUITE_ERROR", message=f"{file.name}: {exc}")
             return
         CRASH_DOCUMENT.hit()
-        file.archive()
-        run.synced(decision, target_system="netsuite", target_id=target)
+        file.close(decision, target_id=target)
 
     def apply(
         self,
@@ -809,6 +821,21 @@ class _InboundOperator(_OnetrailOperator):
     ) -> str:
         """Apply one parsed document to NetSuite; return what it became (ids, for the ledger)."""
         raise NotImplementedError
+
+
+def resumed(file_decision: Any, document: RecordState | None, file_name: str) -> bool:
+    """Whether ``document`` (a record of one document in a file, found ``synced``) was applied by an
+    earlier try of this very file that stopped before the file's own outcome was recorded (a crash,
+    or a transient failure of another document of it): the file's record (its name and content)
+    was begun before and left ``in_progress`` or ``failed``, and the document was begun from a file
+    of this name. Such a document is done, not a duplicate: the file is archived, not refused."""
+    previous = file_decision.previous
+    return (
+        previous is not None
+        and previous.status in (RecordStatus.IN_PROGRESS, RecordStatus.FAILED)
+        and document is not None
+        and document.trace_key == file_name
+    )
 
 
 def find_po(netsuite: NetSuiteHook, number: str, where: str) -> dict[str, Any]:
@@ -1038,7 +1065,7 @@ class OnetrailDespatchAdviceOperator(_InboundOperator):
         folder = settings.folder(self.folder)
         sftp = _sftp(self.sftp_conn_id)
         with _netsuite(self.netsuite_conn_id) as netsuite, sftp.get_managed_conn() as client:
-            _ENSURED.pop(id(client), None)
+            forget_folders(client)
             entries = inbound_files(self, run, client, folder, doc_entity=self.doc_entity, dry_run=dry_run)
             _DespatchStream(self, run, netsuite, settings, dry_run).run(entries)
 
@@ -1203,18 +1230,29 @@ class _DespatchStream:
         for group, orders in groups:
             # a few files per commit: the writes already under way cover the time a batch takes
             for start in range(0, len(group), self._BEGIN):
+                moves: list[Callable[[], Any]] = []
                 with self.run_.ledger.batch():
-                    states = self._begin_files(group[start : start + self._BEGIN])
+                    states = self._begin_files(group[start : start + self._BEGIN], moves)
                     items = self._begin_records(states, orders)
                     for state in states:
                         state.waiting = sum(1 for item in items if item[0] is state)
                         if not state.waiting:
                             self.finished.append(state)
+                for move in moves:  # refused files: their outcome is committed now, then they move
+                    move()
                 yield from items
 
-    def _parsed(self, file: _InboundFile, data: bytes | None, parsed: Any) -> DespatchAdvice | None:
-        """The advice, or None after sending a file too big or unreadable to ``error/``."""
+    def _parsed(
+        self, file: _InboundFile, data: bytes | None, parsed: Any, moves: list[Callable[[], Any]]
+    ) -> DespatchAdvice | None:
+        """The advice, or None for a file too big or unreadable (recorded as such, its move to
+        ``error/`` added to ``moves``), or one whose outcome a stopped run recorded (its move added)."""
         run, settings = self.run_, self.settings
+        entity = self.op.entity_type
+        found = None if self.dry_run else file.recorded_move(file.key(entity), file.duplicate_key(entity))
+        if found is not None:
+            moves.append(functools.partial(file.finish_move, *found))
+            return None
         try:
             if data is None:
                 raise OnetrailFormatError(
@@ -1228,16 +1266,23 @@ class _DespatchStream:
             if self.dry_run:
                 run.counts["quarantined"] += 1
             else:
-                file.to_error(exc.message)
-                run.quarantine_input(file.key(self.op.entity_type), code=exc.code, message=exc.message)
+                note = exc.message
+                target = file.record_refusal(file.key(self.op.entity_type), code=exc.code, message=note)
+                if target is not None:
+                    moves.append(functools.partial(file.keep, target, note=note))
             return None
 
-    def _begin_files(self, chunk: list[tuple[_InboundFile, bytes | None, Any]]) -> list[_DespatchFile]:
+    def _begin_files(
+        self, chunk: list[tuple[_InboundFile, bytes | None, Any]], moves: list[Callable[[], Any]]
+    ) -> list[_DespatchFile]:
         """Begin the file records of ``chunk`` (one :meth:`SyncRun.begin_many`); a file done before
-        goes to ``error/`` as a duplicate."""
+        is recorded as a duplicate and its move to ``error/`` added to ``moves`` (made once the
+        batch is committed)."""
         run = self.run_
         good = [
-            (file, advice) for file, data, parsed in chunk if (advice := self._parsed(file, data, parsed))
+            (file, advice)
+            for file, data, parsed in chunk
+            if (advice := self._parsed(file, data, parsed, moves))
         ]
         if self.dry_run:
             run.counts["read"] += len(good)
@@ -1249,15 +1294,16 @@ class _DespatchStream:
             [(key, file.checksum, file.name) for key, (file, _) in zip(keys, good, strict=True)]
         )
         states: list[_DespatchFile] = []
-        for key, (file, advice), decision in zip(keys, good, decisions, strict=True):
+        for (file, advice), decision in zip(good, decisions, strict=True):
             if decision.action is Action.SKIP:
                 run.forget(decision)
                 state = decision.previous
                 assert state is not None
                 message = f"{file.name}: already processed on {state.updated_at:%Y-%m-%d %H:%M} UTC ({state.target_id}); not processed again"
-                file.to_error(message)
-                dup = run.key(f"{self.op.entity_type}_duplicate", "onetrail", key.source_id)
-                run.quarantine_input(dup, code="DUPLICATE_FILE", message=message)
+                dup = file.duplicate_key(self.op.entity_type)
+                target = file.record_refusal(dup, code="DUPLICATE_FILE", message=message)
+                if target is not None:
+                    moves.append(functools.partial(file.keep, target, note=message))
             elif decision.action is not Action.BUSY:
                 states.append(_DespatchFile(file, advice, decision))
         return states
@@ -1290,7 +1336,9 @@ class _DespatchStream:
                 and previous.status is RecordStatus.SYNCED
             ):
                 run.forget(decision)
-                if state.file.retried:  # applied before the file was refused: done, not again
+                if state.file.retried or resumed(state.decision, previous, state.file.name):
+                    # applied before the file was refused, or by a try of this file that stopped
+                    # before the file's own outcome: done, not again
                     state.done.append(f"{number}:{previous.target_id}")
                     continue
                 message = f"{state.where}: PO {number} was already received from this advice ({previous.target_id}); not again"
@@ -1329,28 +1377,46 @@ class _DespatchStream:
                     state.done.append(f"{number}:{outcome}")
 
     def _finish_files(self, finished: list[_DespatchFile]) -> None:
+        """Close the finished files' records (one commit, each naming where its file goes), then move
+        the files (:mod:`po_sync.onetrail.kept`)."""
         if not finished:
             return
-        closes = [self._finish(state) for state in finished]  # the sFTP moves, one by one
+        plans = [self._finish(state) for state in finished]  # where each goes (sFTP stats only)
         with self.run_.ledger.batch():
-            for close in closes:
+            for close, _move in plans:
                 close()
+        for _close, move in plans:
+            if move is not None:
+                move()
 
-    def _finish(self, state: _DespatchFile) -> Callable[[], None]:
-        """Move the file where it belongs; return the ledger update that says so (run in a batch)."""
+    def _finish(self, state: _DespatchFile) -> tuple[Callable[[], None], Callable[[], Any] | None]:
+        """Plan where the file goes; return the ledger update that says so (run in a batch) and the
+        move to make once that is committed (None: the file stays)."""
         run, file = self.run_, state.file
         if state.retry:
             message = f"{file.name}: a PO could not be written now; the file stays"
-            return lambda: run.failed(state.decision, code="RETRY", message=message)
+            return (lambda: run.failed(state.decision, code="RETRY", message=message)), None
         if state.problems:
             applied = f" (applied: {', '.join(state.done)})" if state.done else ""
             message = f"{state.where}: " + "; ".join(state.problems) + applied
-            file.to_error(message)
-            return lambda: run.quarantined(state.decision, code="DESPATCH_REFUSED", message=message)
+            target = file.plan_error()
+
+            def refused() -> None:
+                file.name_target(state.decision.record_id, target)
+                run.quarantined(state.decision, code="DESPATCH_REFUSED", message=message)
+                file.settle(target, message)
+
+            return refused, lambda: file.keep(target, note=message)
         CRASH_DESPATCH.hit()
-        file.archive()
-        target = ", ".join(state.done) or "nothing shipped"
-        return lambda: run.synced(state.decision, target_system="netsuite", target_id=target)
+        target = file.plan_archive()
+        done = ", ".join(state.done) or "nothing shipped"
+
+        def received() -> None:
+            file.name_target(state.decision.record_id, target)
+            run.synced(state.decision, target_system="netsuite", target_id=done)
+            file.settle(target, None)
+
+        return received, lambda: file.keep(target)
 
 
 class _DespatchFinisher:
@@ -1532,8 +1598,13 @@ class OnetrailInvoiceOperator(_InboundOperator):
                 continue
             payload = invoice_payload(invoice)
             state = run.ledger.get(key)
-            if state is not None and state.status is RecordStatus.SYNCED and file.retried:
-                done.append(f"{invoice.invoice_number}:{state.target_id}")  # billed before the refusal
+            if (
+                state is not None
+                and state.status is RecordStatus.SYNCED
+                and (file.retried or resumed(decision, state, file.name))
+            ):
+                # billed before the refusal, or by a try of this file that stopped before its outcome
+                done.append(f"{invoice.invoice_number}:{state.target_id}")
                 continue
             if state is not None and state.status is RecordStatus.SYNCED:
                 message = f"{where}: already billed ({state.target_id}); not billed again"

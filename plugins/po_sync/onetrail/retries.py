@@ -1,7 +1,9 @@
 """The queue's Retry for Onetrail's inbound files (see :mod:`po_sync.retry` for the rules).
 
-A refused file of an ``Out/*`` folder is in that folder's ``error/`` (under its own name, or
-``<stem>.<sha12><ext>`` when the name was taken) with ``<name>.error.txt`` beside it. Its records:
+A refused file of an ``Out/*`` folder is in that folder's ``error/`` (under its own name, or a
+tagged one when that was taken: :func:`po_sync.sftp.kept_names`) with ``<kept name>.error.txt``
+beside it; the file's record names that path in its ``trace_key`` (recorded before the move,
+:mod:`po_sync.onetrail.kept`), and the Retry takes the file from there. Its records:
 
 - the file's own (``order_response`` / ``despatch_advice_file`` / ``invoice_file``, id
   ``<name>@<sha256>``);
@@ -41,27 +43,50 @@ def location(conn_id: str, path: str) -> str:
     return f"sftp:{conn_id}:{path}"
 
 
-def _file_of(run: SyncRun, request: retry.RetryRequest, file_entity: str) -> tuple[str, str] | None:
-    """``(name, sha256)`` of the file a record came from, or None when it cannot be told."""
+def _file_of(
+    run: SyncRun, request: retry.RetryRequest, file_entity: str, error_dir: str
+) -> tuple[str, str, str | None] | None:
+    """``(name, sha256, kept path)`` of the file a record came from, or None when it cannot be told.
+
+    The kept path is the ``error/`` path the file's record names (None for records kept before
+    files were recorded with their path)."""
+
+    def kept(trace_key: str | None) -> str | None:
+        return trace_key if trace_key and posixpath.dirname(trace_key) == error_dir else None
+
     if request.entity_type == file_entity:
         name, _, checksum = request.source_id.rpartition("@")
-        return (name, checksum) if name else None
+        return (name, checksum, kept(request.trace_key)) if name else None
     # a document of a file: the file record of the same run whose message names it
     with run.ledger.engine.connect() as conn:
         rows = conn.execute(
-            sa.select(sync_record.c.source_id, sync_record.c.last_error_message).where(
+            sa.select(
+                sync_record.c.source_id, sync_record.c.last_error_message, sync_record.c.trace_key
+            ).where(
                 sync_record.c.flow == run.flow,
                 sync_record.c.entity_type == file_entity,
                 sync_record.c.sync_run_id == request.sync_run_id,
             )
         ).all()
-    for source_id, message in rows:
+    for source_id, message, trace_key in rows:
         name, _, checksum = source_id.rpartition("@")
         if name and request.error_message and request.error_message in (message or ""):
-            return name, checksum
+            return name, checksum, kept(trace_key)
     if request.trace_key and _NAME_RE.fullmatch(request.trace_key):
-        return request.trace_key, ""
+        return request.trace_key, "", None
     return None
+
+
+def _kept_candidates(error_dir: str, name: str, checksum: str, kept: str | None) -> list[str]:
+    """Where in ``error/`` the file may be, best first: the path its record names, then the names it
+    would have been kept under (its own, the tagged one), then the older ``<stem>.<sha12><ext>``."""
+    out = [kept] if kept else []
+    names = remote.kept_names(name, checksum or None)
+    out += [posixpath.join(error_dir, n) for n in (next(names, name), next(names, name))]
+    if checksum:
+        stem, ext = posixpath.splitext(name)
+        out.append(posixpath.join(error_dir, f"{stem}.{checksum[:12]}{ext}"))
+    return list(dict.fromkeys(out))
 
 
 def requeue(
@@ -70,7 +95,7 @@ def requeue(
     """Put back the files of this folder's retried records; return the paths they went back to."""
     error_dir = posixpath.join(folder, "error")
     wanted = (file_entity, f"{file_entity}_duplicate", doc_entity, f"{doc_entity}_duplicate")
-    files: dict[tuple[str, str], list[retry.RetryRequest]] = defaultdict(list)
+    files: dict[tuple[str, str, str | None], list[retry.RetryRequest]] = defaultdict(list)
     for request in retry.retry_requests(run.ledger, run.flow, entity_types=set(wanted)):
         if request.entity_type.endswith("_duplicate"):
             retry.refuse(
@@ -81,7 +106,7 @@ def requeue(
                 "duplicate what it made in NetSuite; resolve this record",
             )
             continue
-        found = _file_of(run, request, file_entity)
+        found = _file_of(run, request, file_entity, error_dir)
         if found is None:
             retry.refuse(
                 run.ledger,
@@ -92,11 +117,9 @@ def requeue(
             continue
         files[found].append(request)
     back: set[str] = set()
-    for (name, checksum), requests in sorted(files.items()):
+    for (name, checksum, kept), requests in sorted(files.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         stem, ext = posixpath.splitext(name)
-        candidates = [posixpath.join(error_dir, name)]
-        if checksum:
-            candidates.append(posixpath.join(error_dir, f"{stem}.{checksum[:12]}{ext}"))
+        candidates = _kept_candidates(error_dir, name, checksum, kept)
         source = next((c for c in candidates if remote.exists(client, c)), None)
         action_id = min(r.action_id for r in requests)
         if source is None:
@@ -162,9 +185,11 @@ def files_of(record: dict[str, Any], *, conn_id: str) -> list[tuple[str, str]]:
     if folder is None or not name:
         return []
     error_dir = posixpath.join(resolve_settings(None).folder(folder), "error")
+    kept = str(record.get("trace_key") or "")  # the path the file was recorded to go to
+    path = kept if posixpath.dirname(kept) == error_dir else posixpath.join(error_dir, name)
     return [
-        ("quarantined file", location(conn_id, posixpath.join(error_dir, name))),
-        ("quarantine note", location(conn_id, posixpath.join(error_dir, name + ".error.txt"))),
+        ("quarantined file", location(conn_id, path)),
+        ("quarantine note", location(conn_id, path + ".error.txt")),
     ]
 
 

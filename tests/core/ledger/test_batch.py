@@ -80,3 +80,23 @@ def test_batch_belongs_to_its_thread(ledger_url):
         worker.join()
     assert seen == [None]
     assert ledger.get(key(20)).status is RecordStatus.IN_PROGRESS
+
+
+def test_set_trace_key_joins_the_open_batch(ledger):
+    """A file's kept path is named in the same commit as its outcome: inside a batch, set_trace_key
+    writes on the batch's connection (on SQLite a transaction of its own would wait for the batch's
+    writer lock for ever) and is kept or dropped with the batch."""
+    run = ledger.open_run(flow="onetrail_inbound", context=TI)
+    with ledger.batch():
+        decision = ledger.begin(key(30), payload_hash="x", sync_run_id=run, trace_key="DSP-30.xml")
+        ledger.set_trace_key([decision.record_id], "Out/Desadv/archive/DSP-30.xml", sync_run_id=run)
+        assert ledger.get(key(30)).trace_key == "Out/Desadv/archive/DSP-30.xml"  # seen inside the batch
+        ledger.mark_synced(decision.record_id, sync_run_id=run, target_system="netsuite", target_id="IR-30")
+    state = ledger.get(key(30))
+    assert state.status is RecordStatus.SYNCED and state.trace_key == "Out/Desadv/archive/DSP-30.xml"
+
+    with pytest.raises(RuntimeError), ledger.batch():
+        second = ledger.begin(key(31), payload_hash="y", sync_run_id=run, trace_key="DSP-31.xml")
+        ledger.set_trace_key([second.record_id], "Out/Desadv/error/DSP-31.xml", sync_run_id=run)
+        raise RuntimeError("a crash before the batch commits")
+    assert ledger.get(key(31)) is None  # dropped with the batch
