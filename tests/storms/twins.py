@@ -1,0 +1,68 @@
+"""Twins: two OS processes each running ``dag.test`` of the same flow at the same moment, over the
+same input, the same ledger and the same sandboxes (two overlapping runs: a manual trigger during a
+scheduled one, two workers picking up two runs).
+
+:func:`run_twins` starts both (tests/storms/twin_run.py), releases them together and returns their
+results. The processes share the test's Airflow metadata database: one ledger belongs to one Airflow
+deployment. Two deployments (two metadata databases) sharing a ledger are not supported, because
+:func:`po_sync.liveness.release_dead_claims` asks its own Airflow whether a claim's task instance is
+still running, and a task instance its Airflow has never heard of counts as dead: each twin would
+take over the other's live claims.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+from typing import Any
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def run_twins(
+    dag_id: str, conf: dict[str, Any], workdir: pathlib.Path, *, env: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Run ``dag_id`` twice at once in two processes; each result is twin_run.py's JSON.
+
+    :param env: extra environment for both processes (e.g. a metadata DB of their own).
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    go = workdir / "go"
+    go.unlink(missing_ok=True)
+    outs = [workdir / f"twin{i}.json" for i in (1, 2)]
+    procs = []
+    for out in outs:
+        out.unlink(missing_ok=True)
+        pathlib.Path(f"{out}.ready").unlink(missing_ok=True)
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.storms.twin_run", dag_id, json.dumps(conf), str(go), str(out)],
+                cwd=ROOT,
+                env={**os.environ, **(env or {})},
+                stdout=(workdir / f"{out.stem}.log").open("w"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+    # both import Airflow and parse the DAG folder first; release them together once both wait
+    deadline = time.monotonic() + 180
+    while not all(pathlib.Path(f"{out}.ready").exists() for out in outs):
+        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+            break
+        time.sleep(0.05)
+    go.touch()
+    results = []
+    for proc, out in zip(procs, outs, strict=True):
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log = workdir / f"{out.stem}.log"
+        result = json.loads(out.read_text()) if out.exists() else {"state": None, "errors": ["no result"]}
+        result["log"] = str(log)
+        results.append(result)
+    return results
