@@ -37,11 +37,23 @@ class CuttingProxy:
         per-chunk chance, not per connection: clients keep connections alive for a whole run.
         Changeable while running (0 = a plain pipe).
     :param seed: seed of the RNG that picks the cuts.
+    :param cut_pattern: also cut, before a byte of it is forwarded, every chunk the client sends that
+        holds these bytes (e.g. one request line, ``b"PUT /bucket/quarantine/x.error.txt"``): one
+        chosen call fails on every try while the rest go through. Changeable while running.
     """
 
-    def __init__(self, target_host: str, target_port: int, *, cut_rate: float = 0.0, seed: int = 16) -> None:
+    def __init__(
+        self,
+        target_host: str,
+        target_port: int,
+        *,
+        cut_rate: float = 0.0,
+        seed: int = 16,
+        cut_pattern: bytes | None = None,
+    ) -> None:
         self.target = (target_host, target_port)
         self.cut_rate = cut_rate
+        self.cut_pattern = cut_pattern
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -90,13 +102,16 @@ class CuttingProxy:
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(link, src, dst), daemon=True).start()
 
-    def _cut_at(self, n: int) -> int | None:
-        """None = forward all ``n`` bytes, else how many to forward before cutting."""
+    def _cut_at(self, data: bytes, from_client: bool) -> int | None:
+        """None = forward all of ``data``, else how many bytes to forward before cutting."""
         with self._lock:
+            if from_client and self.cut_pattern and self.cut_pattern in data:
+                self.cuts += 1
+                return 0
             if self.cut_rate <= 0 or self._rng.random() >= self.cut_rate:
                 return None
             self.cuts += 1
-            return self._rng.randrange(n)
+            return self._rng.randrange(len(data))
 
     def _pump(self, link: _Link, src: socket.socket, dst: socket.socket) -> None:
         try:
@@ -104,7 +119,7 @@ class CuttingProxy:
                 data = src.recv(_CHUNK)
                 if not data:
                     break
-                cut_here = self._cut_at(len(data))
+                cut_here = self._cut_at(data, src is link.client)
                 if cut_here is not None:
                     link.cut = True
                     if cut_here:
