@@ -187,7 +187,8 @@ def run_twin_receipt_imports(stack: AirflowStack, sandbox: Sandbox, ledger_url: 
     # of the two runs, never by both
     assert synced == len(feeds) + 2 * len(new), f"the twin runs counted {synced} synced ({counts})"
     say(
-        f"twin receipt imports: {len(new)} receipts once each, {len(feeds)} feeds archived once, counts {counts}"
+        f"twin receipt imports: {len(new)} POs, a partial receipt and the rest each once in NetSuite; "
+        f"{len(feeds)} feeds archived once; synced per run {counts}"
     )
 
 

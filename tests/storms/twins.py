@@ -18,9 +18,31 @@ import pathlib
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def sync_dags() -> None:
+    """Write the DAG folder to the shared metadata DB once, before the twins start.
+
+    ``dag.test`` syncs the whole bundle first; two processes doing that at the same moment on an
+    empty DB insert the same DAG rows and one fails on the unique key. Synced beforehand (the way a
+    deployment's dag-processor has done it long before any run), their syncs find every DAG unchanged.
+    """
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+    from airflow.utils.session import create_session
+
+    manager = DagBundlesManager()
+    with create_session() as session:
+        manager.sync_bundles_to_db(session=session)
+    for bundle in manager.get_all_dag_bundles():
+        if not bundle.is_initialized:
+            bundle.initialize()
+        bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
+        sync_bag_to_db(bag, bundle.name, bundle.version)
 
 
 def run_twins(
@@ -31,16 +53,29 @@ def run_twins(
     :param env: extra environment for both processes (e.g. a metadata DB of their own).
     """
     workdir.mkdir(parents=True, exist_ok=True)
+    sync_dags()
     go = workdir / "go"
     go.unlink(missing_ok=True)
     outs = [workdir / f"twin{i}.json" for i in (1, 2)]
+    # the same second (file names with a timestamp collide), a logical date each (see twin_run.py)
+    base = datetime.now(UTC).replace(microsecond=0)
     procs = []
-    for out in outs:
+    for index, out in enumerate(outs):
+        logical = (base + timedelta(microseconds=index + 1)).isoformat()
         out.unlink(missing_ok=True)
         pathlib.Path(f"{out}.ready").unlink(missing_ok=True)
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "tests.storms.twin_run", dag_id, json.dumps(conf), str(go), str(out)],
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.storms.twin_run",
+                    dag_id,
+                    json.dumps(conf),
+                    logical,
+                    str(go),
+                    str(out),
+                ],
                 cwd=ROOT,
                 env={**os.environ, **(env or {})},
                 stdout=(workdir / f"{out.stem}.log").open("w"),
