@@ -26,7 +26,7 @@ from tests.faults.test_matrix_onetrail import OnetrailInbound, OnetrailSubmit
 from tests.faults.test_matrix_servicenow import S2PSync
 from tests.faults.test_matrix_vendors import VendorExport, VendorImport, VendorMerge
 from tests.faults.test_matrix_xseries import VendPurchaseOrders, VendReceipts
-from tests.storms.storm import SEEDS, Storm, run_storm
+from tests.storms.storm import FULL_ENV, SEEDS, Storm, full_storms, run_storm
 
 pytestmark = [pytest.mark.e2e, pytest.mark.storm]
 
@@ -64,8 +64,45 @@ def _salted(seed: int, scenario: type) -> int:
     return seed * 1000 + zlib.crc32(scenario.flow.encode()) % 1000
 
 
+#: the flows the default run storms (one seed each, about two minutes on two cores); the full mode
+#: (``PO_SYNC_FULL_STORMS=1``) storms every flow below under every seed of :data:`SEEDS`
+DEFAULT_FLOWS = {
+    "hotwax_po_export",
+    "hotwax_receipt_import",
+    "netsuite_vendor_po_export",
+    "vendor_fulfillment_merge",
+    "vendor_fulfillment_import",
+    "vend_purchase_order_sync",
+    "onetrail_inbound",
+    "s2p_purchase_order_sync",
+}
+#: storms that find a defect not fixed here: flow -> reason (xfail, not strict: a seed may miss it)
+KNOWN_STORM_DEFECTS = {
+    "netsuite_vendor_po_export": (
+        "standard SQS queue: a SendMessage whose answer is cut is retried (botocore) after SQS already "
+        "took it, so the vendor gets the notice twice; only a FIFO queue (MessageDeduplicationId) "
+        "makes the notice once, a standard queue is at-least-once"
+    ),
+    "vend_purchase_order_sync": (
+        "seen once in four storm runs: 'PO PO000005: 2 consignments' — a POST /consignments whose answer "
+        "is lost leaves the PO's record failed, and the push looks the consignment up by reference only "
+        "for a record a crashed run left in_progress (Action.RESUME), so a later try may create it again; "
+        "a focused drop_after reproduction did not hit it (the pull side took the orphan first)"
+    ),
+}
+
+
 def _seeds(*scenarios: type) -> list[Any]:
-    return [pytest.param(s, seed, id=f"{s.flow}-seed{seed}") for s in scenarios for seed in SEEDS]
+    out = []
+    for s in scenarios:
+        for seed in SEEDS:
+            marks = []
+            if not full_storms() and s.flow not in DEFAULT_FLOWS:
+                marks.append(pytest.mark.skip(reason=f"full storm set only: set {FULL_ENV}=1"))
+            if s.flow in KNOWN_STORM_DEFECTS:
+                marks.append(pytest.mark.xfail(strict=False, reason=KNOWN_STORM_DEFECTS[s.flow]))
+            out.append(pytest.param(s, seed, id=f"{s.flow}-seed{seed}", marks=marks))
+    return out
 
 
 @pytest.mark.parametrize(("scenario", "seed"), _seeds(HotWaxExport, HotWaxImport))

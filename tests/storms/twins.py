@@ -46,11 +46,16 @@ def sync_dags() -> None:
 
 
 def run_twins(
-    dag_id: str, conf: dict[str, Any], workdir: pathlib.Path, *, env: dict[str, str] | None = None
+    dag_id: str,
+    conf: dict[str, Any],
+    workdir: pathlib.Path,
+    *,
+    envs: tuple[dict[str, str], dict[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``dag_id`` twice at once in two processes; each result is twin_run.py's JSON.
 
-    :param env: extra environment for both processes (e.g. a metadata DB of their own).
+    :param envs: extra environment per twin (e.g. an Airflow home and metadata DB each, to show the
+        unsupported two-deployment case); None = both use the test's own.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     sync_dags()
@@ -77,7 +82,7 @@ def run_twins(
                     str(out),
                 ],
                 cwd=ROOT,
-                env={**os.environ, **(env or {})},
+                env={**os.environ, **(envs[index] if envs else {})},
                 stdout=(workdir / f"{out.stem}.log").open("w"),
                 stderr=subprocess.STDOUT,
             )
