@@ -7,8 +7,9 @@ between a flow and one sandbox (the flow's Airflow connection points at the prox
 the connections at a random byte: the client sees ``ECONNRESET`` / EOF half-way through
 a request or an answer, exactly as a flaky network or a restarted load balancer would give it.
 
-Cuts are drawn from a RNG seeded per proxy, so a storm with the same seed and the same traffic cuts
-the same connections. ``cut_rate = 0`` makes the proxy a plain pipe (storms off).
+Cuts are drawn from a RNG seeded per proxy: the same seed over traffic that arrives in the same
+chunks cuts at the same places (TCP chunking varies from run to run, so storms are reproducible in
+kind, not byte for byte). ``cut_rate = 0`` makes the proxy a plain pipe (storms off).
 """
 
 from __future__ import annotations
