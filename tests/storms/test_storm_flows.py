@@ -83,12 +83,6 @@ KNOWN_STORM_DEFECTS = {
         "took it, so the vendor gets the notice twice; only a FIFO queue (MessageDeduplicationId) "
         "makes the notice once, a standard queue is at-least-once"
     ),
-    "vend_purchase_order_sync": (
-        "seen once in four storm runs: 'PO PO000005: 2 consignments' — a POST /consignments whose answer "
-        "is lost leaves the PO's record failed, and the push looks the consignment up by reference only "
-        "for a record a crashed run left in_progress (Action.RESUME), so a later try may create it again; "
-        "a focused drop_after reproduction did not hit it (the pull side took the orphan first)"
-    ),
 }
 
 
