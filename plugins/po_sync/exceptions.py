@@ -12,7 +12,8 @@ about it, in the way httpx writes out its own::
     └── ExternalSystemError         a call to NetSuite, X-Series, Onetrail, ServiceNow, SFTP or S3 failed
         ├── RetriableError          429, 5xx, timeouts, dropped connections: try again later
         │   ├── RateLimitedError    429 / concurrency limit; ``retry_after`` seconds when the server said
-        │   └── LoginUnavailableError  the login / token endpoint failed transiently: the run stops
+        │   ├── LoginUnavailableError  the login / token endpoint failed transiently: the run stops
+        │   └── VanishedFileError   a listed file was moved away (by another run) before we read or moved it
         └── FatalError              any other refusal: retrying the same request will not help
             └── AuthenticationError 401 / invalid login
 
@@ -132,6 +133,22 @@ class LoginUnavailableError(RetriableError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = retry_after
+
+
+class VanishedFileError(RetriableError):
+    """A file listed a moment ago is gone when we read or move it: another process (an overlapping run,
+    a person) moved it meanwhile. Nothing is wrong with the file and no record is to blame; the next
+    try lists the folder again and no longer sees it. The message names the file and, for a move,
+    where it was going.
+
+    :param source: the file that vanished.
+    :param target: where it was being moved, for a move.
+    """
+
+    def __init__(self, message: str, *, source: str, target: str | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.source = source
+        self.target = target
 
 
 class FatalError(ExternalSystemError):

@@ -10,6 +10,11 @@ first free name of :func:`kept_names` (the name itself when it is safe, then the
 hash of the original name and content). Our own notes end in one of :data:`NOTE_SUFFIXES`, and a
 kept partner file never does (such a name is tagged), so a partner's file named ``x.json.error.txt``
 cannot replace the note about ``x.json``, nor a note replace a partner's file.
+
+A file listed a moment ago may be gone when it is read or moved: another process (an overlapping
+run, a person) moved it meanwhile. :func:`read`, :func:`move`, :func:`keep` and :func:`keep_at` then
+raise :class:`~po_sync.exceptions.VanishedFileError` (retriable) naming the file and, for a move, its
+target, instead of paramiko's bare ``[Errno 2] No such file``.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from po_sync.exceptions import RetriableError
+from po_sync.exceptions import RetriableError, VanishedFileError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -117,9 +122,12 @@ def read(client: SFTPClient, path: str, *, max_bytes: int) -> bytes:
     :param path: the file.
     :param max_bytes: the most bytes to read.
     """
-    with client.open(path, "rb") as handle:
-        handle.prefetch()
-        return handle.read(max_bytes + 1)
+    try:
+        with client.open(path, "rb") as handle:
+            handle.prefetch()
+            return handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise _vanished(path) from None
 
 
 def write_atomic(
@@ -146,8 +154,27 @@ def write_atomic(
 
 
 def move(client: SFTPClient, source: str, target: str) -> None:
-    """Rename ``source`` to ``target`` on the server (replacing ``target``)."""
-    client.posix_rename(source, target)
+    """Rename ``source`` to ``target`` on the server (replacing ``target``).
+
+    :raises VanishedFileError: ``source`` is gone (another process moved it since it was listed).
+    """
+    try:
+        client.posix_rename(source, target)
+    except FileNotFoundError:
+        if exists(client, source):
+            raise  # the target's folder is missing: not a vanished file
+        raise _vanished(source, target) from None
+
+
+def _vanished(source: str, target: str | None = None) -> VanishedFileError:
+    """The error for a listed file that is gone: it names the file and, for a move, the target."""
+    if target is None:
+        message = f"{source} was listed but is gone when read: another process moved it meanwhile"
+    else:
+        message = (
+            f"{source} was listed but is gone when moved to {target}: another process moved it meanwhile"
+        )
+    return VanishedFileError(message, source=source, target=target, system="sftp", code="FILE_VANISHED")
 
 
 def safe_name(name: str) -> str:
@@ -179,12 +206,17 @@ def kept_names(name: str, checksum: str | None) -> Iterator[str]:
 
 
 def _rename_new(client: SFTPClient, source: str, target: str) -> bool:
-    """Rename without replacing (plain SFTP ``rename``); False when ``target`` already exists."""
+    """Rename without replacing (plain SFTP ``rename``); False when ``target`` already exists.
+
+    :raises VanishedFileError: ``source`` is gone and ``target`` free (another process moved it).
+    """
     try:
         client.rename(source, target)
     except OSError:
         if exists(client, target):
             return False
+        if not exists(client, source):
+            raise _vanished(source, target) from None
         raise
     return True
 

@@ -15,7 +15,12 @@ Run by ``.ci/run`` after ``make test`` (``python tests/production/production_sha
    imports and receives, receipt import; pass 2 finds nothing new and refuses a repeated file), and
    asserts every record exists once: one ledger row per PO and receipt, one NetSuite item receipt
    per synced ledger receipt (no externalId twice), every PO imported by HotWax exactly once;
-6. stops every process by its own pid (and its process group), the sandbox, and drops the databases.
+6. triggers two ``hotwax_receipt_import`` runs at once over the REST API over the same new feeds (a
+   manual trigger next to another; ``max_active_runs=1`` queues the second behind the first, and
+   HotWax sends one more feed when the first is done, so the second has work and must not import
+   the first's feeds again): both succeed, every receipt is in NetSuite once, every feed archived
+   once, and the two runs' synced counts add up to the feeds and orders (none counted twice);
+7. stops every process by its own pid (and its process group), the sandbox, and drops the databases.
 
 Where PostgreSQL or Redis does not answer (a laptop), it says so and exits 0, unless ``CI`` is
 set, where it must run and a missing service is a failure.
@@ -99,6 +104,92 @@ def run_hotwax_family(stack: AirflowStack, sandbox: Sandbox, ledger_url: str) ->
             assert result["state"] == "success", f"{flow.dag_id} pass {pass_no}: {result['tasks']}"
             assert not result["problems"], f"{flow.dag_id} pass {pass_no}: {result['problems']}"
     assert_every_record_once(sandbox, ledger_url)
+
+
+def _first_done(stack: AirflowStack, dag_id: str, runs: list[str], timeout: float = 600) -> str:
+    """The first of ``runs`` to end (it must succeed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run_id in runs:
+            status, body = stack.api_call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+            if status == 200 and body.get("state") in ("success", "failed"):
+                assert body["state"] == "success", f"{run_id} ended {body['state']}"
+                return run_id
+        time.sleep(2)
+    raise TimeoutError(f"neither of {runs} ended within {timeout}s")
+
+
+def run_twin_receipt_imports(stack: AirflowStack, sandbox: Sandbox, ledger_url: str) -> None:
+    """Step 6: new POs exported and received by HotWax in one feed each, then two receipt imports
+    triggered together over the REST API; every receipt once in NetSuite, every feed archived once."""
+    from po_sync_sandbox.hotwax import RECEIPT_DIR
+    from po_sync_sandbox.hotwax.demo import _STATE
+
+    actor = _STATE["actor"]
+    store: Any = sandbox.services["netsuite"].store
+    vendor = store.query("SELECT id FROM vendor ORDER BY id LIMIT 1")[0]["id"]
+    location = store.query("SELECT id FROM location ORDER BY id LIMIT 1")[0]["id"]
+    items = [r["id"] for r in store.query("SELECT id FROM item ORDER BY id LIMIT 2")]
+    for _ in range(4):
+        store.create(
+            "purchaseOrder",
+            {
+                "entity": {"id": str(vendor)},
+                "location": {"id": str(location)},
+                "item": {"items": [{"item": {"id": str(i)}, "quantity": 4, "rate": 2.5} for i in items]},
+            },
+        )
+    export = stack.trigger("hotwax_po_export", {})
+    assert stack.wait_run("hotwax_po_export", export, timeout=300) == "success", "export before the twins"
+    new = actor.import_purchase_orders()
+    assert len(new) == 4, f"HotWax imported {new}, expected the 4 new POs"
+    feeds = actor.receive(new, partial=True, files=len(new))
+    conf = {"dry_run": False, "min_file_age_seconds": 0}
+    runs = [stack.trigger("hotwax_receipt_import", conf), stack.trigger("hotwax_receipt_import", conf)]
+    say(f"twin receipt imports triggered together: {runs} over {len(feeds)} feeds")
+    # max_active_runs=1 queues one behind the other. The first takes every feed; HotWax sends the
+    # rest of the goods once it is done, so the second has a feed to wait for (else its sensor waits
+    # out its 14 minutes): it must import that one and nothing of the first's again.
+    first = _first_done(stack, "hotwax_receipt_import", runs)
+    feeds += actor.receive(new)
+    states = [stack.wait_run("hotwax_receipt_import", r, timeout=600) for r in runs]
+    assert states == ["success", "success"], f"twin imports ended {states}: " + str(
+        [stack.task_states("hotwax_receipt_import", r) for r in runs]
+    )
+    say(f"twin receipt imports: {first} ended first; both success")
+    receipts = {
+        po: [d for d in store.iter_docs("itemReceipt") if (d.get("createdFrom") or {}).get("id") == po]
+        for po in new
+    }
+    # a partial receipt and the rest: two per PO, never a third
+    assert all(len(r) == 2 for r in receipts.values()), {po: len(r) for po, r in receipts.items()}
+    archive = actor.files(RECEIPT_DIR / "archive")
+    for feed in feeds:
+        stem = feed.rsplit(".", 1)[0]
+        kept = [n for n in archive if n.startswith(stem)]
+        assert kept == [feed], f"{feed} archived as {kept}"
+    assert not set(feeds) & set(actor.files(RECEIPT_DIR)), "a feed left in receipt/"
+    assert not [n for n in actor.files(RECEIPT_DIR / "error") if any(n.startswith(f[:-5]) for f in feeds)]
+    engine = sa.create_engine(ledger_url)
+    try:
+        with engine.connect() as conn:
+            counts = conn.execute(
+                sa.text(
+                    "SELECT run_id, sum(count_synced) FROM sync_run WHERE flow = 'hotwax_receipt_import' "
+                    "AND task_id = 'import_receipts' AND run_id IN (:a, :b) GROUP BY run_id"
+                ),
+                {"a": runs[0], "b": runs[1]},
+            ).all()
+    finally:
+        engine.dispose()
+    synced = sum(int(c[1] or 0) for c in counts)
+    # every feed file and every order (a partial receipt and the rest per PO), each counted by one
+    # of the two runs, never by both
+    assert synced == len(feeds) + 2 * len(new), f"the twin runs counted {synced} synced ({counts})"
+    say(
+        f"twin receipt imports: {len(new)} POs, a partial receipt and the rest each once in NetSuite; "
+        f"{len(feeds)} feeds archived once; synced per run {counts}"
+    )
 
 
 def assert_every_record_once(sandbox: Sandbox, ledger_url: str) -> None:
@@ -280,6 +371,8 @@ def main() -> int:
         say(f"ledger page on the api-server shows {flow['records']}")
 
         run_hotwax_family(stack, sandbox, ledger_url)
+        run_twin_receipt_imports(stack, sandbox, ledger_url)
+        assert_every_record_once(sandbox, ledger_url)
         tasks = worker_tasks(logs)
         say(f"tasks taken per Celery worker: {tasks}")
         assert all(f"{w}@" in (logs / f"{w}.log").read_text(errors="replace") for w in WORKERS), (

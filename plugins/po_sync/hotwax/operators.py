@@ -32,6 +32,7 @@ from po_sync.exceptions import (
     RecordSkipped,
     RecordValidationError,
     RetriableError,
+    VanishedFileError,
 )
 from po_sync.hotwax import retries, stuck_exports
 from po_sync.hotwax import sftp as remote
@@ -833,7 +834,14 @@ class _FileImport:
                 f"{self.entry.size} bytes, more than the {self.max_bytes}-byte limit; not read",
             )
             return
-        data = remote.read(self.client, self.path, max_bytes=self.max_bytes)
+        try:
+            data = remote.read(self.client, self.path, max_bytes=self.max_bytes)
+        except VanishedFileError as exc:
+            # listed, then moved by another run before we read it (nothing claimed yet): the file is
+            # that run's; counted busy, as a record another run holds, and the other files go on
+            self.run_.counts["busy"] += 1
+            self.log.info("%s: skipped, %s", self.name, exc.message)
+            return
         checksum = _sha256(data)
         if not _SAFE_NAME_RE.fullmatch(self.name):
             self._reject(

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from po_sync import retry
+from po_sync.exceptions import VanishedFileError
 from po_sync.hotwax import sftp as remote
 from po_sync.hotwax.formats import receipt_feed_json
 
@@ -63,7 +64,7 @@ def kept_path(trace_key: str | None, error_dir: str) -> str | None:
 def _read_text(client: SFTPClient, path: str) -> str:
     try:
         return remote.read(client, path, max_bytes=1_000_000).decode("utf-8", "replace")
-    except OSError:
+    except (OSError, VanishedFileError):
         return ""
 
 

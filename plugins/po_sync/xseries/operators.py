@@ -304,7 +304,10 @@ class VendPurchaseOrderPushOperator(_XSeriesOrderOperator):
                 code="CONSIGNMENT_DELETED",
                 record_id=plan.order_id,
             )
-        if cons is None and decision.action is Action.RESUME:
+        if cons is None and decision.previous is not None:
+            # an earlier attempt may have made it: one that crashed before the ledger heard
+            # (RESUME), or a create whose answer was lost (dropped connection, timeout) and failed
+            # (RETRY). POST is not idempotent: look before creating again.
             cons = self._find_by_reference(xs, plan.tran_id)
         fresh = cons is None
         if cons is None:

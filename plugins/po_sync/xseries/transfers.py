@@ -276,7 +276,10 @@ class VendTransferOrderPushOperator(_TransferOperator):
                 code="CONSIGNMENT_DELETED",
                 record_id=plan.order_id,
             )
-        if cons is None and decision.action is Action.RESUME:
+        if cons is None and decision.previous is not None:
+            # an earlier attempt may have made it: one that crashed before the ledger heard
+            # (RESUME), or a create whose answer was lost (dropped connection, timeout) and failed
+            # (RETRY). POST is not idempotent: look before creating again.
             cons = self._find_by_reference(xs, plan, destination)
         fresh = cons is None
         if cons is None:

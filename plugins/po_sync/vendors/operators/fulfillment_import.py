@@ -257,14 +257,22 @@ class VendorImporter:
         decision = self.run.begin(record, payload_hash=plan[1], trace_key=plan[0], force=True)
         if decision.action is Action.BUSY:
             return  # another live run holds this document's record: it is left to it
+        noted = True
         try:
             write_quarantine_note(self.client, self.bucket, key, plan[0], message, code)
             CRASH_QUARANTINE_NOTE.hit()
-        except Exception as exc:  # noqa: BLE001 - the next run writes it when it finishes the move
-            self.log.warning("note for %s not written: %s", key, s3_error(exc, action="PUT", key=key))
+        except Exception as exc:  # noqa: BLE001 - the next run writes it, then moves the document
+            noted = False
+            self.log.warning(
+                "note for %s not written (%s): the document stays in ready/; the next run writes the "
+                "note and moves it",
+                key,
+                s3_error(exc, action="PUT", key=key),
+            )
         self.run.quarantined(decision, code=code, message=message)
         self.stats["quarantined_documents"] += 1
-        self._move_to_quarantine(key, plan[0])
+        if noted:  # a kept document is never without its note (DESIGN.md, ledger rule 4)
+            self._move_to_quarantine(key, plan[0])
 
     def _move_to_quarantine(self, key: str, kept: str) -> None:
         CRASH_BEFORE_MOVE.hit()

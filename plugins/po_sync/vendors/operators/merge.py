@@ -210,8 +210,14 @@ class VendorMerger:
             try:
                 write_quarantine_note(self.client, bucket, key, plan[0], message, code)
                 CRASH_QUARANTINE_NOTE.hit()
-            except Exception as exc:  # noqa: BLE001 - the next run writes it when it finishes the move
-                self.log.warning("note for %s not written: %s", key, s3_error(exc, action="PUT", key=key))
+            except Exception as exc:  # noqa: BLE001 - the next run writes it, then moves the file
+                self.log.warning(
+                    "note for %s not written (%s): the file stays in inbound/; the next run writes the "
+                    "note and moves it",
+                    key,
+                    s3_error(exc, action="PUT", key=key),
+                )
+                plan = None  # a kept file is never without its note (DESIGN.md, ledger rule 4)
             self.run.quarantined(decision, code=code, message=message)
         retry.settle(self.run, retries.location(bucket, key), error=(code, message))
         self.stats["quarantined_files"] += 1
