@@ -388,7 +388,10 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
                 and self._delivered(client, state.trace_key)
             ):
                 decision = run.begin(key, payload_hash=digest)
-                if decision.action is not Action.BUSY:
+                if decision.action is Action.SKIP:
+                    # the run that wrote the file finished it between our read and our claim
+                    _ignore_already_exported(run, decision)
+                elif decision.action is not Action.BUSY:
                     delivered[po_id] = decision
             else:
                 batch[po_id] = rows
@@ -404,8 +407,7 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
                 batch.pop(po_id)
             elif decision.action is Action.SKIP:
                 batch.pop(po_id)
-                previous = decision.previous.trace_key if decision.previous else None
-                run.ignored(decision, code="ALREADY_EXPORTED", reason=f"already exported in {previous}")
+                _ignore_already_exported(run, decision)
             else:
                 decisions[po_id] = decision
         # The files of records taken over from a crashed run: their hidden uploads are left-overs
@@ -457,6 +459,13 @@ class HotWaxPurchaseOrderExportOperator(SyncOperator):
                 )
                 continue
             run.synced(decision, target_system="hotwax", target_id=target)
+
+
+def _ignore_already_exported(run: SyncRun, decision: Decision) -> None:
+    """Record a PO another run has exported (same content) as ``ignored``: it is done, not ours to
+    send or count again."""
+    previous = decision.previous.trace_key if decision.previous else None
+    run.ignored(decision, code="ALREADY_EXPORTED", reason=f"already exported in {previous}")
 
 
 # ==================================================================================================
