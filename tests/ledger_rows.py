@@ -23,3 +23,10 @@ def last_counts(ledger: Any, flow: str, task_id: str) -> tuple[int, int, int, in
     """(read, synced, ignored, quarantined) of ``task_id``'s last run in ``flow``."""
     row = last_task_run(ledger, flow, task_id)
     return row["count_read"], row["count_synced"], row["count_ignored"], row["count_quarantined"]
+
+
+def task_runs(ledger: Any, flow: str, run_ids: set[str]) -> list[dict[str, Any]]:
+    """The ``sync_run`` rows of ``flow`` that belong to the given Airflow DAG runs."""
+    query = sa.select(sync_run).where(sync_run.c.flow == flow, sync_run.c.run_id.in_(sorted(run_ids)))
+    with ledger.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query).all()]

@@ -84,6 +84,16 @@ def drop_database(admin: sa.Engine, name: str) -> None:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def ledger_queries(ledger_url: str, *queries: tuple[str, dict[str, Any]]) -> list[list[Any]]:
+    """The rows of each ``(sql, params)`` read from the ledger on one short-lived connection."""
+    engine = sa.create_engine(ledger_url)
+    try:
+        with engine.connect() as conn:
+            return [conn.execute(sa.text(sql), params).all() for sql, params in queries]
+    finally:
+        engine.dispose()
+
+
 def worker_tasks(logs: Path) -> dict[str, int]:
     """How many task workloads each Celery worker took (from its log)."""
     return {w: (logs / f"{w}.log").read_text(errors="replace").count(TASK_RECEIVED) for w in WORKERS}
@@ -170,18 +180,14 @@ def run_twin_receipt_imports(stack: AirflowStack, sandbox: Sandbox, ledger_url: 
         assert kept == [feed], f"{feed} archived as {kept}"
     assert not set(feeds) & set(actor.files(RECEIPT_DIR)), "a feed left in receipt/"
     assert not [n for n in actor.files(RECEIPT_DIR / "error") if any(n.startswith(f[:-5]) for f in feeds)]
-    engine = sa.create_engine(ledger_url)
-    try:
-        with engine.connect() as conn:
-            counts = conn.execute(
-                sa.text(
-                    "SELECT run_id, sum(count_synced) FROM sync_run WHERE flow = 'hotwax_receipt_import' "
-                    "AND task_id = 'import_receipts' AND run_id IN (:a, :b) GROUP BY run_id"
-                ),
-                {"a": runs[0], "b": runs[1]},
-            ).all()
-    finally:
-        engine.dispose()
+    (counts,) = ledger_queries(
+        ledger_url,
+        (
+            "SELECT run_id, sum(count_synced) FROM sync_run WHERE flow = 'hotwax_receipt_import' "
+            "AND task_id = 'import_receipts' AND run_id IN (:a, :b) GROUP BY run_id",
+            {"a": runs[0], "b": runs[1]},
+        ),
+    )
     synced = sum(int(c[1] or 0) for c in counts)
     # every feed file and every order (a partial receipt and the rest per PO), each counted by one
     # of the two runs, never by both
@@ -199,23 +205,19 @@ def assert_every_record_once(sandbox: Sandbox, ledger_url: str) -> None:
     actor = _STATE["actor"]
     netsuite: Any = sandbox.services["netsuite"]
     store = netsuite.store
-    engine = sa.create_engine(ledger_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.text(
-                    "SELECT flow, entity_type, status, source_id, target_id FROM sync_record "
-                    "WHERE flow IN ('hotwax_po_export', 'hotwax_receipt_import')"
-                )
-            ).all()
-            twice = conn.execute(
-                sa.text(
-                    "SELECT flow, entity_type, source_id, count(*) FROM sync_record "
-                    "GROUP BY flow, entity_type, source_system, source_id HAVING count(*) > 1"
-                )
-            ).all()
-    finally:
-        engine.dispose()
+    rows, twice = ledger_queries(
+        ledger_url,
+        (
+            "SELECT flow, entity_type, status, source_id, target_id FROM sync_record "
+            "WHERE flow IN ('hotwax_po_export', 'hotwax_receipt_import')",
+            {},
+        ),
+        (
+            "SELECT flow, entity_type, source_id, count(*) FROM sync_record "
+            "GROUP BY flow, entity_type, source_system, source_id HAVING count(*) > 1",
+            {},
+        ),
+    )
     assert not twice, f"ledger rows twice: {twice}"
     exported = [r for r in rows if r.flow == "hotwax_po_export" and r.entity_type == "purchase_order"]
     receipts = [r for r in rows if r.flow == "hotwax_receipt_import" and r.entity_type == "item_receipt"]

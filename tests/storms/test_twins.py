@@ -26,21 +26,12 @@ from po_sync.hotwax.operators import EXPORTED_FIELD
 from po_sync_sandbox.hotwax import PO_DIR, RECEIPT_DIR
 from tests.faults.matrix import records, run_dag
 from tests.hotwax.conftest import DEFAULT_CONF, new_po, receipts_of
+from tests.ledger_rows import task_runs
 from tests.storms.twins import run_twins
 
 pytestmark = [pytest.mark.e2e, pytest.mark.storm]
 
 EXPORT, IMPORT = "hotwax_po_export", "hotwax_receipt_import"
-
-
-def _sync_runs(ledger: Any, flow: str, run_ids: set[str]) -> list[dict[str, Any]]:
-    import sqlalchemy as sa
-
-    from po_sync.ledger.schema import sync_run
-
-    with ledger.engine.connect() as conn:
-        rows = conn.execute(sa.select(sync_run).where(sync_run.c.flow == flow)).all()
-    return [dict(r._mapping) for r in rows if r.run_id in run_ids]
 
 
 def _check_twins(results: list[dict[str, Any]]) -> set[str]:
@@ -85,7 +76,7 @@ def test_twin_po_exports_send_every_po_in_exactly_one_file(
     assert set(states) == flagged, f"ledger {sorted(states)} vs flagged {sorted(flagged)}"
     misnamed = {po: states[po].target_id for po in flagged if states[po].target_id not in files}
     assert misnamed == {}, f"the ledger names no file (or the wrong one) for {misnamed}; files {files}"
-    runs = _sync_runs(ledger_conn, EXPORT, run_ids)
+    runs = task_runs(ledger_conn, EXPORT, run_ids)
     assert sum(r["count_synced"] for r in runs) == len(flagged), "synced counted once across both twins"
     assert all(r["status"] == "completed" for r in runs), runs
     # nothing lost: a quiet run afterwards exports whatever both twins left (busy in the other)
@@ -124,7 +115,7 @@ def test_twin_receipt_imports_receive_every_feed_once(
     assert all(s.status.value == "synced" for s in states), [
         (s.key.source_id, s.status.value, s.last_error_code) for s in states if s.status.value != "synced"
     ]
-    runs = _sync_runs(ledger_conn, IMPORT, run_ids | {quiet.run_id})
+    runs = task_runs(ledger_conn, IMPORT, run_ids | {quiet.run_id})
     synced = sum(r["count_synced"] for r in runs if r["task_id"] == "import_receipts")
     # every receipt and every file counted synced by exactly one run (a file the other twin held is
     # counted busy, not synced)
