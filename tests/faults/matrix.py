@@ -74,6 +74,9 @@ class Scenario:
     smoke: str = ""
     #: conf for every run
     conf: dict[str, Any] = {}
+    #: error codes the scenario's deliberately bad input ends with (failed or quarantined records);
+    #: a record left failed or quarantined with any other code is a wrong entry in a person's queue
+    expected_codes: frozenset[str] = frozenset()
 
     def prepare(self) -> None:
         """Put the input in place (and run upstream flows)."""
@@ -194,9 +197,19 @@ def run_cell(scenario: Scenario, point: str, mode: str, monkeypatch: pytest.Monk
         f"{s.key.entity_type}/{s.key.source_id} still in_progress"
         for s in scenario.ledger.find(scenario.flow, statuses=(_in_progress(),), limit=1000)
     ]
-    outcome.disagreements += stuck
+    outcome.disagreements += stuck + wrongly_in_queue(scenario)
     record(point, mode, outcome)
     return outcome
+
+
+def wrongly_in_queue(scenario: Scenario) -> list[str]:
+    """The flow's failed or quarantined records whose error code the scenario's bad input does not
+    explain (:attr:`Scenario.expected_codes`): a person would be asked to act on a record that is fine."""
+    return [
+        f"{s.key.entity_type}/{s.key.source_id} {s.status.value}: {s.last_error_code} {s.last_error_message}"
+        for s in records(scenario.ledger, scenario.flow)
+        if s.status.value in ("failed", "quarantined") and s.last_error_code not in scenario.expected_codes
+    ]
 
 
 def records(ledger: Any, flow: str) -> list[Any]:

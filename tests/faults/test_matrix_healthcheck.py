@@ -16,6 +16,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 class HealthCheck(Scenario):
     """``po_sync_db`` (healthy) and a missing connection: one synced and one failed record."""
 
+    expected_codes = frozenset({"CONNECTION_NOT_ALLOWED"})
+
     flow = dag_id = "po_sync_healthcheck"
     smoke = "ledger_recorded"
     conf = {"connections": ["po_sync_db", "no_such_connection"], "fail_on_unhealthy": False}

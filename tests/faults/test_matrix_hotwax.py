@@ -53,6 +53,8 @@ class HotWaxImport(_HotWax):
     feed archived once, the bad order in error/<stem>.failed.json once, the malformed feed in error/
     once, each with its report."""
 
+    expected_codes = frozenset({"UNKNOWN_LINE", "BAD_FILE"})
+
     flow = dag_id = IMPORT
     smoke = "after_receipt"
     conf = IMPORT_CONF

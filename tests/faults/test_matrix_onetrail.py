@@ -51,6 +51,8 @@ class OnetrailSubmit(_Onetrail):
     """After a first submission (ACKs waiting in Out/RC with one bad file), one PO changes: one Change
     document reaches Onetrail once, every ACK is archived once, the bad file is in error/ once."""
 
+    expected_codes = frozenset({"MALFORMED_XML"})
+
     flow = dag_id = SUBMIT
     smoke = "after_order_upload"
     conf = DEFAULT_CONF[SUBMIT]
@@ -89,6 +91,8 @@ class OnetrailSubmit(_Onetrail):
 class OnetrailInbound(_Onetrail):
     """An order response, a despatch advice and an invoice for one PO, and a bad order response: one
     receipt and one bill in NetSuite, each file archived once, the bad one in error/ once."""
+
+    expected_codes = frozenset({"MALFORMED_XML"})
 
     flow = dag_id = INBOUND
     smoke = "after_despatch_write"

@@ -86,6 +86,8 @@ class VendorExport(_Vendors):
 class VendorMerge(_Vendors):
     """One good ship notice merged once and archived once; one bad file quarantined once with its note."""
 
+    expected_codes = frozenset({"MALFORMED_JSON"})
+
     flow = dag_id = MERGE
     smoke = "after_archive_copy"
     conf = {"wait_minutes": 0}
@@ -124,6 +126,8 @@ class VendorMerge(_Vendors):
 class VendorImport(_Vendors):
     """One merged receipt becomes one NetSuite receipt and moves to done/ once; a bad merged document
     goes to quarantine/ once with its note."""
+
+    expected_codes = frozenset({"MALFORMED_JSON"})
 
     flow = dag_id = IMPORT
     smoke = "after_netsuite_write"

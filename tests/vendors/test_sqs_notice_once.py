@@ -25,7 +25,9 @@ def _drain(world, queue: str) -> list[dict]:
                        aws_access_key_id="x", aws_secret_access_key="y")  # fmt: skip
     url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
     messages: list[dict] = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+    while batch := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", []):
         messages += batch
         sqs.delete_message_batch(
             QueueUrl=url, Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch]
@@ -58,3 +60,23 @@ def test_a_resync_sends_its_notice_again(dagbag, ledger_conn, world, netsuite):
     number = files[0].rsplit("/", 1)[-1].rsplit(".", 1)[0]
     assert run_dag(dagbag, FLOW, {"vendor": "V0001", "resync_po_numbers": [number]}).state == "success"
     assert [json.loads(m["Body"])["key"] for m in _drain(world, queue)] == [files[0]]
+
+
+def test_every_notice_carries_its_sends_idempotency_key(dagbag, ledger_conn, world, netsuite):
+    """A standard queue may deliver a notice twice (at-least-once); each carries the ledger's
+    idempotency key of its PO version as the message attribute ``po_sync_idempotency_key``, so the
+    vendor's consumer can drop a repeat."""
+    from po_sync.ledger import RecordStatus
+
+    queue = world.config["vendors"][0]["sqs_queue"]
+    assert run_dag(dagbag, FLOW, {"vendor": "V0001"}).state == "success"
+    sent = {
+        json.loads(m["Body"])["po_number"]: m["MessageAttributes"]["po_sync_idempotency_key"]
+        for m in _drain(world, queue)
+    }
+    synced = ledger_conn.find(FLOW, statuses=(RecordStatus.SYNCED,))
+    assert sent and len(sent) == len(synced)
+    assert {n: a["StringValue"] for n, a in sent.items()} == {
+        s.trace_key.rsplit("/", 1)[-1].rsplit(".", 1)[0]: s.idempotency_key for s in synced
+    }
+    assert {a["DataType"] for a in sent.values()} == {"String"}

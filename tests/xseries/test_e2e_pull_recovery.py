@@ -68,3 +68,31 @@ def test_a_pos_order_cancelled_before_its_po_was_made_is_ignored(vend, dagbag, l
     assert (state.status, state.last_error_code) == (RecordStatus.IGNORED, "NO_LONGER_OPEN")
     assert order["id"] in state.last_error_message and "CANCELLED" in state.last_error_message
     assert not _pulled(ns, order["id"])
+
+
+def test_a_consignment_whose_create_answer_was_lost_is_not_taken_for_a_pos_order(vend, dagbag, ledger_conn):
+    """The push's create is made in X-Series but its answer never comes (dropped connection), so the
+    push's ledger does not name that consignment yet. The pull in the same run must see it is made from
+    a NetSuite PO (its reference is the PO number) and skip it: not quarantine it as an empty POS order,
+    not write it to NetSuite as a second PO. The next run finishes the push on that same consignment."""
+    ns, xs = vend.services["netsuite"], vend.services["xseries"]
+    before = {pid: dict(po) for pid, po in pos(ns).items()}
+    xs.inject_fault("drop_after", count=1, method="POST", path_contains="/consignments")
+    run(dagbag, FLOW)
+    (lost,) = [c for c in xs.store.created_via_api if c not in _synced_targets(ledger_conn)]
+    pulled_state = ledger_conn.get(RecordKey(FLOW, "consignment", "xseries", lost))
+    assert pulled_state is not None and pulled_state.status is RecordStatus.IGNORED
+    assert pulled_state.last_error_code == "FROM_NETSUITE"
+    assert set(pos(ns)) == set(before)  # no PO written for it
+
+    assert run(dagbag, FLOW).state == "success"
+    assert set(pos(ns)) == set(before)
+    assert len(xs.store.created_via_api) == len(before)  # one consignment per PO, the lost one reused
+    assert lost in _synced_targets(ledger_conn)
+    assert not ledger_conn.find(FLOW, statuses=(RecordStatus.QUARANTINED, RecordStatus.FAILED))
+
+
+def _synced_targets(ledger) -> set[str]:
+    return {
+        s.target_id for s in ledger.find(FLOW, statuses=(RecordStatus.SYNCED,), entity_type="purchase_order")
+    }

@@ -471,6 +471,18 @@ class VendSupplierOrderPullOperator(_XSeriesOrderOperator):
                 code="UNMAPPED_SUPPLIER",
                 record_id=cons.id,
             )
+        # made from a NetSuite PO (a push whose create answer was lost: its number is the reference),
+        # or pulled before a crash: not again
+        made = pulled.order_already_in_netsuite(
+            ns,
+            cons,
+            transaction_type="PurchOrd",
+            consignment_field=self.consignment_field,
+            what=f"order {cons.reference or cons.id}",
+        )
+        if made is not None:
+            self._link(ns, run, made, cons.id)
+            return made
         lines = xs.consignment_products(cons.id)
         items = item_ids_by_sku(ns, lines)
         body = purchase_order_body(
@@ -482,11 +494,6 @@ class VendSupplierOrderPullOperator(_XSeriesOrderOperator):
             consignment_field=self.consignment_field,
             synced_field=self.synced_field,
         )
-        if decision.action is Action.RESUME:  # a crash after the write: look before writing again
-            existing = ns.find_record("purchaseOrder", f"eid:{external_id(cons.id)}")
-            if existing is not None:
-                self._link(ns, run, existing.id, cons.id)
-                return existing.id
         result = ns.upsert_record("purchaseOrder", external_id(cons.id), body)
         CRASH_PULL.hit()
         self._link(ns, run, result.id, cons.id)

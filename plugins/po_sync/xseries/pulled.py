@@ -24,7 +24,9 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from po_sync.exceptions import RecordSkipped
 from po_sync.ledger import Action, RecordStatus
+from po_sync.validation import suiteql_string
 from po_sync.xseries.mapping import external_id
 
 if TYPE_CHECKING:
@@ -88,3 +90,40 @@ def settle_interrupted(
             )
         settled.append(cid)
     return settled
+
+
+def order_already_in_netsuite(
+    ns: NetSuiteHook, cons: Consignment, *, transaction_type: str, consignment_field: str, what: str
+) -> str | None:
+    """The NetSuite order an earlier pull made for ``cons`` (its id), or ``None`` when NetSuite has
+    none; raises :class:`RecordSkipped` (``FROM_NETSUITE``) when ``cons`` was made from a NetSuite
+    order, i.e. NetSuite holds an order carrying its id or whose number is its reference.
+
+    The push records a consignment as its own only once the create's answer came back. A create whose
+    answer was lost (dropped connection, timeout), or a push that failed after it, leaves a consignment
+    in X-Series the push's ledger does not name yet; the pull must not take it for one made in the POS
+    (it would write the order a second time, or quarantine a half-made one). Its reference is the
+    NetSuite order's number, and the push finds it by that reference on its next try.
+
+    :param transaction_type: SuiteQL ``transaction.type`` of the pull's order (``PurchOrd``, ``TrnfrOrd``).
+    :param what: how the consignment is named in the skip reason (``transfer T-1``, ``consignment <id>``).
+    """
+    clauses = [f"t.{consignment_field} = {suiteql_string(cons.id)}"]
+    if cons.reference:
+        clauses.append(f"t.tranid = {suiteql_string(cons.reference)}")
+    rows = list(
+        ns.suiteql(
+            "SELECT t.id AS id, t.tranid AS tranid, t.externalid AS externalid FROM transaction t "
+            f"WHERE t.type = {suiteql_string(transaction_type)} AND ({' OR '.join(clauses)}) ORDER BY t.id"
+        )
+    )
+    for row in rows:
+        if str(row.get("externalid") or "") == external_id(cons.id):
+            return str(row["id"])  # the order an earlier (crashed) pull already made
+    if rows:
+        raise RecordSkipped(
+            f"{what} (consignment {cons.id}) belongs to NetSuite order {rows[0].get('tranid')}",
+            code="FROM_NETSUITE",
+            record_id=cons.id,
+        )
+    return None

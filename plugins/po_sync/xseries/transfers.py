@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from po_sync import faults
-from po_sync.exceptions import RecordError, RecordSkipped, RecordValidationError
+from po_sync.exceptions import RecordError, RecordValidationError
 from po_sync.faults import maybe_crash
 from po_sync.ledger import Action, Decision, RecordStatus
 from po_sync.sync import SyncRun, as_bool
@@ -492,25 +492,16 @@ class VendOutletTransferPullOperator(_TransferOperator):
         if _UUID_RE.fullmatch(cons.id) is None:
             raise RecordValidationError(f"consignment id {cons.id!r} is not an id", code="BAD_ID")
         # made from a NetSuite TO (its number is the reference) or pulled before a crash: not again
-        clauses = [f"t.{self.consignment_field} = {suiteql_string(cons.id)}"]
-        if cons.reference:
-            clauses.append(f"t.tranid = {suiteql_string(cons.reference)}")
-        rows = list(
-            ns.suiteql(
-                "SELECT t.id AS id, t.tranid AS tranid, t.externalid AS externalid FROM transaction t "
-                f"WHERE t.type = 'TrnfrOrd' AND ({' OR '.join(clauses)}) ORDER BY t.id"
-            )
+        made = pulled.order_already_in_netsuite(
+            ns,
+            cons,
+            transaction_type="TrnfrOrd",
+            consignment_field=self.consignment_field,
+            what=f"transfer {name}",
         )
-        for row in rows:
-            if str(row.get("externalid") or "") == external_id(cons.id):
-                self._link(ns, run, str(row["id"]), cons.id)
-                return str(row["id"])  # the TO a crashed run already made
-        if rows:
-            raise RecordSkipped(
-                f"transfer {name} (consignment {cons.id}) belongs to NetSuite TO {rows[0].get('tranid')}",
-                code="FROM_NETSUITE",
-                record_id=cons.id,
-            )
+        if made is not None:
+            self._link(ns, run, made, cons.id)
+            return made
         lines = xs.consignment_products(cons.id)
         items = item_ids_by_sku(ns, lines)
         body = transfer_order_body(

@@ -11,7 +11,8 @@ named in ``resync_po_numbers``) the operator:
    revisions), then the optional SQS notice, then marks it ``synced``. The notice is sent once per
    send: it is a ledger record of its own (flow ``<flow>.sqs_notice``), due before the S3 write and
    ``synced`` after SQS took it, so a rerun after a crash sends it only if it never went out
-   (FIFO queues also get the send's idempotency key as ``MessageDeduplicationId``);
+   (every notice carries the send's idempotency key as the message attribute
+   ``po_sync_idempotency_key``; FIFO queues also get it as ``MessageDeduplicationId``);
 3. retries the vendor's ``failed`` POs (bounded, longest-waiting first), whatever the window;
 4. after a *completed* run that met no ``busy`` PO, moves the vendor's cursor (``sync_cursor``, key =
    vendor id) to the end of the window. Manual runs without a data interval start from it, and a
@@ -54,6 +55,9 @@ __all__ = ["VendorPOExportOperator"]
 
 
 FLOW = "netsuite_vendor_po_export"
+#: the SQS message attribute carrying a notice's idempotency key (the same for every send of one PO
+#: version): FIFO queues deduplicate by it themselves, a standard queue's consumer drops repeats by it
+IDEMPOTENCY_ATTRIBUTE = "po_sync_idempotency_key"
 CRASH_S3_PUT = faults.declare(FLOW, "after_s3_put", "a PO document written to the vendor's bucket")
 CRASH_NOTICE = faults.declare(FLOW, "after_notice", "the PO's SQS notice sent (if any)", legacy=True)
 faults.declare_ledger_points(FLOW)
@@ -261,7 +265,14 @@ class VendorExporter:
             if self._sqs is None:
                 self._sqs = SqsHook(aws_conn_id=self.aws_conn_id).get_conn()
                 self._queue_url = self._sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-            kwargs: dict[str, Any] = {"QueueUrl": self._queue_url, "MessageBody": body}
+            kwargs: dict[str, Any] = {
+                "QueueUrl": self._queue_url,
+                "MessageBody": body,
+                # the same on every try of this send: a standard queue's consumer drops repeats by it
+                "MessageAttributes": {
+                    IDEMPOTENCY_ATTRIBUTE: {"DataType": "String", "StringValue": decision.idempotency_key}
+                },
+            }
             if queue.endswith(".fifo"):
                 kwargs.update(
                     MessageGroupId=self.settings.vendor_id, MessageDeduplicationId=decision.idempotency_key
