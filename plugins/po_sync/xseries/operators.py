@@ -479,9 +479,9 @@ class VendSupplierOrderPullOperator(_XSeriesOrderOperator):
             transaction_type="PurchOrd",
             consignment_field=self.consignment_field,
             what=f"order {cons.reference or cons.id}",
+            link=functools.partial(self._link, ns, run),
         )
         if made is not None:
-            self._link(ns, run, made, cons.id)
             return made
         lines = xs.consignment_products(cons.id)
         items = item_ids_by_sku(ns, lines)

@@ -93,10 +93,16 @@ def settle_interrupted(
 
 
 def order_already_in_netsuite(
-    ns: NetSuiteHook, cons: Consignment, *, transaction_type: str, consignment_field: str, what: str
+    ns: NetSuiteHook,
+    cons: Consignment,
+    *,
+    transaction_type: str,
+    consignment_field: str,
+    what: str,
+    link: Callable[[str, str], None],
 ) -> str | None:
-    """The NetSuite order an earlier pull made for ``cons`` (its id), or ``None`` when NetSuite has
-    none; raises :class:`RecordSkipped` (``FROM_NETSUITE``) when ``cons`` was made from a NetSuite
+    """The NetSuite order an earlier pull made for ``cons`` (its id, recorded with ``link`` as in
+    :func:`settle_interrupted`), or ``None`` when NetSuite has none; raises :class:`RecordSkipped` (``FROM_NETSUITE``) when ``cons`` was made from a NetSuite
     order, i.e. NetSuite holds an order carrying its id or whose number is its reference.
 
     The push records a consignment as its own only once the create's answer came back. A create whose
@@ -119,7 +125,8 @@ def order_already_in_netsuite(
     )
     for row in rows:
         if str(row.get("externalid") or "") == external_id(cons.id):
-            return str(row["id"])  # the order an earlier (crashed) pull already made
+            link(str(row["id"]), cons.id)  # the order an earlier (crashed) pull already made
+            return str(row["id"])
     if rows:
         raise RecordSkipped(
             f"{what} (consignment {cons.id}) belongs to NetSuite order {rows[0].get('tranid')}",

@@ -498,9 +498,9 @@ class VendOutletTransferPullOperator(_TransferOperator):
             transaction_type="TrnfrOrd",
             consignment_field=self.consignment_field,
             what=f"transfer {name}",
+            link=functools.partial(self._link, ns, run),
         )
         if made is not None:
-            self._link(ns, run, made, cons.id)
             return made
         lines = xs.consignment_products(cons.id)
         items = item_ids_by_sku(ns, lines)
