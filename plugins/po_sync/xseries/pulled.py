@@ -102,8 +102,9 @@ def order_already_in_netsuite(
     link: Callable[[str, str], None],
 ) -> str | None:
     """The NetSuite order an earlier pull made for ``cons`` (its id, recorded with ``link`` as in
-    :func:`settle_interrupted`), or ``None`` when NetSuite has none; raises :class:`RecordSkipped` (``FROM_NETSUITE``) when ``cons`` was made from a NetSuite
-    order, i.e. NetSuite holds an order carrying its id or whose number is its reference.
+    :func:`settle_interrupted`), or ``None`` when NetSuite has none. Raises :class:`RecordSkipped`
+    (``FROM_NETSUITE``) when ``cons`` was made from a NetSuite order: NetSuite holds an order of
+    another external id that carries the consignment's id or whose number is its reference.
 
     The push records a consignment as its own only once the create's answer came back. A create whose
     answer was lost (dropped connection, timeout), or a push that failed after it, leaves a consignment
@@ -112,7 +113,7 @@ def order_already_in_netsuite(
     NetSuite order's number, and the push finds it by that reference on its next try.
 
     :param transaction_type: SuiteQL ``transaction.type`` of the pull's order (``PurchOrd``, ``TrnfrOrd``).
-    :param what: how the consignment is named in the skip reason (``transfer T-1``, ``consignment <id>``).
+    :param what: how the consignment is named in the skip reason (``transfer T-1``, ``order POS-1``).
     """
     clauses = [f"t.{consignment_field} = {suiteql_string(cons.id)}"]
     if cons.reference:
