@@ -19,7 +19,8 @@ run:
   new reason.
 
 A record whose file is no longer in quarantine is **not** retried: it goes back to ``quarantined``
-with code ``RETRY_NOT_POSSIBLE`` and a message naming where the file is and what to do. An archived
+with code ``RETRY_NOT_POSSIBLE`` and a message naming where the file is and what to do; the same
+file delivered again is then read as a new delivery (:func:`gave_up`). An archived
 file is never re-read from the archive: archiving means what it caused is committed in NetSuite,
 so reading it again could only duplicate that or be refused as a duplicate; a person who needs it
 again copies it (corrected) into the inbound folder, where it is a new file.
@@ -204,6 +205,13 @@ def mark_requeued(ledger: Ledger, request: RetryRequest, *, location: str, note:
         if note:
             text += f"; our quarantine note said: {note.strip()}"
         _action(conn, request.record_id, REQUEUE_ACTION, text, RecordStatus.PENDING.value)
+
+
+def gave_up(state: Any) -> bool:
+    """Whether a person's Retry found this record's kept file gone (``RETRY_NOT_POSSIBLE``: removed by
+    hand). Its record still names the kept path, but no run is about to move a file there: the same
+    file delivered again is a new delivery to read, not a stopped run's move to finish."""
+    return getattr(state, "last_error_code", None) == NOT_RETRIABLE
 
 
 def refuse(ledger: Ledger, request: RetryRequest, *, message: str, sync_run_id: int | None) -> None:

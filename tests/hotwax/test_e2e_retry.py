@@ -3,12 +3,15 @@ what it causes reaches NetSuite exactly once (``po_sync.retry``, ``po_sync.hotwa
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from po_sync import retry
 from po_sync.ledger import RecordStatus
 from po_sync.ledger.actions import record_history
 from po_sync_sandbox.hotwax import RECEIPT_DIR
+from po_sync_sandbox.hotwax.actor import SETTLED_MTIME
 from tests.core.ui.queue_client import open_records, queue_action, queue_client
 from tests.hotwax.conftest import receipts_of, run_dag
 from tests.hotwax.test_e2e_bad_input import failed_name
@@ -119,6 +122,7 @@ def _retry_action(ledger, record_id: int) -> int:
 
 def test_retry_of_a_file_no_longer_in_error_says_why(dagbag, ledger_conn, actor):
     bad = actor.bad_feed("malformed", po_id="4")
+    sent = actor.path(RECEIPT_DIR / bad).read_bytes()
     assert run_dag(dagbag, IMPORT).state == "success"
     (record,) = [r for r in open_records(IMPORT) if r["entity_type"] == "receipt_file"]
     actor.path(RECEIPT_DIR / "error" / bad).unlink()  # a person removed it by hand
@@ -128,3 +132,13 @@ def test_retry_of_a_file_no_longer_in_error_says_why(dagbag, ledger_conn, actor)
     state = ledger_conn.get_by_id(record["id"])
     assert state.status is RecordStatus.QUARANTINED and state.last_error_code == "RETRY_NOT_POSSIBLE"
     assert "no longer there" in state.last_error_message and "new name" in state.last_error_message
+    # HotWax sends the very same file again: it is read (and refused again, with a new report), not
+    # taken for a move a stopped run left to finish
+    again = actor.path(RECEIPT_DIR / bad)
+    again.write_bytes(sent)
+    os.utime(again, (SETTLED_MTIME, SETTLED_MTIME))  # written completely a while ago
+    assert run_dag(dagbag, IMPORT).state == "success"
+    state = ledger_conn.get_by_id(record["id"])
+    assert (state.status, state.last_error_code) == (RecordStatus.QUARANTINED, "BAD_FILE")
+    kept = state.trace_key.lstrip("/")
+    assert actor.path(kept).exists() and actor.path(f"{kept}.errors.csv").exists()

@@ -100,3 +100,33 @@ def test_retry_takes_the_file_its_record_names_when_an_earlier_one_holds_its_nam
     assert not kept.exists()
     assert (error_dir / path.name).read_bytes() == first, "the earlier file stays where it was"
     assert (error_dir / f"{path.name}.error.txt").exists()
+
+
+def test_an_identical_redelivery_after_a_refused_retry_is_read_again(
+    dagbag, ledger_conn, onetrail_sandbox, hub, store, monkeypatch
+):
+    """A person removed a refused invoice from ``error/``, so the queue's Retry could not put it back
+    (``RETRY_NOT_POSSIBLE``). The supplier then sends the very same file again once its charge type is
+    configured: it is a new delivery to read, not a move a stopped run left to finish (its record still
+    names the ``error/`` path, but no run is about to move it there)."""
+    po = received_orders(dagbag, hub, store)[0]
+    path = hub.invoice(po["tranid"], charge_type="INSURANCE")  # no account for it yet: refused
+    sent = path.read_bytes()
+    assert task_states(run_dag(dagbag, FLOW))[GROUP] == "success"
+    error_dir = hub.folder("Out/Invoice") / "error"
+    for kept in error_dir.iterdir():
+        kept.unlink()  # a person cleared error/ by hand
+    (record,) = [r for r in open_records(FLOW) if r["entity_type"] == "invoice_file"]
+    queue_action("retry", [record["id"]])
+    assert task_states(run_dag(dagbag, FLOW))["requeue_retried_files"] == "success"
+    state = ledger_conn.get_by_id(record["id"])
+    assert (state.status, state.last_error_code) == (RecordStatus.QUARANTINED, "RETRY_NOT_POSSIBLE")
+
+    settings = dict(onetrail_sandbox.onetrail_settings)
+    settings["charge_types"] = {**settings.get("charge_types", {}), "INSURANCE": "601"}
+    monkeypatch.setenv("AIRFLOW_VAR_PO_SYNC_ONETRAIL", json.dumps(settings))
+    path.write_bytes(sent)  # the same bytes, under the same name
+    assert task_states(run_dag(dagbag, FLOW))[GROUP] == "success"
+    assert len(bills_of(store, po["id"])) == 1
+    assert (hub.folder("Out/Invoice") / "archive" / path.name).read_bytes() == sent
+    assert list(error_dir.iterdir()) == []

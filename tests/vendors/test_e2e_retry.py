@@ -70,6 +70,7 @@ def test_retry_of_a_file_no_longer_in_quarantine_says_why(dagbag, ledger_conn, w
     assert run_dag(dagbag, EXPORT).state == "success"
     actor = world.actors["V0001"]
     key = actor.malformed("bad_json")
+    sent = world.read(actor.bucket, key)
     assert run_dag(dagbag, MERGE, {"wait_minutes": 0}).state == "success"
     (record,) = [r for r in open_records(MERGE) if r["entity_type"] == "vendor_file"]
     world.s3.delete_object(Bucket=actor.bucket, Key=f"{actor.prefix}quarantine/{key.rsplit('/', 1)[-1]}")
@@ -78,3 +79,38 @@ def test_retry_of_a_file_no_longer_in_quarantine_says_why(dagbag, ledger_conn, w
     state = ledger_conn.get_by_id(record["id"])
     assert state.status is RecordStatus.QUARANTINED and state.last_error_code == "RETRY_NOT_POSSIBLE"
     assert "no longer in quarantine" in state.last_error_message
+    # the vendor delivers the very same file again: it is read (and refused again, with a new note),
+    # not taken for a quarantine a stopped run left to finish
+    world.s3.put_object(Bucket=actor.bucket, Key=key, Body=sent)
+    assert run_dag(dagbag, MERGE, {"wait_minutes": 0}).state == "success"
+    state = ledger_conn.get_by_id(record["id"])
+    assert (state.status, state.last_error_code) == (RecordStatus.QUARANTINED, "MALFORMED_JSON")
+    name = key.rsplit("/", 1)[-1]
+    kept = world.keys(actor.bucket, f"{actor.prefix}quarantine/")
+    assert [k for k in kept if k.endswith(".json")] and f"{name}.error.txt" in " ".join(kept)
+    note = world.read(actor.bucket, f"{state.trace_key}.error.txt").decode()
+    assert note.startswith("MALFORMED_JSON")
+
+
+def test_a_merged_document_delivered_again_after_a_refused_retry_is_read(
+    dagbag, ledger_conn, world, netsuite
+):
+    """The import's side of the same rule: a bad merged document removed from ``quarantine/`` by
+    hand (the Retry says RETRY_NOT_POSSIBLE) and written to ``ready/`` again unchanged is read again."""
+    bucket, key, sent = world.config["merge_bucket"], "ready/item_receipt/BAD-1.json", b'{"kind": '
+    world.s3.put_object(Bucket=bucket, Key=key, Body=sent)
+    assert run_dag(dagbag, IMPORT).state == "success"
+    (record,) = [r for r in open_records(IMPORT) if r["source_id"] == "BAD-1"]
+    world.s3.delete_object(Bucket=bucket, Key=ledger_conn.get_by_id(record["id"]).trace_key)
+    queue_action("retry", [record["id"]])
+    assert run_dag(dagbag, IMPORT).state == "success"
+    state = ledger_conn.get_by_id(record["id"])
+    assert (state.status, state.last_error_code) == (RecordStatus.QUARANTINED, "RETRY_NOT_POSSIBLE")
+
+    world.s3.put_object(Bucket=bucket, Key=key, Body=sent)
+    assert run_dag(dagbag, IMPORT).state == "success"
+    state = ledger_conn.get_by_id(record["id"])
+    assert (state.status, state.last_error_code) == (RecordStatus.QUARANTINED, "MALFORMED_JSON")
+    assert world.read(bucket, state.trace_key) == sent
+    assert world.read(bucket, f"{state.trace_key}.error.txt").decode().startswith("MALFORMED_JSON")
+    assert world.keys(bucket, "ready/") == []

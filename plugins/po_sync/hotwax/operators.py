@@ -771,7 +771,8 @@ class _FileImport:
         recorded the outcome and stopped before the move. The file goes there now (its report
         rewritten only when missing); nothing is sent or recorded again, and the run counts it in
         ``notes["moves_finished"]``, not as read or synced. When the path already holds the file,
-        this is the same file delivered again, handled as such by the caller.
+        this is the same file delivered again, handled as such by the caller; so it is after a
+        person's Retry found the kept file gone (:func:`po_sync.retry.gave_up`).
         """
         state = self.run_.ledger.get(key)
         if state is None:
@@ -779,8 +780,10 @@ class _FileImport:
         archived = state.target_id or ""
         if state.status is RecordStatus.SYNCED and archived.startswith(self.op.archive_dir + "/"):
             target, error = archived, None
-        elif state.status is RecordStatus.QUARANTINED and retries.kept_path(
-            state.trace_key, self.op.error_dir
+        elif (
+            state.status is RecordStatus.QUARANTINED
+            and retries.kept_path(state.trace_key, self.op.error_dir)
+            and not retry.gave_up(state)
         ):
             target = str(state.trace_key)
             error = (state.last_error_code or "QUARANTINED", state.last_error_message or "")

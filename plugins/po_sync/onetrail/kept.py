@@ -145,12 +145,15 @@ class KeptFile:
         this file goes and nothing is there yet: a run recorded the outcome and stopped before the
         move. None otherwise (never handled, the kept path holds a file: this is a new delivery, or
         the queue's Retry put the file back: its file record still names the ``error/`` path it
-        came from when only a document of it was retried)."""
+        came from when only a document of it was retried, or the Retry found the kept file removed
+        by hand: ``RETRY_NOT_POSSIBLE``, and the same file delivered again is to be read)."""
         if self.retried:
             return None
         for key in keys:
             state = self.run.ledger.get(key)
             if state is None or state.status not in _DECIDED or not state.trace_key:
+                continue
+            if retry.gave_up(state):
                 continue
             target = state.trace_key
             folder = posixpath.dirname(target)

@@ -290,6 +290,7 @@ class VendorImporter:
         Its record is ``quarantined`` with a ``quarantine/`` key as trace_key and this very object's
         ETag as payload hash: a run recorded it and stopped before the move. It goes there now (its
         note written if missing), counted in ``moves_finished``; nothing is read or recorded again.
+        Not after a person's Retry found the kept file gone (:func:`po_sync.retry.gave_up`).
         """
         state = self.run.ledger.get(self._record(key, kind, merged))
         kept = state.trace_key if state is not None else None
@@ -300,6 +301,7 @@ class VendorImporter:
             or not kept.startswith("quarantine/")
             or state.status is not RecordStatus.QUARANTINED
             or state.payload_hash != etag_hash(etag)
+            or retry.gave_up(state)
         ):
             return False
         if not has_note(self.client, self.bucket, kept):

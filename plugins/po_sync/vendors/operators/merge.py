@@ -244,7 +244,8 @@ class VendorMerger:
 
         Its ``vendor_file`` record is ``quarantined`` with a kept key as trace_key and this very
         object's ETag as payload hash: a run recorded it and stopped before the move. The file goes
-        to that key now (its note written if missing); nothing is recorded again.
+        to that key now (its note written if missing); nothing is recorded again. Not after a
+        person's Retry found the kept file gone (:func:`po_sync.retry.gave_up`): then it is read.
         """
         key, etag = obj["Key"], obj.get("ETag")
         state = self.run.ledger.get(self.run.key("vendor_file", vendor.vendor_id, key))
@@ -255,6 +256,7 @@ class VendorMerger:
             or not etag
             or state.status is not RecordStatus.QUARANTINED
             or state.payload_hash != etag_hash(etag)
+            or retry.gave_up(state)
         ):
             return False
         code, message = state.last_error_code or "QUARANTINED", state.last_error_message or ""
