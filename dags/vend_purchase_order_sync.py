@@ -12,7 +12,9 @@ Every 15 minutes, both ways:
 2. **pull_supplier_orders** (X-Series → NetSuite): SUPPLIER consignments with status OPEN created in
    the POS become NetSuite purchase orders, once each (external id `VEND-<consignment id>`, the
    "synced" box `custbody_vend_synced` ticked). Read from the X-Series change feed (version cursor
-   kept in the ledger, moved only by a completed run).
+   kept in the ledger, moved only by a completed run). A consignment this flow made from a NetSuite
+   PO whose create answer was lost (its reference is the PO number) is `ignored` as `FROM_NETSUITE`,
+   never written back as a second PO; the push finishes it by that reference on its next try.
 
 Bad input (an item with no X-Series product of that SKU, an unmapped outlet or location, a
 non-positive quantity) quarantines that order with a message naming it; the others still go.
