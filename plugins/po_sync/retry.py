@@ -44,6 +44,7 @@ from po_sync.ledger.schema import RecordStatus, sync_action, sync_record
 from po_sync.ledger.store import Ledger, utcnow
 
 if TYPE_CHECKING:
+    from po_sync.ledger.store import RecordState
     from po_sync.sync import SyncRun
 
 #: The trace_key prefix of a record whose file was put back for another read.
@@ -207,11 +208,18 @@ def mark_requeued(ledger: Ledger, request: RetryRequest, *, location: str, note:
         _action(conn, request.record_id, REQUEUE_ACTION, text, RecordStatus.PENDING.value)
 
 
-def gave_up(state: Any) -> bool:
+def kept_path(trace_key: str | None, error_dir: str) -> str | None:
+    """The path a refused file was kept under in ``error_dir`` (its record's ``trace_key``), if any."""
+    if trace_key and trace_key.startswith(error_dir.rstrip("/") + "/"):
+        return trace_key
+    return None
+
+
+def gave_up(state: RecordState) -> bool:
     """Whether a person's Retry found this record's kept file gone (``RETRY_NOT_POSSIBLE``: removed by
     hand). Its record still names the kept path, but no run is about to move a file there: the same
     file delivered again is a new delivery to read, not a stopped run's move to finish."""
-    return getattr(state, "last_error_code", None) == NOT_RETRIABLE
+    return state.last_error_code == NOT_RETRIABLE
 
 
 def refuse(ledger: Ledger, request: RetryRequest, *, message: str, sync_run_id: int | None) -> None:

@@ -782,7 +782,7 @@ class _FileImport:
             target, error = archived, None
         elif (
             state.status is RecordStatus.QUARANTINED
-            and retries.kept_path(state.trace_key, self.op.error_dir)
+            and retry.kept_path(state.trace_key, self.op.error_dir)
             and not retry.gave_up(state)
         ):
             target = str(state.trace_key)

@@ -54,13 +54,6 @@ def failed_orders_name(name: str, checksum: str) -> str:
     return f"{stem}.{remote.name_tag(name, checksum[:16])}.failed.json"
 
 
-def kept_path(trace_key: str | None, error_dir: str) -> str | None:
-    """The path a refused file was kept under in ``error_dir`` (the record's ``trace_key``), if any."""
-    if trace_key and trace_key.startswith(error_dir.rstrip("/") + "/"):
-        return trace_key
-    return None
-
-
 def _read_text(client: SFTPClient, path: str) -> str:
     try:
         return remote.read(client, path, max_bytes=1_000_000).decode("utf-8", "replace")
@@ -114,7 +107,7 @@ def _requeue_file(
     error_dir: str,
 ) -> set[str]:
     name = request.source_id.rsplit("@", 1)[0]
-    source = kept_path(request.trace_key, error_dir) or posixpath.join(error_dir, name)
+    source = retry.kept_path(request.trace_key, error_dir) or posixpath.join(error_dir, name)
     back = posixpath.join(
         folder, f"{posixpath.splitext(name)[0]}.retry-{request.action_id}{posixpath.splitext(name)[1]}"
     )
@@ -214,7 +207,7 @@ def files_of(record: dict[str, Any], *, conn_id: str, folder: str) -> list[tuple
         return [("archived file", location(conn_id, archived))]
     if entity in ("receipt_file", "receipt_file_duplicate"):
         error_dir = posixpath.join(folder, "error")
-        kept = kept_path(record.get("trace_key"), error_dir)
+        kept = retry.kept_path(record.get("trace_key"), error_dir)
         name = source_id.rsplit("@", 1)[0]
         path = kept or posixpath.join(error_dir, name)
         return [

@@ -50,13 +50,9 @@ def _file_of(
 
     The kept path is the ``error/`` path the file's record names (None for records kept before
     files were recorded with their path)."""
-
-    def kept(trace_key: str | None) -> str | None:
-        return trace_key if trace_key and posixpath.dirname(trace_key) == error_dir else None
-
     if request.entity_type == file_entity:
         name, _, checksum = request.source_id.rpartition("@")
-        return (name, checksum, kept(request.trace_key)) if name else None
+        return (name, checksum, retry.kept_path(request.trace_key, error_dir)) if name else None
     # a document of a file: the file record of the same run whose message names it
     with run.ledger.engine.connect() as conn:
         rows = conn.execute(
@@ -71,7 +67,7 @@ def _file_of(
     for source_id, message, trace_key in rows:
         name, _, checksum = source_id.rpartition("@")
         if name and request.error_message and request.error_message in (message or ""):
-            return name, checksum, kept(trace_key)
+            return name, checksum, retry.kept_path(trace_key, error_dir)
     if request.trace_key and _NAME_RE.fullmatch(request.trace_key):
         return request.trace_key, "", None
     return None
@@ -185,8 +181,8 @@ def files_of(record: dict[str, Any], *, conn_id: str) -> list[tuple[str, str]]:
     if folder is None or not name:
         return []
     error_dir = posixpath.join(resolve_settings(None).folder(folder), "error")
-    kept = str(record.get("trace_key") or "")  # the path the file was recorded to go to
-    path = kept if posixpath.dirname(kept) == error_dir else posixpath.join(error_dir, name)
+    # the path the file was recorded to go to, else its own name there (records from before that)
+    path = retry.kept_path(record.get("trace_key"), error_dir) or posixpath.join(error_dir, name)
     return [
         ("quarantined file", location(conn_id, path)),
         ("quarantine note", location(conn_id, path + ".error.txt")),
